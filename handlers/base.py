@@ -1,0 +1,261 @@
+"""What every API request shares: rate limit, API key, body parsing, the envelope.
+
+Every response under /api/ is `{"status", "data", "error"}`; `envelope()` builds it for
+success and `write_error()` for every failure, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any, Awaitable, Callable, TypeVar
+
+import pydantic
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from handlers.ratelimit import RateLimiter
+from store import orgs
+from store.errors import ApiError, BadRequest, StoreError
+
+log = logging.getLogger("micropim.api")
+
+JSON_BODY_LIMIT = 1024 * 1024
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+Result = TypeVar("Result")
+
+
+def envelope(data: Any = None, error: str | None = None) -> str:
+    return json.dumps(
+        {"status": 0 if error else 1, "data": None if error else data, "error": error},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON with exact decimals; raises BadRequest naming the body."""
+    if not body.strip():
+        raise BadRequest("body: a JSON body is required")
+    try:
+        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise BadRequest("body: must be UTF-8 encoded JSON") from None
+    except ValueError as exc:
+        raise BadRequest(f"body: malformed JSON: {exc}") from None
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "body"
+
+
+def _message(error: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if error.get("input", ...) is None and kind.endswith("_type"):
+        return "must not be null"
+    messages = {
+        "missing": "is required",
+        "extra_forbidden": "unknown field",
+        "string_type": "must be a string",
+        "int_type": "must be an integer",
+        "int_parsing": "must be an integer",
+        "bool_type": "must be true or false",
+        "list_type": "must be a list",
+        "dict_type": "must be an object",
+        "model_type": "must be an object",
+        "model_attributes_type": "must be an object",
+        "string_too_short": "must not be empty"
+        if ctx.get("min_length") == 1 else f"must be at least {ctx.get('min_length')} characters",
+        "string_too_long": f"must be at most {ctx.get('max_length')} characters",
+        "too_long": f"must have at most {ctx.get('max_length')} items",
+        "too_short": f"must have at least {ctx.get('min_length')} items",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be greater than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "literal_error": f"must be one of {ctx.get('expected')}",
+        "enum": f"must be one of {ctx.get('expected')}",
+        "string_pattern_mismatch": "has an invalid format",
+    }
+    if kind in messages:
+        return messages[kind]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def validation_message(exc: pydantic.ValidationError, prefix: str = "") -> str:
+    """`"price: must not be negative; sku: is required"`: each problem names its field."""
+    parts = []
+    for error in exc.errors():
+        where = _location(error["loc"])
+        if prefix:
+            where = prefix + where if where.startswith("[") else f"{prefix}.{where}"
+        parts.append(f"{where}: {_message(error)}")
+    return "; ".join(parts)
+
+
+def validate(model: type[Model], data: Any) -> Model:
+    if not isinstance(data, dict) and not issubclass(model, pydantic.RootModel):
+        raise BadRequest("body: must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise BadRequest(validation_message(exc)) from None
+
+
+@tornado.web.stream_request_body
+class BaseHandler(tornado.web.RequestHandler):
+    """Base for every /api/ handler."""
+
+    #: Largest request body this handler accepts, in bytes.
+    max_body_bytes = JSON_BODY_LIMIT
+    #: False for the few routes that answer without an API key.
+    requires_key = True
+
+    org_id: int
+
+    def initialize(self) -> None:
+        self._chunks: list[bytes] = []
+        self._body_bytes = 0
+        self._rate_headers: dict[str, str] = {}
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "private, no-cache")
+        for name, value in getattr(self, "_rate_headers", {}).items():
+            self.set_header(name, value)
+
+    # -- the request ---------------------------------------------------------------
+
+    def prepare(self) -> None:
+        self._rate_limit()
+        if self.requires_key:
+            self._authenticate()
+        declared = self.request.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise ApiError(413, f"body: request body exceeds {self.max_body_bytes} bytes")
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body_bytes += len(chunk)
+        if self._body_bytes <= self.max_body_bytes:
+            self._chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        if self._body_bytes > self.max_body_bytes:
+            raise ApiError(413, f"body: request body exceeds {self.max_body_bytes} bytes")
+        return b"".join(self._chunks)
+
+    def _rate_limit(self) -> None:
+        limiter: RateLimiter = self.settings["rate_limiter"]
+        write = self.request.method not in ("GET", "HEAD", "OPTIONS")
+        bucket = limiter.bucket(self.request.remote_ip or "", write)
+        allowed = bucket.take()
+        self._rate_headers = {
+            "RateLimit-Limit": str(bucket.capacity),
+            "RateLimit-Remaining": str(bucket.remaining),
+            "RateLimit-Reset": str(bucket.reset_after()),
+        }
+        if not allowed:
+            self._rate_headers["Retry-After"] = str(bucket.retry_after())
+        self.set_default_headers()
+        if not allowed:
+            kind = "write" if write else "read"
+            raise ApiError(429, f"rate limit exceeded: too many {kind} requests; retry later")
+
+    def _authenticate(self) -> None:
+        key = self.request.headers.get("X-API-KEY", "")
+        if not key:
+            raise ApiError(401, "missing API key: send it in the X-API-KEY header")
+        caller = orgs.authenticate(key)
+        if caller is None:
+            raise ApiError(401, "invalid API key")
+        if not caller.org_active:
+            raise ApiError(403, "no organization access")
+        self.org_id = caller.org_id
+
+    def json_body(self, model: type[Model]) -> Model:
+        return validate(model, parse_json(self.body))
+
+    def query_int(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(f"{name}: must be an integer") from None
+        if not low <= value <= high:
+            raise BadRequest(f"{name}: must be between {low} and {high}")
+        return value
+
+    def query_choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return None
+        if raw not in choices:
+            raise BadRequest(f"{name}: must be one of {', '.join(choices)}")
+        return raw
+
+    def page_args(self) -> tuple[int, int]:
+        page = self.query_int("page", 1, 1, 10**9)
+        limit = self.query_int("limit", 20, 1, 100)
+        assert page is not None and limit is not None
+        return page, limit
+
+    async def off_loop(self, fn: Callable[..., Result], *args: Any) -> Result:
+        """Run a slow store call on the query thread pool instead of the event loop."""
+        return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)
+
+    # -- the response --------------------------------------------------------------
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(envelope(data))
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, StoreError):
+            status_code = exc.status
+        super().send_error(status_code, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, StoreError):
+            message = exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and status_code < 500:
+            message = exc.log_message or self._reason.lower()
+            if status_code == 405:
+                message = f"method {self.request.method} not allowed on {self.request.path}"
+        elif status_code < 500:
+            message = self._reason.lower()
+        else:
+            message = "internal server error"
+        self.finish(envelope(error=message))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, StoreError) or (
+            isinstance(value, tornado.web.HTTPError) and value.status_code < 500
+        ):
+            return  # an expected answer, not a crash
+        super().log_exception(typ, value, tb)
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown paths: a 404 envelope, before any key check."""
+
+    requires_key = False
+
+    def prepare(self) -> None:
+        super().prepare()
+        raise ApiError(404, f"no such endpoint: {self.request.path}")

@@ -1,0 +1,55 @@
+"""Field types shared by request bodies: each carries its own rule and message."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from store import values
+
+MAX_ID = 2**63 - 1
+
+
+class Body(BaseModel):
+    """A request body: unknown fields and loose type coercion are both 400s."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else values.parse_money(value)
+
+
+def _no_spaces(value: str) -> str:
+    if any(ch.isspace() for ch in value) or not value.isprintable():
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+def _slug(value: str | None) -> str | None:
+    return None if value is None else values.validate_slug(value)
+
+
+def _ean(value: str | None) -> str | None:
+    return None if value is None else values.validate_ean(value)
+
+
+def _country(value: str) -> str:
+    if len(value) != 2 or not value.isascii() or not value.isupper() or not value.isalpha():
+        raise ValueError("must be an ISO 3166-1 alpha-2 code such as RO")
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Money = Annotated[Decimal | None, BeforeValidator(_money)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+ShortText = Annotated[str, StringConstraints(max_length=2000)]
+LongText = Annotated[str, StringConstraints(max_length=65535)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_spaces)]
+Slug = Annotated[str | None, StringConstraints(min_length=1, max_length=200), AfterValidator(_slug)]
+Ean = Annotated[str | None, AfterValidator(_ean)]
+Currency = Annotated[str, AfterValidator(values.validate_currency)]
+Country = Annotated[str, AfterValidator(_country)]
+Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]

@@ -1,0 +1,109 @@
+"""Brands, suppliers, VAT rates and warehouses: one pair of handlers serves all four."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import BaseHandler
+from handlers.fields import Body, Country, Money, Name, ShortText
+from handlers.util import listing, path_id
+from store.errors import BadRequest
+from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES, ReferenceStore
+
+
+class BrandPatch(Body):
+    name: Name = None  # type: ignore[assignment]
+    description: ShortText = None  # type: ignore[assignment]
+
+
+class BrandCreate(BrandPatch):
+    name: Name
+
+
+class SupplierPatch(Body):
+    name: Name = None  # type: ignore[assignment]
+    email: ShortText | None = None
+    phone: ShortText | None = None
+
+
+class SupplierCreate(SupplierPatch):
+    name: Name
+
+
+class VatRatePatch(Body):
+    name: Name = None  # type: ignore[assignment]
+    rate: Money = None
+    country_code: Country = None  # type: ignore[assignment]
+
+
+class VatRateCreate(VatRatePatch):
+    name: Name
+    rate: Money
+    country_code: Country
+
+
+class WarehousePatch(Body):
+    name: Name = None  # type: ignore[assignment]
+    code: Name = None  # type: ignore[assignment]
+    is_default: bool = None  # type: ignore[assignment]
+
+
+class WarehouseCreate(WarehousePatch):
+    name: Name
+    code: Name
+
+
+def _check_rate(data: dict[str, Any]) -> None:
+    if "rate" in data:
+        if data["rate"] is None:
+            raise BadRequest("rate: must not be null")
+        if data["rate"] > 100:
+            raise BadRequest("rate: must be between 0 and 100")
+
+
+RESOURCES: dict[str, tuple[ReferenceStore, type[Body], type[Body]]] = {
+    "brands": (BRANDS, BrandCreate, BrandPatch),
+    "suppliers": (SUPPLIERS, SupplierCreate, SupplierPatch),
+    "vat_rates": (VAT_RATES, VatRateCreate, VatRatePatch),
+    "warehouses": (WAREHOUSES, WarehouseCreate, WarehousePatch),
+}
+
+
+class ReferenceHandlerBase(BaseHandler):
+    def initialize(self, resource: str) -> None:  # type: ignore[override]
+        super().initialize()
+        self.key = resource
+        self.store, self.create_model, self.patch_model = RESOURCES[resource]
+
+    def _body(self, model: type[Body]) -> dict[str, Any]:
+        data = self.json_body(model).model_dump(exclude_unset=True)
+        _check_rate(data)
+        return data
+
+
+class ReferenceListHandler(ReferenceHandlerBase):
+    """GET (paginated) and POST on /api/brands, /api/suppliers, /api/vat-rates, /api/warehouses."""
+
+    def get(self) -> None:
+        page, limit = self.page_args()
+        items, total = self.store.list(self.org_id, page, limit)
+        self.reply(listing(self.key, items, page, limit, total))
+
+    def post(self) -> None:
+        self.reply(self.store.create(self.org_id, self._body(self.create_model)), status=201)
+
+
+class ReferenceHandler(ReferenceHandlerBase):
+    """GET, PUT/PATCH (any subset of fields) and DELETE on one row."""
+
+    def get(self, raw_id: str) -> None:
+        self.reply(self.store.get(self.org_id, path_id(raw_id, self.store.noun)))
+
+    def patch(self, raw_id: str) -> None:
+        row_id = path_id(raw_id, self.store.noun)
+        self.reply(self.store.update(self.org_id, row_id, self._body(self.patch_model)))
+
+    put = patch
+
+    def delete(self, raw_id: str) -> None:
+        self.reply(self.store.delete(self.org_id, path_id(raw_id, self.store.noun)))

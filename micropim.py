@@ -1,0 +1,249 @@
+"""MicroPIM: a self-hosted product information management service.
+
+`make_app()` builds the Tornado application (tests use it too); `main()` is the
+command line: `serve`, `create-key` and `backup`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, NoReturn, Sequence
+
+import tornado.httpserver
+import tornado.web
+
+from handlers.base import NotFoundHandler
+from handlers.channels import ChannelsHandler
+from handlers.products import (
+    ProductBarcodeHandler,
+    ProductHandler,
+    ProductListHandler,
+    ProductStockHandler,
+)
+from handlers.ratelimit import RateLimiter
+from handlers.reference import ReferenceHandler, ReferenceListHandler
+
+log = logging.getLogger("micropim")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # the largest any handler accepts; each sets its own
+ID = r"([0-9]{1,19})"
+
+
+@dataclass
+class Settings:
+    read_limit: int = 1200
+    write_limit: int = 300
+    public_url: str = "http://127.0.0.1:8080"
+    allow_private_urls: bool = False
+    clock: Callable[[], float] = time.monotonic
+    query_threads: int = 2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def routes() -> list[tuple[Any, ...]]:
+    """The routing table: every API path and the handler that answers it."""
+    table: list[tuple[Any, ...]] = [
+        (r"/api/products", ProductListHandler),
+        (r"/api/products/barcode/([^/]+)", ProductBarcodeHandler),
+        (rf"/api/products/{ID}", ProductHandler),
+        (rf"/api/products/{ID}/stock", ProductStockHandler),
+        (r"/api/channels", ChannelsHandler),
+    ]
+    for path, resource in (
+        ("brands", "brands"),
+        ("suppliers", "suppliers"),
+        ("vat-rates", "vat_rates"),
+        ("warehouses", "warehouses"),
+    ):
+        table.append((rf"/api/{path}", ReferenceListHandler, {"resource": resource}))
+        table.append((rf"/api/{path}/{ID}", ReferenceHandler, {"resource": resource}))
+    return table
+
+
+def make_app(settings: Settings | None = None) -> tornado.web.Application:
+    """The application; the store must already be open (see `store.db.open_database`)."""
+    settings = settings or Settings()
+    return tornado.web.Application(
+        routes(),
+        default_handler_class=NotFoundHandler,
+        rate_limiter=RateLimiter(settings.read_limit, settings.write_limit, settings.clock),
+        executor=concurrent.futures.ThreadPoolExecutor(
+            settings.query_threads, thread_name_prefix="micropim-query"
+        ),
+        public_url=settings.public_url.rstrip("/"),
+        allow_private_urls=settings.allow_private_urls,
+        **settings.extra,
+    )
+
+
+# ---- command line --------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"micropim: error: {message}\n")
+
+
+def fail(message: str, status: int = 2) -> NoReturn:
+    """Stop with a one-line error: status 2 for bad arguments, as argparse does."""
+    print(f"micropim: error: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"MICROPIM_{name}", default)
+
+
+def _flag(name: str) -> bool:
+    raw = (_env(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    fail(f"MICROPIM_{name}: expected true or false, got {raw!r}")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port between 1 and 65535, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="micropim", description="MicroPIM product information server.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def db_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--db", default=_env("DB", "./micropim.db"),
+                         help="SQLite database file (env MICROPIM_DB; default ./micropim.db)")
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    db_option(serve)
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"),
+                       help="address to listen on (env MICROPIM_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=_env("PORT", "8080"),
+                       help="port to listen on (env MICROPIM_PORT; default 8080)")
+    serve.add_argument("--public-url", default=_env("PUBLIC_URL"),
+                       help="base URL clients reach this server at, used in media URLs "
+                            "(env MICROPIM_PUBLIC_URL; default http://HOST:PORT)")
+    serve.add_argument("--read-limit", type=_positive, default=_env("READ_LIMIT", "1200"),
+                       help="read requests per minute per client IP (env MICROPIM_READ_LIMIT)")
+    serve.add_argument("--write-limit", type=_positive, default=_env("WRITE_LIMIT", "300"),
+                       help="write requests per minute per client IP (env MICROPIM_WRITE_LIMIT)")
+    serve.add_argument("--allow-private-urls", action="store_true", default=_flag("ALLOW_PRIVATE_URLS"),
+                       help="let media URLs point at loopback/private hosts "
+                            "(env MICROPIM_ALLOW_PRIVATE_URLS; tests and intranets only)")
+    serve.add_argument("--trust-proxy", action="store_true", default=_flag("TRUST_PROXY"),
+                       help="take the client IP from X-Forwarded-For/X-Real-Ip "
+                            "(env MICROPIM_TRUST_PROXY; only behind your own reverse proxy)")
+    serve.add_argument("--demo", action="store_true", default=_flag("DEMO"),
+                       help="create the demo catalog if missing and print an API key for it "
+                            "(env MICROPIM_DEMO)")
+
+    key = commands.add_parser("create-key", help="create an API key for an organization")
+    db_option(key)
+    key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
+                     help="organization name, created if new (env MICROPIM_ORG)")
+
+    backup = commands.add_parser("backup", help="write a consistent copy of the database")
+    backup.add_argument("dest", help="file to write the copy to (replaced if it exists)")
+    db_option(backup)
+    return parser
+
+
+def _open(path: str, create: bool = True) -> None:
+    from store.db import open_database
+
+    if not create and not os.path.exists(path):
+        fail(f"no database at {path}")
+    try:
+        open_database(path)
+    except Exception as exc:  # the driver's errors say what is wrong with the path
+        fail(f"cannot open database {path}: {exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _open(args.db)
+    if args.demo:
+        from store import demo
+
+        demo.seed(progress=lambda message: print(message, flush=True))
+    public_url = args.public_url or f"http://{args.host}:{args.port}"
+    app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
+                            public_url=public_url, allow_private_urls=args.allow_private_urls))
+    server = tornado.httpserver.HTTPServer(app, xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
+
+    async def run() -> None:
+        # Listen inside the running loop, so the sockets belong to it.
+        try:
+            server.listen(args.port, args.host)
+        except OSError as exc:
+            fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", status=1)
+        print(f"MicroPIM listening on {public_url} (database {os.path.abspath(args.db)})", flush=True)
+        if args.demo:
+            from store import demo, orgs
+
+            key = orgs.create_key(demo.demo_org_id(), label="demo")
+            print(f"Demo API key: {key}")
+            print(f"Try: curl -H 'X-API-KEY: {key}' {public_url}/api/products", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.stop()
+
+    asyncio.run(run())
+    from store.db import close_database
+
+    close_database()
+    return 0
+
+
+def cmd_create_key(args: argparse.Namespace) -> int:
+    from store import orgs
+
+    _open(args.db)
+    org_id = orgs.get_or_create_org(args.org)
+    print(orgs.create_key(org_id, label="cli"))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from store.backup import backup
+
+    _open(args.db, create=False)
+    pages = backup(args.dest)
+    print(f"backed up {args.db} to {args.dest} ({pages} pages)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

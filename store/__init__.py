@@ -1,0 +1,1 @@
+"""The store: the only package that knows the schema. Models, migrations and queries."""

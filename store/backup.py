@@ -1,0 +1,30 @@
+"""A consistent copy of the live database through SQLite's online backup API."""
+
+from __future__ import annotations
+
+import os
+
+import peewee
+
+from store.db import db
+
+
+def backup(dest: str) -> int:
+    """Copy the open database to `dest` atomically; answers the number of pages.
+
+    The copy runs in one step under a read transaction, so it is a snapshot of one
+    moment even while a server writes; it goes to a temporary file first so that
+    `dest` is never a half-written database.
+    """
+    tmp = f"{dest}.partial"
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    target = peewee.sqlite3.connect(tmp)
+    try:
+        db.connection().backup(target, pages=-1)
+        pages = target.execute("PRAGMA page_count").fetchone()[0]
+        target.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        target.close()
+    os.replace(tmp, dest)
+    return int(pages)

@@ -1,0 +1,74 @@
+"""The one SQLite database: connection setup, sqlite-vec loading and migrations.
+
+peewee picks `pysqlite3.dbapi2` when `pysqlite3-binary` is installed; that build can
+load extensions, which the system `sqlite3` module of this Python cannot. Every
+connection (one per thread) gets the same pragmas and sqlite-vec.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import peewee
+import sqlite_vec
+
+from store import migrations
+
+log = logging.getLogger("micropim.store")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class MicroPIMDatabase(peewee.SqliteDatabase):
+    """SqliteDatabase with WAL, foreign keys, a busy timeout and sqlite-vec loaded."""
+
+    def _connect(self) -> Any:
+        conn = super()._connect()
+        conn.enable_load_extension(True)
+        try:
+            sqlite_vec.load(conn)
+        finally:
+            conn.enable_load_extension(False)
+        return conn
+
+
+# Models bind to this; `open_database()` points it at a file.
+db = MicroPIMDatabase(
+    None,
+    pragmas={
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": BUSY_TIMEOUT_MS,
+        "synchronous": "full",
+        "cache_size": -32000,
+        "temp_store": "memory",
+    },
+    # Connections are per thread; peewee's autoconnect opens them on first use.
+    thread_safe=True,
+)
+
+
+def open_database(path: str) -> MicroPIMDatabase:
+    """Point the shared database at `path`, creating and migrating it as needed."""
+    if not db.is_closed():
+        db.close()
+    db.init(path)
+    db.connect()
+    migrations.migrate(db)
+    return db
+
+
+def close_database() -> None:
+    if not db.is_closed():
+        db.close()
+
+
+def utcnow() -> str:
+    """The current time as the API shows it: UTC ISO 8601 with microseconds."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def vec_version() -> str:
+    return str(db.execute_sql("SELECT vec_version()").fetchone()[0])

@@ -1,0 +1,555 @@
+"""Products as the API shows them: queries, writes, stock levels and bulk import.
+
+Reads use parameterised SQL and plain tuples: at list sizes, building peewee model
+instances costs more than the query (PERFORMANCE.md). Related rows (brand, supplier,
+VAT rate) come from joins on the page's rows; categories from one query per page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from search import text
+from store import migrations
+from store.db import db, utcnow
+from store.errors import BadRequest, NotFound
+from store.reference import default_warehouse_id
+from store.values import (
+    CHANNELS,
+    channels_from_mask,
+    channels_to_mask,
+    money_from_db,
+    money_to_db,
+    slugify,
+)
+
+PRODUCT_SELECT = """
+SELECT p.id, p.sku, p.slug, p.name, p.description, p.short_description, p.product_type,
+       p.price, p.sale_price, p.cost_price, p.currency, p.status, p.stock, p.ean,
+       p.vat_rate_id, v.name, v.rate, v.country_code, p.brand_id, b.name,
+       p.supplier_id, s.name, p.channels, p.product_condition, p.attributes,
+       p.created_at, p.updated_at
+FROM product p
+LEFT JOIN vat_rate v ON v.id = p.vat_rate_id
+LEFT JOIN brand b ON b.id = p.brand_id
+LEFT JOIN supplier s ON s.id = p.supplier_id"""
+
+SORTS = {
+    "id": "p.id",
+    "name": "p.name COLLATE NOCASE",
+    "sku": "p.sku",
+    "price": "p.price IS NULL, p.price",
+    "stock": "p.stock",
+    "created_at": "p.created_at",
+    "updated_at": "p.updated_at",
+}
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """A product list request, already validated."""
+
+    search: str | None = None
+    status: str | None = None
+    brand: int | None = None
+    channel: str | None = None
+    category: int | None = None
+    updated_since: str | None = None
+    sort: str | None = None
+    page: int = 1
+    limit: int = 20
+
+    @property
+    def is_cheap(self) -> bool:
+        """True when an index answers it in well under a millisecond or two.
+
+        Anything else (text search, sorting on an unindexed column, a time filter
+        that may match most rows) should run off the event loop.
+        """
+        return not self.search and not self.updated_since and self.sort in (None, "id", "-id")
+
+
+def _order_by(sort: str | None) -> str:
+    key = (sort or "id").lstrip("-")
+    direction = " DESC" if (sort or "").startswith("-") else ""
+    parts = [f"{part}{direction}" for part in SORTS[key].split(", ")]
+    if key != "id":
+        parts.append(f"p.id{direction}")
+    return ", ".join(parts)
+
+
+def _filters(org_id: int, q: ProductQuery) -> tuple[list[str], list[Any], list[str], list[Any]]:
+    """(base where, params, extra where, params): base is organization and status."""
+    base = ["p.org_id = ?"]
+    base_params: list[Any] = [org_id]
+    if q.status:
+        base.append("p.status = ?")
+        base_params.append(q.status)
+    else:
+        base.append("p.status != 'archived'")
+    extra: list[str] = []
+    extra_params: list[Any] = []
+    if q.brand is not None:
+        extra.append("p.brand_id = ?")
+        extra_params.append(q.brand)
+    if q.channel:
+        # Written exactly as the partial indexes' WHERE, so SQLite can use them.
+        extra.append(f"p.channels & {CHANNELS[q.channel][0]}")
+    if q.category is not None:
+        extra.append(
+            "p.id IN (SELECT pc.product_id FROM product_category pc"
+            " JOIN category c ON c.id = pc.category_id WHERE c.id = ? AND c.org_id = ?)"
+        )
+        extra_params += [q.category, org_id]
+    if q.updated_since:
+        extra.append("p.updated_at >= ?")
+        extra_params.append(q.updated_since)
+    return base, base_params, extra, extra_params
+
+
+def _count_by_status(org_id: int, status: str | None) -> int:
+    if status:
+        sql = "SELECT coalesce(sum(n), 0) FROM product_status_count WHERE org_id = ? AND status = ?"
+        return int(db.execute_sql(sql, (org_id, status)).fetchone()[0])
+    sql = "SELECT coalesce(sum(n), 0) FROM product_status_count WHERE org_id = ? AND status != 'archived'"
+    return int(db.execute_sql(sql, (org_id,)).fetchone()[0])
+
+
+def _exact_hit(org_id: int, term: str, where: str, params: Sequence[Any]) -> int | None:
+    """The product whose SKU or EAN is exactly `term` and that passes the filters."""
+    row = db.execute_sql(
+        f"SELECT p.id FROM product p WHERE {where} AND (p.sku = ? OR p.ean = ?)"
+        " ORDER BY p.sku = ? DESC LIMIT 1",
+        [*params, term, term, term],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def list_products(org_id: int, q: ProductQuery) -> tuple[list[dict[str, Any]], int]:
+    """One page of products and the total number that match."""
+    base, base_params, extra, extra_params = _filters(org_id, q)
+    where = " AND ".join(base + extra)
+    params = base_params + extra_params
+    offset = (q.page - 1) * q.limit
+
+    if q.search and q.search.strip():
+        term = q.search.strip()
+        exact = _exact_hit(org_id, term, where, params)
+        match = text.match_expression(org_id, term, q.status)
+        if q.sort is None:
+            head = [exact] if exact is not None else []
+            first = head[offset:offset + q.limit]
+            ids, total = [], 0
+            if match is not None:
+                ids, total = text.ranked_ids(
+                    db, match, "".join(f" AND {clause}" for clause in extra), extra_params,
+                    max(0, offset - len(head)), q.limit - len(first), exclude=exact,
+                )
+            return _products_by_ids(org_id, first + ids), total + len(head)
+        hits = ["p.id = ?"] if exact is not None else []
+        hit_params: list[Any] = [exact] if exact is not None else []
+        if match is not None:
+            hits.append("p.id IN (SELECT rowid FROM product_fts WHERE product_fts MATCH ?)")
+            hit_params.append(match)
+        if not hits:
+            return [], 0
+        where += " AND (" + " OR ".join(hits) + ")"
+        params += hit_params
+
+    if not extra and not q.search:
+        total = _count_by_status(org_id, q.status)
+    else:
+        total = db.execute_sql(f"SELECT count(*) FROM product p WHERE {where}", params).fetchone()[0]
+    if offset >= total:
+        return [], total
+    rows = db.execute_sql(
+        f"{PRODUCT_SELECT} WHERE {where} ORDER BY {_order_by(q.sort)} LIMIT ? OFFSET ?",
+        [*params, q.limit, offset],
+    ).fetchall()
+    return _rows_to_api(rows), total
+
+
+def _products_by_ids(org_id: int, ids: list[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = db.execute_sql(
+        f"{PRODUCT_SELECT} WHERE p.org_id = ? AND p.id IN ({marks})", [org_id, *ids]
+    ).fetchall()
+    position = {product_id: i for i, product_id in enumerate(ids)}
+    rows.sort(key=lambda row: position[row[0]])
+    return _rows_to_api(rows)
+
+
+def _categories_of(ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {product_id: [] for product_id in ids}
+    if not ids:
+        return found
+    marks = ",".join("?" * len(ids))
+    for product_id, category_id, name in db.execute_sql(
+        "SELECT pc.product_id, c.id, c.name FROM product_category pc"
+        f" JOIN category c ON c.id = pc.category_id WHERE pc.product_id IN ({marks})"
+        " ORDER BY c.name, c.id",
+        ids,
+    ):
+        found[product_id].append({"id": category_id, "name": name})
+    return found
+
+
+def _rows_to_api(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The contract's product object for each row; one extra query for the page."""
+    categories = _categories_of([row[0] for row in rows])
+    return [
+        {
+            "id": r[0],
+            "sku": r[1],
+            "slug": r[2],
+            "name": r[3],
+            "description": r[4],
+            "short_description": r[5],
+            "product_type": r[6],
+            "price": money_from_db(r[7]),
+            "sale_price": money_from_db(r[8]),
+            "cost_price": money_from_db(r[9]),
+            "currency": r[10],
+            "status": r[11],
+            "stock": r[12],
+            "in_stock": r[12] > 0,
+            "ean": r[13],
+            "vat_rate": None if r[14] is None else {
+                "id": r[14], "name": r[15], "rate": money_from_db(r[16]), "country_code": r[17],
+            },
+            "brand": None if r[18] is None else {"id": r[18], "name": r[19]},
+            "supplier": None if r[20] is None else {"id": r[20], "name": r[21]},
+            "categories": categories[r[0]],
+            "images": [],
+            "publishing_channels": channels_from_mask(r[22]),
+            "available_translations": [],
+            "product_condition": r[23],
+            "attributes": json.loads(r[24]),
+            "created_at": r[25],
+            "updated_at": r[26],
+        }
+        for r in rows
+    ]
+
+
+def get_product(org_id: int, product_id: int) -> dict[str, Any]:
+    rows = db.execute_sql(
+        f"{PRODUCT_SELECT} WHERE p.org_id = ? AND p.id = ?", (org_id, product_id)
+    ).fetchall()
+    if not rows:
+        raise NotFound(f"product {product_id} not found")
+    return _rows_to_api(rows)[0]
+
+
+# ---- writes -------------------------------------------------------------------------
+
+_REFERENCES = {"brand_id": "brand", "supplier_id": "supplier", "vat_rate_id": "vat_rate"}
+_DIRECT = (
+    "name", "sku", "slug", "description", "short_description", "product_type",
+    "currency", "status", "ean", "product_condition", "brand_id", "supplier_id", "vat_rate_id",
+)
+_MONEY = ("price", "sale_price", "cost_price")
+
+
+def _check_reference(org_id: int, field: str, row_id: int) -> None:
+    table = _REFERENCES[field]
+    row = db.execute_sql(f"SELECT 1 FROM {table} WHERE id = ? AND org_id = ?", (row_id, org_id))
+    if row.fetchone() is None:
+        raise BadRequest(f"{field}: no {table.replace('_', ' ')} with id {row_id}")
+
+
+def _check_categories(org_id: int, category_ids: list[int]) -> list[int]:
+    wanted = list(dict.fromkeys(category_ids))
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    found = {row[0] for row in db.execute_sql(
+        f"SELECT id FROM category WHERE org_id = ? AND id IN ({marks})", [org_id, *wanted]
+    )}
+    missing = [category_id for category_id in wanted if category_id not in found]
+    if missing:
+        raise BadRequest(f"category_ids: no category with id {missing[0]}")
+    return wanted
+
+
+def _taken(org_id: int, column: str, value: str, product_id: int | None) -> str | None:
+    """The SKU of another product of the organization holding `value` in `column`."""
+    row = db.execute_sql(
+        f"SELECT sku FROM product WHERE org_id = ? AND {column} = ? AND id != ?",
+        (org_id, value, product_id or 0),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _unique_slug(org_id: int, name: str, product_id: int | None) -> str:
+    base = slugify(name)
+    used = {row[0] for row in db.execute_sql(
+        "SELECT slug FROM product WHERE org_id = ? AND id != ? AND (slug = ? OR slug LIKE ?)",
+        (org_id, product_id or 0, base, base + "-%"),
+    )}
+    slug, n = base, 1
+    while slug in used:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _columns(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """Validated column values for the fields in `data` (a create or a PATCH)."""
+    product_id = current["id"] if current else None
+    columns: dict[str, Any] = {}
+    for field in _DIRECT:
+        if field in data:
+            columns[field] = data[field]
+    for field in _MONEY:
+        if field in data:
+            columns[field] = money_to_db(data[field])
+    if "publishing_channels" in data:
+        columns["channels"] = channels_to_mask(data["publishing_channels"])
+    if "attributes" in data:
+        columns["attributes"] = json.dumps(data["attributes"], sort_keys=True)
+
+    for field in _REFERENCES:
+        if columns.get(field) is not None:
+            _check_reference(org_id, field, columns[field])
+    if "sku" in columns:
+        owner = _taken(org_id, "sku", columns["sku"], product_id)
+        if owner is not None:
+            raise BadRequest(f"sku: SKU '{columns['sku']}' is already taken")
+    if columns.get("ean") is not None:
+        owner = _taken(org_id, "ean", columns["ean"], product_id)
+        if owner is not None:
+            raise BadRequest(f"ean: EAN {columns['ean']} is already used by product {owner}")
+    if columns.get("slug") is not None:
+        if _taken(org_id, "slug", columns["slug"], product_id) is not None:
+            raise BadRequest(f"slug: slug '{columns['slug']}' is already taken")
+    elif current is None or "slug" in columns:  # new product, or slug reset with null
+        columns["slug"] = _unique_slug(org_id, columns.get("name") or current["name"], product_id)
+
+    price = columns.get("price", money_to_db(_decimal(current, "price")))
+    sale = columns.get("sale_price", money_to_db(_decimal(current, "sale_price")))
+    if price is not None and sale is not None and sale > price:
+        raise BadRequest("sale_price: must not be greater than price")
+    return columns
+
+
+def _decimal(current: dict[str, Any] | None, field: str) -> Decimal | None:
+    value = current.get(field) if current else None
+    return None if value is None else Decimal(value)
+
+
+def _set_default_stock(org_id: int, product_id: int, quantity: int, now: str) -> None:
+    db.execute_sql(
+        "INSERT INTO stock_level (product_id, warehouse_id, quantity, updated_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, warehouse_id)"
+        " DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+        (product_id, default_warehouse_id(org_id), quantity, now),
+    )
+
+
+def _set_categories(product_id: int, category_ids: list[int]) -> None:
+    db.execute_sql("DELETE FROM product_category WHERE product_id = ?", (product_id,))
+    for category_id in category_ids:
+        db.execute_sql(
+            "INSERT INTO product_category (product_id, category_id) VALUES (?, ?)",
+            (product_id, category_id),
+        )
+
+
+def create_product(org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Create a product from validated fields; answers the full product."""
+    with db.atomic():
+        columns = _columns(org_id, data, None)
+        category_ids = _check_categories(org_id, data.get("category_ids") or [])
+        now = utcnow()
+        columns.update(org_id=org_id, created_at=now, updated_at=now)
+        names = ", ".join(columns)
+        cursor = db.execute_sql(
+            f"INSERT INTO product ({names}) VALUES ({','.join('?' * len(columns))})",
+            list(columns.values()),
+        )
+        product_id = int(cursor.lastrowid)
+        if data.get("stock"):
+            _set_default_stock(org_id, product_id, data["stock"], now)
+        _set_categories(product_id, category_ids)
+    return get_product(org_id, product_id)
+
+
+def update_product(org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Apply a partial update; a rejected update writes nothing."""
+    with db.atomic():
+        current = get_product(org_id, product_id)
+        columns = _columns(org_id, data, current)
+        now = utcnow()
+        columns["updated_at"] = now
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        db.execute_sql(
+            f"UPDATE product SET {assignments} WHERE id = ? AND org_id = ?",
+            [*columns.values(), product_id, org_id],
+        )
+        if "stock" in data:
+            _set_default_stock(org_id, product_id, data["stock"], now)
+        if "category_ids" in data:
+            _set_categories(product_id, _check_categories(org_id, data["category_ids"]))
+    return get_product(org_id, product_id)
+
+
+def archive_product(org_id: int, product_id: int) -> dict[str, Any]:
+    """Soft delete: the product stays, with status `archived`."""
+    with db.atomic():
+        get_product(org_id, product_id)
+        db.execute_sql(
+            "UPDATE product SET status = 'archived', updated_at = ?"
+            " WHERE id = ? AND org_id = ? AND status != 'archived'",
+            (utcnow(), product_id, org_id),
+        )
+    return get_product(org_id, product_id)
+
+
+# ---- stock levels and barcode ------------------------------------------------------------
+
+def stock_levels(org_id: int, product_id: int) -> list[dict[str, Any]]:
+    """The product's level in every warehouse of the organization (0 where none)."""
+    return [
+        {"warehouse_id": wid, "warehouse_name": name, "warehouse_code": code, "quantity": qty}
+        for wid, name, code, qty in db.execute_sql(
+            "SELECT w.id, w.name, w.code, coalesce(s.quantity, 0) FROM warehouse w"
+            " LEFT JOIN stock_level s ON s.warehouse_id = w.id AND s.product_id = ?"
+            " WHERE w.org_id = ? ORDER BY w.is_default DESC, w.name, w.id",
+            (product_id, org_id),
+        )
+    ]
+
+
+def product_with_stock(org_id: int, product_id: int) -> dict[str, Any]:
+    product = get_product(org_id, product_id)
+    product["stock_levels"] = stock_levels(org_id, product_id)
+    return product
+
+
+def set_stock_levels(org_id: int, product_id: int, levels: list[dict[str, int]]) -> dict[str, Any]:
+    """Set the listed warehouses' levels; warehouses not listed keep theirs."""
+    with db.atomic():
+        get_product(org_id, product_id)
+        seen: set[int] = set()
+        for i, level in enumerate(levels):
+            warehouse_id = level["warehouse_id"]
+            if warehouse_id in seen:
+                raise BadRequest(f"[{i}].warehouse_id: warehouse {warehouse_id} is listed twice")
+            seen.add(warehouse_id)
+            owned = db.execute_sql(
+                "SELECT 1 FROM warehouse WHERE id = ? AND org_id = ?", (warehouse_id, org_id)
+            ).fetchone()
+            if owned is None:
+                raise BadRequest(f"[{i}].warehouse_id: no warehouse with id {warehouse_id}")
+        now = utcnow()
+        for level in levels:
+            db.execute_sql(
+                "INSERT INTO stock_level (product_id, warehouse_id, quantity, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, warehouse_id)"
+                " DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+                (product_id, level["warehouse_id"], level["quantity"], now),
+            )
+        db.execute_sql("UPDATE product SET updated_at = ? WHERE id = ?", (now, product_id))
+    return product_with_stock(org_id, product_id)
+
+
+def find_by_barcode(org_id: int, barcode: str) -> dict[str, Any]:
+    """The product with this EAN/UPC (a UPC-A also matches as EAN-13 with a leading 0)."""
+    forms = {barcode}
+    if len(barcode) == 12:
+        forms.add("0" + barcode)
+    elif len(barcode) == 13 and barcode.startswith("0"):
+        forms.add(barcode[1:])
+    marks = ",".join("?" * len(forms))
+    row = db.execute_sql(
+        f"SELECT id FROM product WHERE org_id = ? AND ean IN ({marks}) ORDER BY id LIMIT 1",
+        [org_id, *sorted(forms)],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no product with barcode {barcode}")
+    return product_with_stock(org_id, int(row[0]))
+
+
+# ---- bulk import -----------------------------------------------------------------------
+
+_BULK_COLUMNS = (
+    "org_id", "sku", "slug", "name", "description", "short_description", "product_type",
+    "price", "sale_price", "cost_price", "currency", "status", "ean", "brand_id",
+    "supplier_id", "vat_rate_id", "channels", "product_condition", "attributes",
+    "stock", "created_at", "updated_at",
+)
+
+
+def bulk_import(org_id: int, products: Iterable[dict[str, Any]]) -> int:
+    """Insert many already-valid products in one transaction; answers how many.
+
+    Per-row triggers (text index, status counts) are dropped for the load and their
+    tables rebuilt once at the end, which is 5-7x faster than firing them row by row.
+    Each product dict has the create fields; `stock` goes to the default warehouse.
+    """
+    now = utcnow()
+    warehouse_id = default_warehouse_id(org_id)
+    count = 0
+    with db.atomic():
+        conn = db.connection()
+        for statement in migrations.split_sql(migrations.ROW_DROP_TRIGGERS):
+            conn.execute(statement)
+        first_id = (db.execute_sql("SELECT coalesce(max(id), 0) FROM product").fetchone()[0]) + 1
+        insert = (
+            f"INSERT INTO product ({', '.join(_BULK_COLUMNS)})"
+            f" VALUES ({','.join('?' * len(_BULK_COLUMNS))})"
+        )
+        batch: list[tuple[Any, ...]] = []
+        stock: list[tuple[int, int]] = []
+        for product in products:
+            batch.append((
+                org_id, product["sku"], product.get("slug") or slugify(product["name"]),
+                product["name"], product.get("description", ""),
+                product.get("short_description", ""), product.get("product_type", "simple"),
+                money_to_db(_money(product.get("price"))),
+                money_to_db(_money(product.get("sale_price"))),
+                money_to_db(_money(product.get("cost_price"))),
+                product.get("currency", "EUR"), product.get("status", "draft"),
+                product.get("ean"), product.get("brand_id"), product.get("supplier_id"),
+                product.get("vat_rate_id"),
+                channels_to_mask(product.get("publishing_channels", [])),
+                product.get("product_condition", "new"),
+                json.dumps(product.get("attributes", {}), sort_keys=True),
+                product.get("stock", 0), now, now,
+            ))
+            if product.get("stock"):
+                stock.append((first_id + count, product["stock"]))
+            count += 1
+            if len(batch) >= 5000:
+                conn.executemany(insert, batch)
+                batch.clear()
+        if batch:
+            conn.executemany(insert, batch)
+        conn.executemany(
+            "INSERT INTO stock_level (product_id, warehouse_id, quantity, updated_at)"
+            f" VALUES (?, {warehouse_id}, ?, '{now}')",
+            stock,
+        )
+        conn.execute(
+            f"INSERT INTO product_fts ({migrations.FTS_COLUMNS})"
+            f" SELECT {migrations.FTS_VALUES.format(t='p')} FROM product p WHERE p.id >= ?",
+            (first_id,),
+        )
+        conn.execute("DELETE FROM product_status_count")
+        conn.execute(
+            "INSERT INTO product_status_count (org_id, status, n)"
+            " SELECT org_id, status, count(*) FROM product GROUP BY org_id, status"
+        )
+        for statement in migrations.split_sql(migrations.ROW_TRIGGERS):
+            conn.execute(statement)
+    return count
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

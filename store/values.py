@@ -1,0 +1,122 @@
+"""Value rules shared by the API and the store: money, EAN, slugs, currencies, channels."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+MONEY_SCALE = 10_000  # money is stored as an integer count of 1/10000 units
+MONEY_MAX = Decimal("100000000000")  # 10^11: far above any price, far below int64 / scale
+
+
+def parse_money(value: object, *, allow_negative: bool = False) -> Decimal:
+    """Exact decimal from a string or JSON number; at most 4 places; raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError("must be a decimal number or a string such as \"19.99\"")
+    try:
+        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise ValueError("must be a decimal number such as \"19.99\"") from None
+    if not amount.is_finite():
+        raise ValueError("must be a finite decimal number")
+    if amount.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise ValueError("must have at most 4 decimal places")
+    if amount < 0 and not allow_negative:
+        raise ValueError("must not be negative")
+    if abs(amount) >= MONEY_MAX:
+        raise ValueError(f"must be less than {MONEY_MAX}")
+    return amount
+
+
+def money_to_db(amount: Decimal | None) -> int | None:
+    return None if amount is None else int(amount * MONEY_SCALE)
+
+
+def money_from_db(units: int | None) -> str | None:
+    """`899900` -> `"89.9900"`; `None` stays `None`."""
+    if units is None:
+        return None
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), MONEY_SCALE)
+    return f"{sign}{whole}.{frac:04d}"
+
+
+def ean_check_digit(body: str) -> int:
+    """GS1 check digit for the digits before it (weights 3,1,3,… from the right)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
+def validate_ean(code: str) -> str:
+    """Accept EAN-13, EAN-8 or UPC-A (12 digits) with a correct check digit."""
+    if not code.isascii() or not code.isdigit() or len(code) not in (8, 12, 13):
+        raise ValueError("must be 8, 12 or 13 digits (EAN-8, UPC-A or EAN-13)")
+    expected = ean_check_digit(code[:-1])
+    if int(code[-1]) != expected:
+        raise ValueError(f"invalid check digit: expected {expected}, got {code[-1]}")
+    return code
+
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slugify(text: str) -> str:
+    """ASCII, lower-case, hyphen-separated; `"Ceașcă Roșie!"` -> `"ceasca-rosie"`."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:200].rstrip("-") or "item"
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG_RE.match(slug):
+        raise ValueError("must be lower-case letters, digits and single hyphens")
+    return slug
+
+
+# ISO 4217 active codes.
+CURRENCIES = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL
+    BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN
+    ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR
+    ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
+    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+    PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
+    STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV
+    WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()
+)
+
+
+def validate_currency(code: str) -> str:
+    if code not in CURRENCIES:
+        raise ValueError("must be an ISO 4217 currency code such as EUR")
+    return code
+
+
+# The six publishing channels are fixed; a product stores them as a bitmask so that
+# a channel filter is answered from a partial index instead of a join.
+CHANNELS: dict[str, tuple[int, str, str]] = {
+    "web": (1, "Web Store", "Products visible on web storefront"),
+    "mobile": (2, "Mobile App", "Products visible in the mobile app"),
+    "api": (4, "API", "Products exposed to API integrations"),
+    "marketplace": (8, "Marketplace", "Products published to external marketplaces"),
+    "social": (16, "Social", "Products published to social commerce"),
+    "email": (32, "Email", "Products featured in email campaigns"),
+}
+DEFAULT_CHANNELS = ("web", "mobile")
+
+
+def channels_to_mask(channels: list[str]) -> int:
+    mask = 0
+    for name in channels:
+        mask |= CHANNELS[name][0]
+    return mask
+
+
+def channels_from_mask(mask: int) -> list[str]:
+    return [name for name, (bit, _, _) in CHANNELS.items() if mask & bit]
+
+
+STATUSES = ("draft", "active", "archived", "out_of_stock")
+CONDITIONS = ("new", "used", "refurbished")
+PRODUCT_TYPES = ("simple", "variable")

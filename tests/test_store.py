@@ -1,0 +1,51 @@
+"""The store's own connection: SQLite build, sqlite-vec, pragmas, migrations."""
+
+from __future__ import annotations
+
+from store import migrations
+from store.db import close_database, db, open_database, vec_version
+
+
+def test_sqlite_vec_answers_through_the_store_connection(store: str) -> None:
+    assert vec_version().startswith("v0.1.")
+    # A real vector query, not just the version function.
+    row = db.execute_sql("SELECT vec_distance_l2('[1, 2]', '[4, 6]')").fetchone()
+    assert row[0] == 5.0
+
+
+def test_pragmas(store: str) -> None:
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_fts5_is_available(store: str) -> None:
+    db.execute_sql("CREATE VIRTUAL TABLE t USING fts5(x)")
+
+
+def test_migrations_are_recorded_and_not_reapplied(db_path: str) -> None:
+    open_database(db_path)
+    versions = [row[0] for row in db.execute_sql("SELECT version FROM schema_migration")]
+    assert versions == [number for number, _, _ in migrations.MIGRATIONS]
+    close_database()
+    open_database(db_path)  # a second start must not fail on existing tables
+    assert db.execute_sql("SELECT count(*) FROM schema_migration").fetchone()[0] == len(versions)
+    close_database()
+
+
+def test_a_failing_migration_leaves_nothing_behind(db_path: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    open_database(db_path)
+    close_database()
+    broken = (999, "broken", "CREATE TABLE half_done (x INTEGER);\nCREATE TABLE oops (;")
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
+    try:
+        open_database(db_path)
+    except Exception:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("the broken migration should have failed")
+    tables = {row[0] for row in db.execute_sql("SELECT name FROM sqlite_master")}
+    assert "half_done" not in tables
+    assert db.execute_sql("SELECT max(version) FROM schema_migration").fetchone()[0] == 1
+    close_database()
