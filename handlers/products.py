@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -21,11 +22,21 @@ ChannelName = Literal["web", "mobile", "api", "marketplace", "social", "email"]
 AttributeValue = str | int | float | bool | list[str] | None
 
 
+def _plain_number(key: str, value: Decimal) -> int | float:
+    # `1e5000` is integral too: as an int it could not be written back as JSON (500),
+    # and as a float it is infinite, so both ends of the range are refused.
+    if value == value.to_integral_value() and abs(value) < 2**63:
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"'{key}' is out of range for a number")
+    return number
+
+
 def _plain_numbers(value: Any) -> Any:
     """Attribute numbers arrive as Decimal (exact JSON parsing); store them as numbers."""
     if isinstance(value, dict):
-        return {k: (int(v) if v == v.to_integral_value() else float(v))
-                if isinstance(v, Decimal) else v for k, v in value.items()}
+        return {k: _plain_number(k, v) if isinstance(v, Decimal) else v for k, v in value.items()}
     return value
 
 

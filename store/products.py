@@ -75,7 +75,9 @@ class ProductQuery:
 def _order_by(sort: str | None) -> str:
     key = (sort or "id").lstrip("-")
     direction = " DESC" if (sort or "").startswith("-") else ""
-    parts = [f"{part}{direction}" for part in SORTS[key].split(", ")]
+    # An `IS NULL` part keeps unset values last in both directions, not first on DESC.
+    parts = [part if part.endswith(" IS NULL") else f"{part}{direction}"
+             for part in SORTS[key].split(", ")]
     if key != "id":
         parts.append(f"p.id{direction}")
     return ", ".join(parts)
@@ -277,13 +279,24 @@ def _check_categories(org_id: int, category_ids: list[int]) -> list[int]:
     return wanted
 
 
-def _taken(org_id: int, column: str, value: str, product_id: int | None) -> str | None:
-    """The SKU of another product of the organization holding `value` in `column`."""
+def _taken(org_id: int, column: str, values: Sequence[str], product_id: int | None) -> str | None:
+    """The SKU of another product of the organization holding one of `values` in `column`."""
+    marks = ",".join("?" * len(values))
     row = db.execute_sql(
-        f"SELECT sku FROM product WHERE org_id = ? AND {column} = ? AND id != ?",
-        (org_id, value, product_id or 0),
+        f"SELECT sku FROM product WHERE org_id = ? AND {column} IN ({marks}) AND id != ?",
+        (org_id, *values, product_id or 0),
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+def _barcode_forms(barcode: str) -> list[str]:
+    """The spellings of one GTIN: a UPC-A is also an EAN-13 with a leading 0."""
+    forms = {barcode}
+    if len(barcode) == 12:
+        forms.add("0" + barcode)
+    elif len(barcode) == 13 and barcode.startswith("0"):
+        forms.add(barcode[1:])
+    return sorted(forms)
 
 
 def _unique_slug(org_id: int, name: str, product_id: int | None) -> str:
@@ -318,15 +331,16 @@ def _columns(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) 
         if columns.get(field) is not None:
             _check_reference(org_id, field, columns[field])
     if "sku" in columns:
-        owner = _taken(org_id, "sku", columns["sku"], product_id)
+        owner = _taken(org_id, "sku", [columns["sku"]], product_id)
         if owner is not None:
             raise BadRequest(f"sku: SKU '{columns['sku']}' is already taken")
     if columns.get("ean") is not None:
-        owner = _taken(org_id, "ean", columns["ean"], product_id)
+        # Barcode lookup treats both spellings as one code, so they must not name two products.
+        owner = _taken(org_id, "ean", _barcode_forms(columns["ean"]), product_id)
         if owner is not None:
             raise BadRequest(f"ean: EAN {columns['ean']} is already used by product {owner}")
     if columns.get("slug") is not None:
-        if _taken(org_id, "slug", columns["slug"], product_id) is not None:
+        if _taken(org_id, "slug", [columns["slug"]], product_id) is not None:
             raise BadRequest(f"slug: slug '{columns['slug']}' is already taken")
     elif current is None or "slug" in columns:  # new product, or slug reset with null
         columns["slug"] = _unique_slug(org_id, columns.get("name") or current["name"], product_id)
@@ -461,15 +475,11 @@ def set_stock_levels(org_id: int, product_id: int, levels: list[dict[str, int]])
 
 def find_by_barcode(org_id: int, barcode: str) -> dict[str, Any]:
     """The product with this EAN/UPC (a UPC-A also matches as EAN-13 with a leading 0)."""
-    forms = {barcode}
-    if len(barcode) == 12:
-        forms.add("0" + barcode)
-    elif len(barcode) == 13 and barcode.startswith("0"):
-        forms.add(barcode[1:])
+    forms = _barcode_forms(barcode)
     marks = ",".join("?" * len(forms))
     row = db.execute_sql(
         f"SELECT id FROM product WHERE org_id = ? AND ean IN ({marks}) ORDER BY id LIMIT 1",
-        [org_id, *sorted(forms)],
+        [org_id, *forms],
     ).fetchone()
     if row is None:
         raise NotFound(f"no product with barcode {barcode}")
