@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 
 from handlers.fields import MAX_ID
@@ -29,8 +30,10 @@ def pagination(page: int, limit: int, total: int) -> dict[str, int]:
 
 def parse_timestamp(name: str, raw: str) -> str:
     """ISO 8601 (a naive time is UTC) in the stored form, so strings compare as times."""
+    # An unencoded "+02:00" in a query string arrives as " 02:00": put the sign back.
+    text = re.sub(r"(\d) (\d{2}(?::?\d{2})?)$", r"\1+\2", raw.strip())
     try:
-        moment = dt.datetime.fromisoformat(raw.strip().replace(" ", "+"))
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"{name}: must be an ISO 8601 date or time, e.g. 2026-01-31T12:00:00Z") from None
     if moment.tzinfo is None:

@@ -122,10 +122,12 @@ def _count_by_status(org_id: int, status: str | None) -> int:
 
 def _exact_hit(org_id: int, term: str, where: str, params: Sequence[Any]) -> int | None:
     """The product whose SKU or EAN is exactly `term` and that passes the filters."""
+    eans = _barcode_forms(term) if term.isascii() and term.isdigit() else [term]
+    marks = ",".join("?" * len(eans))
     row = db.execute_sql(
-        f"SELECT p.id FROM product p WHERE {where} AND (p.sku = ? OR p.ean = ?)"
+        f"SELECT p.id FROM product p WHERE {where} AND (p.sku = ? OR p.ean IN ({marks}))"
         " ORDER BY p.sku = ? DESC LIMIT 1",
-        [*params, term, term, term],
+        [*params, term, *eans, term],
     ).fetchone()
     return None if row is None else int(row[0])
 

@@ -582,6 +582,8 @@ async def test_updated_since(api: Any) -> None:
     assert await list_ids(api, f"updated_since={offset}") == ids[1:]
     assert await list_ids(api, "updated_since=2026-01-02T01:00:00+01:00") == ids[1:]  # '+' as space
     assert await list_ids(api, "updated_since=2027-01-01T00:00:00Z") == []
+    spaced = urllib.parse.quote("2026-01-02 00:00:00")  # a space instead of the T
+    assert await list_ids(api, f"updated_since={spaced}") == ids[1:]
     # Any write moves a product forward.
     await api.patch(f"/api/products/{ids[0]}", {"price": "1"})
     assert await list_ids(api, "updated_since=2026-01-02T00:00:00Z") == ids

@@ -76,6 +76,13 @@ async def test_exact_ean_comes_first(api: Any, org_id: int) -> None:
     assert (await search(api, EAN13))["pagination"]["total_items"] == 2
 
 
+async def test_exact_upc_a_is_found_by_its_ean_13_form(api: Any) -> None:
+    upc = "036000291452"  # a UPC-A; "0" + it is the same code as an EAN-13
+    exact = await create(api, "Tape", "TAPE-1", ean=upc)
+    await create(api, "Other tape", "TAPE-2", description="0" + upc)
+    assert (await found(api, "0" + upc))[0] == exact
+
+
 async def test_exact_sku_wins_over_exact_ean(api: Any) -> None:
     by_ean = await create(api, "Jar", "JAR-1", ean=EAN13_B)
     by_sku = await create(api, "Lid", EAN13_B)
