@@ -194,6 +194,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = tornado.httpserver.HTTPServer(app, xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
 
     async def run() -> None:
+        # Handlers first: a script may send SIGTERM as soon as it reads "listening",
+        # and that must stop the server cleanly rather than kill it.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         # Listen inside the running loop, so the sockets belong to it.
         try:
             server.listen(args.port, args.host)
@@ -206,10 +212,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             key = orgs.create_key(demo.demo_org_id(), label="demo")
             print(f"Demo API key: {key}")
             print(f"Try: curl -H 'X-API-KEY: {key}' {public_url}/api/products", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         server.stop()
 
@@ -223,6 +225,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_create_key(args: argparse.Namespace) -> int:
     from store import orgs
 
+    if not args.org.strip():  # checked before the database file is created
+        fail("argument --org: must not be empty")
     _open(args.db)
     org_id = orgs.get_or_create_org(args.org)
     print(orgs.create_key(org_id, label="cli"))
@@ -230,10 +234,17 @@ def cmd_create_key(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from peewee import sqlite3  # the driver the store uses (pysqlite3 when installed)
+
     from store.backup import backup
 
     _open(args.db, create=False)
-    pages = backup(args.dest)
+    if os.path.exists(args.dest) and os.path.samefile(args.dest, args.db):
+        fail(f"cannot back up {args.db} onto itself")
+    try:
+        pages = backup(args.dest)
+    except (OSError, sqlite3.Error) as exc:  # the destination's problem, said in one line
+        fail(f"cannot write backup to {args.dest}: {exc}")
     print(f"backed up {args.db} to {args.dest} ({pages} pages)")
     return 0
 

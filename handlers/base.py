@@ -157,9 +157,17 @@ class BaseHandler(tornado.web.RequestHandler):
         return b"".join(self._chunks)
 
     def _rate_limit(self) -> None:
+        if not self._charge():
+            kind = "read" if self._is_read() else "write"
+            raise ApiError(429, f"rate limit exceeded: too many {kind} requests; retry later")
+
+    def _is_read(self) -> bool:
+        return self.request.method in ("GET", "HEAD", "OPTIONS")
+
+    def _charge(self) -> bool:
+        """Take a token from the client's bucket and set the RateLimit headers."""
         limiter: RateLimiter = self.settings["rate_limiter"]
-        write = self.request.method not in ("GET", "HEAD", "OPTIONS")
-        bucket = limiter.bucket(self.request.remote_ip or "", write)
+        bucket = limiter.bucket(self.request.remote_ip or "", not self._is_read())
         allowed = bucket.take()
         self._rate_headers = {
             "RateLimit-Limit": str(bucket.capacity),
@@ -169,9 +177,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if not allowed:
             self._rate_headers["Retry-After"] = str(bucket.retry_after())
         self.set_default_headers()
-        if not allowed:
-            kind = "write" if write else "read"
-            raise ApiError(429, f"rate limit exceeded: too many {kind} requests; retry later")
+        return allowed
 
     def _authenticate(self) -> None:
         key = self.request.headers.get("X-API-KEY", "")
@@ -227,6 +233,10 @@ class BaseHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, StoreError):
             status_code = exc.status
+        if not self._rate_headers:
+            # Tornado refuses a method it does not know (TRACE, ...) before prepare()
+            # runs; that request still costs a token and still gets the headers.
+            self._charge()
         super().send_error(status_code, **kwargs)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:

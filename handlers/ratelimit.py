@@ -8,6 +8,11 @@ from typing import Callable
 
 Clock = Callable[[], float]
 
+# Refills add `elapsed * rate` in floating point, a little short of the exact sum when
+# they come in several steps (5/6 + 1/6 < 1): without this slack a client that waited
+# exactly Retry-After seconds would be refused again.
+EPSILON = 1e-9
+
 
 class TokenBucket:
     """Holds up to `capacity` tokens and refills `capacity` of them per `period` seconds."""
@@ -29,26 +34,26 @@ class TokenBucket:
     def take(self) -> bool:
         """Spend one token if there is one."""
         self._refill()
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.tokens >= 1 - EPSILON:
+            self.tokens = max(0.0, self.tokens - 1)
             return True
         return False
 
     @property
     def remaining(self) -> int:
-        return int(self.tokens)
+        return int(self.tokens + EPSILON)
 
     def retry_after(self) -> int:
         """Whole seconds until one token is available."""
-        return max(1, math.ceil((1 - self.tokens) / self.rate))
+        return max(1, math.ceil((1 - self.tokens) / self.rate - EPSILON))
 
     def reset_after(self) -> int:
         """Whole seconds until the bucket is full again."""
-        return math.ceil((self.capacity - self.tokens) / self.rate)
+        return max(0, math.ceil((self.capacity - self.tokens) / self.rate - EPSILON))
 
     def is_full(self) -> bool:
         self._refill()
-        return self.tokens >= self.capacity
+        return self.tokens >= self.capacity - EPSILON
 
 
 class RateLimiter:

@@ -19,12 +19,25 @@ def backup(dest: str) -> int:
     tmp = f"{dest}.partial"
     if os.path.exists(tmp):
         os.remove(tmp)
-    target = peewee.sqlite3.connect(tmp)
     try:
-        db.connection().backup(target, pages=-1)
-        pages = target.execute("PRAGMA page_count").fetchone()[0]
-        target.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        target.close()
-    os.replace(tmp, dest)
+        target = peewee.sqlite3.connect(tmp)
+        try:
+            db.connection().backup(target, pages=-1)
+            pages = target.execute("PRAGMA page_count").fetchone()[0]
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+        os.replace(tmp, dest)
+    except BaseException:
+        # A failed copy (unwritable or missing directory, DEST a directory, disk
+        # full) must not leave a half-written file behind.
+        _remove_quietly(tmp)
+        raise
     return int(pages)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,462 @@
+"""The command line as scripts use it: real processes, a database in tmp_path, bounded waits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Iterator
+
+import pytest
+from peewee import sqlite3  # the driver the store uses: it knows FTS5 contentless_delete
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCRIPT = str(ROOT / "micropim.py")
+KEY_LINE = re.compile(r"^mpk_[A-Za-z0-9_-]{40,}$")
+WAIT = 30.0  # seconds: the longest any single step may take
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """This environment without MICROPIM_* settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MICROPIM_")}
+    env.update(extra)
+    return env
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args], cwd=ROOT, env=env or base_env(),
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def create_key(db: pathlib.Path, org: str = "Acme") -> str:
+    result = run("create-key", "--org", org, "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.splitlines()[-1]
+    assert KEY_LINE.match(last), result.stdout
+    return last
+
+
+class Server:
+    """`micropim serve` in a subprocess, its output read by threads so pipes never fill."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, SCRIPT, "serve", *args], cwd=ROOT, env=env or base_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        for stream, sink in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr)):
+            threading.Thread(target=self._pump, args=(stream, sink), daemon=True).start()
+
+    def _pump(self, stream: Any, sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+            if sink is self.stdout:
+                self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
+        """The first stdout line matching `pattern`; fails if the server dies or is slow."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no line matching {pattern!r}; stdout={self.stdout} "
+                                     f"stderr={self.stderr[-20:]}")
+            try:
+                line = self.lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    raise AssertionError(f"server exited {self.process.returncode}: "
+                                         f"{self.stderr[-20:]}") from None
+                continue
+            found = re.search(pattern, line)
+            if found:
+                return found
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+        return int(self.process.returncode)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    """Every server a test starts is stopped, whatever happens."""
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def serve(servers: list[Server], *args: str, env: dict[str, str] | None = None) -> Server:
+    server = Server(list(args), env)
+    servers.append(server)
+    server.wait_for(r"^MicroPIM listening on ")
+    return server
+
+
+def call(port: int, path: str, key: str | None, method: str = "GET", body: Any = None
+         ) -> tuple[int, dict[str, Any], Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if key is not None:
+        request.add_header("X-API-KEY", key)
+    try:
+        with urllib.request.urlopen(request, timeout=WAIT) as response:
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers
+
+
+def product_total(port: int, key: str) -> int:
+    """Every product of the key's organization, archived ones included."""
+    total = 0
+    for status in ("", "archived"):
+        code, body, _ = call(port, f"/api/products?limit=1&status={status}", key)
+        assert code == 200, body
+        total += body["data"]["pagination"]["total_items"]
+    return total
+
+
+# ---- create-key -------------------------------------------------------------------------
+
+def test_create_key_prints_the_key_last_and_the_key_works(tmp_path: pathlib.Path, servers: list[Server]) -> None:
+    db = tmp_path / "pim.db"
+    result = run("create-key", "--org", "Acme", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and KEY_LINE.match(lines[-1]), result.stdout
+    key = lines[-1]
+    assert "Traceback" not in result.stderr
+    assert db.exists()
+
+    second = create_key(db, "Acme")
+    other = create_key(db, "Globex")
+    assert len({key, second, other}) == 3
+
+    port = free_port()
+    serve(servers, "--db", str(db), "--port", str(port))
+    code, body, headers = call(port, "/api/products", key)
+    assert code == 200
+    assert body == {"status": 1, "error": None, "data": {"products": [], "pagination": {
+        "current_page": 1, "total_pages": 0, "total_items": 0, "items_per_page": 20}}}
+    assert headers["RateLimit-Limit"] == "1200"  # the documented default
+
+    # Both keys of Acme see the same organization; Globex's key sees another.
+    code, body, _ = call(port, "/api/brands", key, "POST", {"name": "Lumen"})
+    assert code == 201, body
+    assert [b["name"] for b in call(port, "/api/brands", second)[1]["data"]["brands"]] == ["Lumen"]
+    assert call(port, "/api/brands", other)[1]["data"]["brands"] == []
+
+    code, body, _ = call(port, "/api/products", key[:-1] + ("A" if key[-1] != "A" else "B"))
+    assert (code, body) == (401, {"status": 0, "data": None, "error": "invalid API key"})
+    code, body, _ = call(port, "/api/products", None)
+    assert code == 401 and body["error"] == "missing API key: send it in the X-API-KEY header"
+
+
+def test_the_key_is_stored_hashed(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "pim.db"
+    key = create_key(db)
+    conn = sqlite3.connect(str(db))
+    try:
+        rows = conn.execute("SELECT * FROM api_key").fetchall()
+    finally:
+        conn.close()
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert len(rows) == 1
+    assert key not in stored and key[12:] not in stored  # at most the lookup prefix is clear
+    assert hashlib.sha256(key.encode()).hexdigest() in stored
+
+
+# ---- bad arguments --------------------------------------------------------------------------
+
+BAD_ARGUMENTS = [
+    (["frobnicate"], {}, "argument command: invalid choice: 'frobnicate'"),
+    ([], {}, "the following arguments are required: command"),
+    (["serve", "--port", "abc"], {}, "argument --port: expected a positive integer, got 'abc'"),
+    (["serve", "--port", "70000"], {}, "argument --port: expected a port between 1 and 65535, got '70000'"),
+    (["serve", "--port", "-1"], {}, "argument --port: expected a positive integer, got '-1'"),
+    (["serve", "--read-limit", "0"], {}, "argument --read-limit: expected a positive integer, got '0'"),
+    (["serve", "--write-limit", "1.5"], {}, "argument --write-limit: expected a positive integer, got '1.5'"),
+    (["serve", "--bogus"], {}, "unrecognized arguments: --bogus"),
+    (["create-key"], {}, "the following arguments are required: --org"),
+    (["create-key", "--org", "   "], {}, "argument --org: must not be empty"),
+    (["backup"], {}, "the following arguments are required: dest"),
+    (["serve"], {"MICROPIM_PORT": "abc"}, "expected a positive integer, got 'abc'"),
+    (["serve"], {"MICROPIM_PORT": "99999"}, "expected a port between 1 and 65535, got '99999'"),
+    (["serve"], {"MICROPIM_READ_LIMIT": "0"}, "expected a positive integer, got '0'"),
+    (["serve"], {"MICROPIM_WRITE_LIMIT": "lots"}, "expected a positive integer, got 'lots'"),
+    (["serve"], {"MICROPIM_DEMO": "maybe"}, "MICROPIM_DEMO: expected true or false, got 'maybe'"),
+]
+
+
+@pytest.mark.parametrize("args, env, message", BAD_ARGUMENTS)
+def test_bad_arguments_exit_2_with_one_line(
+    tmp_path: pathlib.Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    db = tmp_path / "never.db"
+    result = run(*args, env=base_env(MICROPIM_DB=str(db), **env), timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("micropim: error: ") and message in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert not db.exists(), "a bad argument must not create the database"
+
+
+def test_backup_of_a_missing_database_exits_2(tmp_path: pathlib.Path) -> None:
+    missing, dest = tmp_path / "missing.db", tmp_path / "copy.db"
+    result = run("backup", str(dest), "--db", str(missing))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"micropim: error: no database at {missing}"]
+    assert not missing.exists() and not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dest", ["no-such-dir/copy.db", "."])
+def test_backup_to_an_unusable_destination_exits_2(tmp_path: pathlib.Path, dest: str) -> None:
+    db = tmp_path / "pim.db"
+    create_key(db)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = run("backup", str(tmp_path / dest), "--db", str(db))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"micropim: error: cannot write backup to {tmp_path / dest}: "), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no .partial left behind
+    assert not (tmp_path.parent / f"{tmp_path.name}.partial").exists()
+
+
+def test_backup_onto_the_database_itself_is_refused(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "pim.db"
+    key = create_key(db)
+    result = run("backup", str(db), "--db", str(db))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"micropim: error: cannot back up {db} onto itself"]
+    conn = sqlite3.connect(str(db))
+    try:
+        assert conn.execute("SELECT count(*) FROM api_key").fetchone()[0] == 1
+    finally:
+        conn.close()
+    assert key
+
+
+def test_a_database_path_that_is_not_a_database_exits_2(tmp_path: pathlib.Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    result = run("create-key", "--org", "Acme", "--db", str(text))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"micropim: error: cannot open database {text}: file is not a database"]
+    assert text.read_text() == "not a database\n" * 100
+
+
+def test_a_port_in_use_is_a_one_line_error(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "pim.db"
+    create_key(db)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--db", str(db), "--port", str(port), timeout=30)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines == [f"micropim: error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+# ---- environment variables -----------------------------------------------------------------------
+
+def test_environment_variables_are_read(tmp_path: pathlib.Path, servers: list[Server]) -> None:
+    db = tmp_path / "from-env.db"
+    result = run("create-key", env=base_env(MICROPIM_DB=str(db), MICROPIM_ORG="Env Org"))
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.splitlines()[-1]
+    assert KEY_LINE.match(key)
+    assert db.exists()
+    assert not (ROOT / "Env Org").exists()
+
+    port = free_port()
+    serve(servers, env=base_env(MICROPIM_DB=str(db), MICROPIM_PORT=str(port),
+                                MICROPIM_READ_LIMIT="3", MICROPIM_WRITE_LIMIT="2"))
+    code, body, headers = call(port, "/api/products", key)
+    assert code == 200, body
+    assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == ("3", "2")
+    code, _, headers = call(port, "/api/brands", key, "POST", {"name": "X"})
+    assert code == 201 and headers["RateLimit-Limit"] == "2"
+    call(port, "/api/products", key)
+    call(port, "/api/products", key)
+    code, body, headers = call(port, "/api/products", key)
+    assert code == 429
+    assert body == {"status": 0, "data": None,
+                    "error": "rate limit exceeded: too many read requests; retry later"}
+    assert headers["Retry-After"] == "20"
+
+
+def test_command_line_options_override_the_environment(tmp_path: pathlib.Path) -> None:
+    env_db, flag_db = tmp_path / "env.db", tmp_path / "flag.db"
+    result = run("create-key", "--org", "Acme", "--db", str(flag_db),
+                 env=base_env(MICROPIM_DB=str(env_db), MICROPIM_ORG="Other"))
+    assert result.returncode == 0, result.stderr
+    assert flag_db.exists() and not env_db.exists()
+    conn = sqlite3.connect(str(flag_db))
+    try:
+        assert [r[0] for r in conn.execute("SELECT name FROM organization")] == ["Acme"]
+    finally:
+        conn.close()
+
+
+# ---- serve --demo ----------------------------------------------------------------------------------
+
+def test_serve_demo_prints_a_key_and_seeds_once(tmp_path: pathlib.Path, servers: list[Server]) -> None:
+    db = tmp_path / "demo.db"
+    port = free_port()
+    first = Server(["--demo", "--db", str(db), "--port", str(port)])
+    servers.append(first)
+    key = first.wait_for(r"^Demo API key: (mpk_\S+)$", timeout=120).group(1)
+    assert KEY_LINE.match(key)
+    total = product_total(port, key)
+    assert 200 <= total < 1000, total  # "a few hundred"
+    code, body, _ = call(port, "/api/brands?limit=100", key)
+    assert code == 200 and body["data"]["pagination"]["total_items"] >= 3
+    code, body, _ = call(port, "/api/products?limit=100&status=active", key)
+    assert body["data"]["products"][0]["brand"] is not None
+    assert body["data"]["products"][0]["vat_rate"]["rate"] == "19.0000"
+    assert first.stop() == 0
+
+    second = Server(["--demo", "--db", str(db), "--port", str(port)])
+    servers.append(second)
+    new_key = second.wait_for(r"^Demo API key: (mpk_\S+)$", timeout=120).group(1)
+    assert new_key != key
+    assert "Demo catalog already present." in second.stdout
+    assert product_total(port, new_key) == total
+    assert product_total(port, key) == total  # the first key still works
+    code, body, _ = call(port, "/api/brands?limit=100", new_key)
+    assert body["data"]["pagination"]["total_items"] == len({b["name"] for b in body["data"]["brands"]})
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: pathlib.Path, servers: list[Server]) -> None:
+    port = free_port()
+    server = serve(servers, "--db", str(tmp_path / "pim.db"), "--port", str(port))
+    assert server.stop() == 0
+    assert not [line for line in server.stderr if "Traceback" in line]
+
+
+# ---- backup --------------------------------------------------------------------------------------
+
+def test_backup_under_continuous_writes_holds_every_acknowledged_product(
+    tmp_path: pathlib.Path, servers: list[Server]
+) -> None:
+    db, dest = tmp_path / "live.db", tmp_path / "copy.db"
+    key = create_key(db)
+    port = free_port()
+    serve(servers, "--db", str(db), "--port", str(port), "--write-limit", "1000000")
+
+    acknowledged: list[str] = []  # SKUs whose 201 came back: committed
+    errors: list[Any] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            sku = f"SKU-{n:06d}"
+            try:
+                code, body, _ = call(port, "/api/products", key, "POST",
+                                     {"name": f"Product {n}", "sku": sku, "stock": n % 7})
+            except Exception as exc:  # a broken connection is a test failure, reported below
+                errors.append(repr(exc))
+                return
+            if code != 201:
+                errors.append((code, body))
+                return
+            acknowledged.append(sku)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + WAIT
+        while len(acknowledged) < 50 and time.monotonic() < deadline and not errors:
+            time.sleep(0.02)
+        assert len(acknowledged) >= 50, errors
+        committed_before = set(acknowledged)  # all acknowledged before the backup starts
+        result = run("backup", str(dest), "--db", str(db))
+        during = len(acknowledged)
+        deadline = time.monotonic() + WAIT
+        while len(acknowledged) < during + 20 and time.monotonic() < deadline and not errors:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(timeout=WAIT)
+    assert not thread.is_alive()
+    assert not errors, errors
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(rf"backed up {re.escape(str(db))} to {re.escape(str(dest))} \(\d+ pages\)\n",
+                        result.stdout)
+    assert len(acknowledged) > len(committed_before), "the writer must have kept writing"
+
+    conn = sqlite3.connect(str(dest))
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        in_copy = {row[0] for row in conn.execute("SELECT sku FROM product")}
+        stock_ok = conn.execute(
+            "SELECT count(*) FROM product p WHERE p.stock != (SELECT coalesce(sum(quantity), 0)"
+            " FROM stock_level s WHERE s.product_id = p.id)").fetchone()[0]
+        fts_rows = conn.execute(
+            "SELECT count(*) FROM product_fts WHERE product_fts MATCH 'sku : SKU*'").fetchone()[0]
+    finally:
+        conn.close()
+    missing = committed_before - in_copy
+    assert not missing, f"{len(missing)} acknowledged products missing from the backup"
+    # A snapshot: nothing the server never acknowledged, except possibly one in flight.
+    assert len(in_copy - set(acknowledged)) <= 1
+    assert stock_ok == 0  # product rows and their stock levels come from one moment
+    assert fts_rows == len(in_copy)
+    assert journal_mode == "delete"  # a single self-contained file, no -wal needed
+    assert not (tmp_path / "copy.db.partial").exists()
+    assert not (tmp_path / "copy.db-wal").exists()
+
+    # The copy is a working database: a server starts on it and sees the products.
+    backup_port = free_port()
+    serve(servers, "--db", str(dest), "--port", str(backup_port))
+    assert product_total(backup_port, key) == len(in_copy)
+
+
+def test_backup_replaces_an_existing_destination(tmp_path: pathlib.Path) -> None:
+    db, dest = tmp_path / "pim.db", tmp_path / "copy.db"
+    create_key(db, "First")
+    dest.write_bytes(b"old contents")
+    result = run("backup", str(dest), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    conn = sqlite3.connect(str(dest))
+    try:
+        assert [r[0] for r in conn.execute("SELECT name FROM organization")] == ["First"]
+    finally:
+        conn.close()

@@ -1,0 +1,363 @@
+"""Organizations are sealed: another organization's id answers exactly as a missing one.
+
+Path ids are 404s with the same message a missing id gets; ids in a body are 400s naming
+the field; list filters match nothing; and the other organization is left unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from decimal import Decimal
+
+import pytest
+
+from store import orgs, products
+from store.db import db
+from store.models import Category
+from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES, default_warehouse_id
+
+THEIR_EAN = "5940000000028"
+UNUSED_EAN = "5940000000035"
+
+
+@dataclass
+class Theirs:
+    """Rows of the other organization ("Globex")."""
+
+    product: int
+    archived: int
+    brand: int
+    supplier: int
+    vat_rate: int
+    warehouse: int
+    default_warehouse: int
+    category: int
+
+    def id_of(self, family: str) -> int:
+        return {"products": self.product, "brands": self.brand, "suppliers": self.supplier,
+                "vat-rates": self.vat_rate, "warehouses": self.warehouse}[family]
+
+
+@pytest.fixture
+def theirs(other_org_id: int) -> Theirs:
+    brand = BRANDS.create(other_org_id, {"name": "Shared Name"})["id"]
+    supplier = SUPPLIERS.create(other_org_id, {"name": "Shared Supplier"})["id"]
+    vat = VAT_RATES.create(other_org_id, {"name": "Std", "rate": Decimal(19), "country_code": "RO"})["id"]
+    warehouse = WAREHOUSES.create(other_org_id, {"name": "Far", "code": "FAR"})["id"]
+    category = Category.create(org_id=other_org_id, name="Secret Category", slug="secret-category").id
+    orgs.set_channels(other_org_id, [{"value": "social"}])
+    product = products.create_product(other_org_id, {
+        "name": "Zanzibar Globex Widget", "sku": "SHARED-SKU", "ean": THEIR_EAN, "stock": 7,
+        "brand_id": brand, "supplier_id": supplier, "vat_rate_id": vat,
+        "category_ids": [category], "status": "active", "publishing_channels": ["web"],
+    })
+    products.set_stock_levels(other_org_id, product["id"], [{"warehouse_id": warehouse, "quantity": 2}])
+    archived = products.create_product(other_org_id, {"name": "Zanzibar Old", "sku": "OLD-1",
+                                                      "brand_id": brand})
+    products.archive_product(other_org_id, archived["id"])
+    return Theirs(product["id"], archived["id"], brand, supplier, vat, warehouse,
+                  default_warehouse_id(other_org_id), category)
+
+
+@dataclass
+class Mine:
+    product: int
+    brand: int
+    supplier: int
+    vat_rate: int
+    warehouse: int
+    category: int
+
+
+@pytest.fixture
+def mine(org_id: int, theirs: Theirs) -> Mine:
+    brand = BRANDS.create(org_id, {"name": "Shared Name"})["id"]
+    supplier = SUPPLIERS.create(org_id, {"name": "Shared Supplier"})["id"]
+    vat = VAT_RATES.create(org_id, {"name": "Std", "rate": Decimal(19), "country_code": "RO"})["id"]
+    category = Category.create(org_id=org_id, name="Mine", slug="mine").id
+    product = products.create_product(org_id, {
+        "name": "Acme Mug", "sku": "SHARED-SKU", "ean": THEIR_EAN, "brand_id": brand,
+        "supplier_id": supplier, "vat_rate_id": vat, "category_ids": [category], "stock": 1,
+        "status": "active",
+    })
+    return Mine(product["id"], brand, supplier, vat, default_warehouse_id(org_id), category)
+
+
+@pytest.fixture
+def missing_id(mine: Mine) -> int:
+    """An id no row of any table has."""
+    highest = 0
+    for table in ("product", "brand", "supplier", "vat_rate", "warehouse", "category"):
+        highest = max(highest, db.execute_sql(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
+    return highest + 1000
+
+
+async def snapshot(client: Any) -> dict[str, Any]:
+    """Everything an organization can see through the API."""
+    state: dict[str, Any] = {}
+    for status in ("", "archived"):
+        listed = (await client.get(f"/api/products?limit=100&status={status}")).data["products"]
+        state[f"products:{status}"] = listed
+        for product in listed:
+            state[f"stock:{product['id']}"] = (await client.get(f"/api/products/{product['id']}/stock")).data
+    for family in ("brands", "suppliers", "vat-rates", "warehouses"):
+        state[family] = (await client.get(f"/api/{family}?limit=100")).data
+    state["channels"] = (await client.get("/api/channels")).data
+    state["categories"] = list(
+        db.execute_sql("SELECT id, org_id, parent_id, name, slug, position FROM category ORDER BY id"))
+    state["product_category"] = list(
+        db.execute_sql("SELECT product_id, category_id FROM product_category ORDER BY 1, 2"))
+    return state
+
+
+def same_answer(theirs: Any, missing: Any, their_id: int, missing_id: int) -> None:
+    """The answer for another organization's id is the one for a missing id."""
+    assert theirs.code == missing.code, (theirs.body, missing.body)
+    assert theirs.body["status"] == 0 and theirs.body["data"] is None
+    assert theirs.error == missing.error.replace(str(missing_id), str(their_id)), \
+        (theirs.error, missing.error)
+    assert str(their_id) in theirs.error or theirs.code == 404
+
+
+# ---- ids in the path -------------------------------------------------------------------------
+
+PATH_CALLS = [
+    ("GET", "/api/products/{id}", None),
+    ("PATCH", "/api/products/{id}", {"name": "Hijacked", "price": "1.00"}),
+    ("DELETE", "/api/products/{id}", None),
+    ("GET", "/api/products/{id}/stock", None),
+    ("PUT", "/api/products/{id}/stock", "levels"),
+    *[(method, f"/api/{family}/{{id}}", body)
+      for family in ("brands", "suppliers", "vat-rates", "warehouses")
+      for method, body in (("GET", None), ("PATCH", {"name": "Hijacked"}),
+                           ("PUT", {"name": "Hijacked"}), ("DELETE", None))],
+    ("PATCH", "/api/warehouses/{id}", {"is_default": True}),
+    ("PATCH", "/api/vat-rates/{id}", {"rate": "0", "country_code": "DE"}),
+]
+
+
+def test_every_route_with_an_id_has_a_cross_organization_case() -> None:
+    import tornado.web
+
+    import micropim
+
+    covered = {(method, template) for method, template, _ in PATH_CALLS}
+    for route in micropim.routes():
+        pattern, handler = route[0], route[1]
+        if micropim.ID not in pattern:
+            continue
+        template = pattern.replace(micropim.ID, "{id}")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if getattr(handler, method.lower()) is not getattr(tornado.web.RequestHandler, method.lower()):
+                assert (method, template) in covered, f"add {method} {template} to PATH_CALLS"
+
+
+@pytest.mark.parametrize("method, template, body", PATH_CALLS)
+async def test_another_organizations_id_in_the_path_is_a_404_like_a_missing_id(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int,
+    method: str, template: str, body: Any,
+) -> None:
+    family = template.split("/")[2]
+    their_id = theirs.archived if (family == "products" and method == "GET"
+                                   and template.endswith("{id}")) else theirs.id_of(family)
+    if body == "levels":
+        body = [{"warehouse_id": mine.warehouse, "quantity": 99}]
+    before = await snapshot(other_api)
+    mine_before = await snapshot(api)
+
+    for target in (their_id, theirs.id_of(family)):
+        answer = await api.call(method, template.format(id=target), body)
+        missing = await api.call(method, template.format(id=missing_id), body)
+        assert answer.code == 404
+        same_answer(answer, missing, target, missing_id)
+
+    assert await snapshot(other_api) == before
+    assert await snapshot(api) == mine_before
+
+
+async def test_their_products_stock_cannot_be_set_with_their_own_warehouse(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine
+) -> None:
+    before = await snapshot(other_api)
+    response = await api.put(f"/api/products/{theirs.product}/stock",
+                             [{"warehouse_id": theirs.warehouse, "quantity": 0}])
+    assert response.code == 404
+    assert response.error == f"product {theirs.product} not found"
+    assert await snapshot(other_api) == before
+
+
+async def test_another_organizations_barcode_is_not_found(
+    api: Any, other_api: Any, theirs: Theirs, other_org_id: int
+) -> None:
+    their_only = "5940000000042"  # a barcode only the other organization uses
+    products.update_product(other_org_id, theirs.product, {"ean": their_only})
+    response = await api.get(f"/api/products/barcode/{their_only}")
+    missing = await api.get(f"/api/products/barcode/{UNUSED_EAN}")
+    assert response.code == missing.code == 404
+    assert response.error == f"no product with barcode {their_only}"
+    assert missing.error == f"no product with barcode {UNUSED_EAN}"
+    # Their own key finds it.
+    assert (await other_api.get(f"/api/products/barcode/{their_only}")).data["id"] == theirs.product
+
+
+async def test_a_shared_barcode_finds_each_organizations_own_product(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine
+) -> None:
+    found = (await api.get(f"/api/products/barcode/{THEIR_EAN}")).data
+    assert found["id"] == mine.product
+    assert {s["warehouse_id"] for s in found["stock_levels"]} == {mine.warehouse}
+    found = (await other_api.get(f"/api/products/barcode/{THEIR_EAN}")).data
+    assert found["id"] == theirs.product
+    assert {s["warehouse_id"] for s in found["stock_levels"]} == {theirs.default_warehouse, theirs.warehouse}
+
+
+# ---- ids in a body -------------------------------------------------------------------------------
+
+REFERENCES = [
+    ("brand_id", "brand", "brand_id: no brand with id {id}"),
+    ("supplier_id", "supplier", "supplier_id: no supplier with id {id}"),
+    ("vat_rate_id", "vat_rate", "vat_rate_id: no vat rate with id {id}"),
+]
+
+
+@pytest.mark.parametrize("field, attr, message", REFERENCES)
+async def test_another_organizations_reference_in_a_body_is_a_400_naming_the_field(
+    api: Any, other_api: Any, org_id: int, theirs: Theirs, mine: Mine, missing_id: int,
+    field: str, attr: str, message: str,
+) -> None:
+    their_id = getattr(theirs, attr)
+    before, mine_before = await snapshot(other_api), await snapshot(api)
+
+    for target in (their_id, missing_id):
+        created = await api.post("/api/products", {"name": "New", "sku": "NEW-1", field: target})
+        assert created.code == 400
+        assert created.error == message.format(id=target)
+        patched = await api.patch(f"/api/products/{mine.product}", {"name": "Changed", field: target})
+        assert patched.code == 400
+        assert patched.error == message.format(id=target)
+
+    assert await snapshot(other_api) == before
+    assert await snapshot(api) == mine_before
+    # Their rows still cannot be deleted through a product of ours referencing them.
+    assert (await other_api.get(f"/api/products/{theirs.product}")).data[attr]["id"] == their_id
+
+
+async def test_another_organizations_category_in_category_ids_is_a_400(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int
+) -> None:
+    before, mine_before = await snapshot(other_api), await snapshot(api)
+    for ids, bad in (([theirs.category], theirs.category),
+                     ([mine.category, theirs.category], theirs.category),
+                     ([mine.category, missing_id], missing_id)):
+        created = await api.post("/api/products", {"name": "New", "sku": "NEW-1", "category_ids": ids})
+        assert created.code == 400
+        assert created.error == f"category_ids: no category with id {bad}"
+        patched = await api.patch(f"/api/products/{mine.product}", {"category_ids": ids})
+        assert patched.code == 400
+        assert patched.error == f"category_ids: no category with id {bad}"
+    assert await snapshot(other_api) == before
+    assert await snapshot(api) == mine_before
+
+
+async def test_another_organizations_warehouse_in_a_stock_put_is_a_400(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int
+) -> None:
+    before, mine_before = await snapshot(other_api), await snapshot(api)
+    for warehouse in (theirs.warehouse, theirs.default_warehouse, missing_id):
+        response = await api.put(f"/api/products/{mine.product}/stock",
+                                 [{"warehouse_id": mine.warehouse, "quantity": 50},
+                                  {"warehouse_id": warehouse, "quantity": 5}])
+        assert response.code == 400
+        assert response.error == f"[1].warehouse_id: no warehouse with id {warehouse}"
+    assert await snapshot(other_api) == before
+    assert await snapshot(api) == mine_before  # the valid first level was not written either
+
+
+# ---- lists and filters ------------------------------------------------------------------------------
+
+async def test_lists_never_show_another_organizations_rows(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine
+) -> None:
+    for family, key in (("brands", "brands"), ("suppliers", "suppliers"),
+                        ("vat-rates", "vat_rates"), ("warehouses", "warehouses")):
+        ours = (await api.get(f"/api/{family}?limit=100")).data
+        theirs_listed = (await other_api.get(f"/api/{family}?limit=100")).data
+        our_ids = {row["id"] for row in ours[key]}
+        their_ids = {row["id"] for row in theirs_listed[key]}
+        assert our_ids and their_ids and not our_ids & their_ids, family
+        assert ours["pagination"]["total_items"] == len(our_ids)
+
+    for status in ("", "active", "archived", "draft"):
+        listed = (await api.get(f"/api/products?limit=100&status={status}")).data
+        ids = {p["id"] for p in listed["products"]}
+        assert not ids & {theirs.product, theirs.archived}, status
+        assert listed["pagination"]["total_items"] == len(ids)
+    assert {p["id"] for p in (await api.get("/api/products")).data["products"]} == {mine.product}
+
+
+@pytest.mark.parametrize("query", [
+    "search=Zanzibar", "search=zanz", "search=SHARED-SKU", f"search={THEIR_EAN}",
+    "search=Zanzibar&status=archived", "search=Zanzibar&sort=name", "channel=web",
+    "search=Globex&channel=web",
+])
+async def test_search_and_filters_never_reach_another_organization(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine, query: str
+) -> None:
+    listed = (await api.get(f"/api/products?{query}")).data
+    ids = {p["id"] for p in listed["products"]}
+    assert not ids & {theirs.product, theirs.archived}
+    assert listed["pagination"]["total_items"] == len(ids)
+    if "SHARED-SKU" in query or THEIR_EAN in query:
+        assert ids == {mine.product}  # the exact match is ours, not theirs
+
+
+async def test_their_search_finds_their_product(other_api: Any, theirs: Theirs, mine: Mine) -> None:
+    listed = (await other_api.get("/api/products?search=Zanzibar")).data
+    assert [p["id"] for p in listed["products"]] == [theirs.product]
+
+
+@pytest.mark.parametrize("param, attr", [("brand", "brand"), ("category", "category")])
+async def test_a_filter_on_another_organizations_id_matches_nothing_like_a_missing_id(
+    api: Any, theirs: Theirs, mine: Mine, missing_id: int, param: str, attr: str
+) -> None:
+    empty = {"products": [], "pagination": {
+        "current_page": 1, "total_pages": 0, "total_items": 0, "items_per_page": 20}}
+    for status in ("", "archived"):
+        their = await api.get(f"/api/products?{param}={getattr(theirs, attr)}&status={status}")
+        missing = await api.get(f"/api/products?{param}={missing_id}&status={status}")
+        assert their.code == missing.code == 200
+        assert their.data == missing.data == empty
+    own = await api.get(f"/api/products?{param}={getattr(mine, attr)}")
+    assert [p["id"] for p in own.data["products"]] == [mine.product]
+
+
+async def test_channels_are_per_organization(api: Any, other_api: Any, theirs: Theirs) -> None:
+    assert [c["value"] for c in (await api.get("/api/channels")).data["channels"]] == ["web", "mobile"]
+    await api.put("/api/channels", {"channels": [{"value": "email"}]})
+    assert [c["value"] for c in (await other_api.get("/api/channels")).data["channels"]] == ["social"]
+    await other_api.put("/api/channels", {"channels": []})
+    assert [c["value"] for c in (await api.get("/api/channels")).data["channels"]] == ["email"]
+
+
+async def test_moving_our_default_warehouse_leaves_theirs(
+    api: Any, other_api: Any, org_id: int, other_org_id: int, theirs: Theirs
+) -> None:
+    created = await api.post("/api/warehouses", {"name": "New default", "code": "FAR", "is_default": True})
+    assert created.code == 201  # codes repeat freely across organizations
+    assert default_warehouse_id(org_id) == created.data["id"]
+    assert default_warehouse_id(other_org_id) == theirs.default_warehouse
+    rows = (await other_api.get("/api/warehouses")).data["warehouses"]
+    assert [r["id"] for r in rows if r["is_default"]] == [theirs.default_warehouse]
+
+
+async def test_names_skus_and_eans_repeat_freely_across_organizations(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine
+) -> None:
+    ours = (await api.get(f"/api/products/{mine.product}")).data
+    their = (await other_api.get(f"/api/products/{theirs.product}")).data
+    assert ours["sku"] == their["sku"] == "SHARED-SKU"
+    assert ours["ean"] == their["ean"] == THEIR_EAN
+    assert ours["brand"]["name"] == their["brand"]["name"] == "Shared Name"
+    assert ours["brand"]["id"] != their["brand"]["id"]
