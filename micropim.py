@@ -150,13 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read requests per minute per client IP (env MICROPIM_READ_LIMIT)")
     serve.add_argument("--write-limit", type=_positive, default=_env("WRITE_LIMIT", "300"),
                        help="write requests per minute per client IP (env MICROPIM_WRITE_LIMIT)")
-    serve.add_argument("--allow-private-urls", action="store_true", default=_flag("ALLOW_PRIVATE_URLS"),
+    serve.add_argument("--allow-private-urls", action="store_true", default=None,
                        help="let media URLs point at loopback/private hosts "
                             "(env MICROPIM_ALLOW_PRIVATE_URLS; tests and intranets only)")
-    serve.add_argument("--trust-proxy", action="store_true", default=_flag("TRUST_PROXY"),
+    serve.add_argument("--trust-proxy", action="store_true", default=None,
                        help="take the client IP from X-Forwarded-For/X-Real-Ip "
                             "(env MICROPIM_TRUST_PROXY; only behind your own reverse proxy)")
-    serve.add_argument("--demo", action="store_true", default=_flag("DEMO"),
+    serve.add_argument("--demo", action="store_true", default=None,
                        help="create the demo catalog if missing and print an API key for it "
                             "(env MICROPIM_DEMO)")
 
@@ -182,7 +182,15 @@ def _open(path: str, create: bool = True) -> None:
         fail(f"cannot open database {path}: {exc}")
 
 
+SERVE_FLAGS = ("allow_private_urls", "trust_proxy", "demo")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    # Environment flags are read here, not when the parser is built, so that a bad
+    # MICROPIM_DEMO does not break `create-key` or `backup`.
+    for name in SERVE_FLAGS:
+        if getattr(args, name) is None:
+            setattr(args, name, _flag(name.upper()))
     _open(args.db)
     if args.demo:
         from store import demo

@@ -223,6 +223,12 @@ class BaseHandler(tornado.web.RequestHandler):
         """Run a slow store call on the query thread pool instead of the event loop."""
         return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)
 
+    async def head(self, *args: str) -> None:
+        """HEAD is GET without the body (Tornado drops it); a read like GET."""
+        result = self.get(*args)  # RequestHandler.get answers 405 where there is none
+        if result is not None:
+            await result
+
     # -- the response --------------------------------------------------------------
 
     def reply(self, data: Any, status: int = 200) -> None:

@@ -460,3 +460,10 @@ def test_backup_replaces_an_existing_destination(tmp_path: pathlib.Path) -> None
         assert [r[0] for r in conn.execute("SELECT name FROM organization")] == ["First"]
     finally:
         conn.close()
+
+
+def test_a_bad_serve_flag_in_the_environment_does_not_break_other_commands(tmp_path: pathlib.Path) -> None:
+    env = base_env(MICROPIM_DEMO="maybe", MICROPIM_TRUST_PROXY="sometimes")
+    result = run("create-key", "--org", "Acme", "--db", str(tmp_path / "k.db"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert KEY_LINE.match(result.stdout.splitlines()[-1])

@@ -434,3 +434,14 @@ async def test_malformed_bodies_are_400_envelopes(api: Any) -> None:
         assert_envelope(response, 400)
         assert response.error.startswith("body: malformed JSON"), response.error
     assert (await api.get("/api/brands")).data["brands"] == []
+
+
+async def test_head_is_a_read_without_a_body(api: Any, anon: Any) -> None:
+    created = await api.post("/api/products", {"name": "Lamp", "sku": "L-1"})
+    for path in ("/api/products", f"/api/products/{created.data['id']}", "/api/channels"):
+        response = await api.call("HEAD", path)
+        assert response.code == 200, path
+        assert response.raw == b""
+        assert response.headers["RateLimit-Limit"] == "100000"
+    assert (await anon.call("HEAD", "/api/products")).code == 401
+    assert (await api.call("HEAD", "/api/products/999")).code == 404
