@@ -242,9 +242,8 @@ def cmd_create_key(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from peewee import sqlite3  # the driver the store uses (pysqlite3 when installed)
-
     from store.backup import backup
+    from store.db import sqlite3
 
     _open(args.db, create=False)
     if os.path.exists(args.dest) and os.path.samefile(args.dest, args.db):

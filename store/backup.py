@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 
-import peewee
-
-from store.db import db
+from store.db import db, sqlite3
 
 
 def backup(dest: str) -> int:
@@ -20,7 +18,7 @@ def backup(dest: str) -> int:
     if os.path.exists(tmp):
         os.remove(tmp)
     try:
-        target = peewee.sqlite3.connect(tmp)
+        target = sqlite3.connect(tmp)
         try:
             db.connection().backup(target, pages=-1)
             pages = target.execute("PRAGMA page_count").fetchone()[0]

@@ -20,12 +20,15 @@ log = logging.getLogger("micropim.store")
 
 BUSY_TIMEOUT_MS = 5000
 
+# The DB-API driver peewee picked: pysqlite3 when installed, which can load extensions.
+sqlite3 = peewee.sqlite3  # type: ignore[attr-defined]
+
 
 class MicroPIMDatabase(peewee.SqliteDatabase):
     """SqliteDatabase with WAL, foreign keys, a busy timeout and sqlite-vec loaded."""
 
     def _connect(self) -> Any:
-        conn = super()._connect()
+        conn = super()._connect()  # type: ignore[misc]
         conn.enable_load_extension(True)
         try:
             sqlite_vec.load(conn)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import peewee
-
 log = logging.getLogger("micropim.store")
 
 # The FTS row for a product: organisation and status are indexed as tokens so that a
@@ -284,10 +282,12 @@ def migrate(db: Any) -> None:
 
 def split_sql(script: str) -> list[str]:
     """Split a script into complete statements (trigger bodies kept whole)."""
+    from store.db import sqlite3  # store.db imports this module
+
     statements, current = [], ""
     for line in script.splitlines(keepends=True):
         current += line
-        if peewee.sqlite3.complete_statement(current):
+        if sqlite3.complete_statement(current):
             if current.strip():
                 statements.append(current.strip())
             current = ""

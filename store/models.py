@@ -19,12 +19,14 @@ class BaseModel(pw.Model):
 
 
 class Organization(BaseModel):
+    id = pw.AutoField()
     name = pw.TextField(unique=True)
     is_active = pw.BooleanField(default=True)
     created_at = pw.TextField(default=utcnow)
 
 
 class ApiKey(BaseModel):
+    id = pw.AutoField()
     org = pw.ForeignKeyField(Organization, column_name="org_id")
     prefix = pw.TextField()
     key_hash = pw.TextField(unique=True)
@@ -36,6 +38,7 @@ class ApiKey(BaseModel):
 class OrgModel(BaseModel):
     """A row owned by an organization, with timestamps."""
 
+    id = pw.AutoField()
     org_id = pw.IntegerField()
     created_at = pw.TextField(default=utcnow)
     updated_at = pw.TextField(default=utcnow)

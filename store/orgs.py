@@ -81,12 +81,13 @@ def authenticate(key: str) -> Caller | None:
 
 def list_channels(org_id: int) -> list[dict[str, str]]:
     """The organization's active channels, or web and mobile when none are configured."""
-    rows = list(
+    query = (
         Channel.select(Channel.value, Channel.label, Channel.description)
         .where(Channel.org_id == org_id)
         .order_by(Channel.position)
         .dicts()
     )
+    rows: list[dict[str, str]] = list(query)  # type: ignore[arg-type]
     if rows:
         return rows
     return [

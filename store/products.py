@@ -146,7 +146,8 @@ def list_products(org_id: int, q: ProductQuery) -> tuple[list[dict[str, Any]], i
         if q.sort is None:
             head = [exact] if exact is not None else []
             first = head[offset:offset + q.limit]
-            ids, total = [], 0
+            ids: list[int] = []
+            total = 0
             if match is not None:
                 ids, total = text.ranked_ids(
                     db, match, "".join(f" AND {clause}" for clause in extra), extra_params,
@@ -345,7 +346,8 @@ def _columns(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) 
         if _taken(org_id, "slug", [columns["slug"]], product_id) is not None:
             raise BadRequest(f"slug: slug '{columns['slug']}' is already taken")
     elif current is None or "slug" in columns:  # new product, or slug reset with null
-        columns["slug"] = _unique_slug(org_id, columns.get("name") or current["name"], product_id)
+        name = columns.get("name") or (current or {}).get("name", "")
+        columns["slug"] = _unique_slug(org_id, name, product_id)
 
     price = columns.get("price", money_to_db(_decimal(current, "price")))
     sale = columns.get("sale_price", money_to_db(_decimal(current, "sale_price")))
