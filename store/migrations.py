@@ -66,21 +66,16 @@ DROP TRIGGER product_count_ad;
 """
 
 # A product's stock is the sum of its warehouse levels.
-STOCK_TRIGGERS = """
-CREATE TRIGGER stock_level_ai AFTER INSERT ON stock_level BEGIN
+STOCK_SUM = """
     UPDATE product SET stock = (SELECT coalesce(sum(quantity), 0) FROM stock_level
-                                WHERE product_id = new.product_id)
-    WHERE id = new.product_id;
+                                WHERE product_id = {row}.product_id)
+    WHERE id = {row}.product_id;"""
+STOCK_TRIGGERS = f"""
+CREATE TRIGGER stock_level_ai AFTER INSERT ON stock_level BEGIN{STOCK_SUM.format(row="new")}
 END;
-CREATE TRIGGER stock_level_au AFTER UPDATE ON stock_level BEGIN
-    UPDATE product SET stock = (SELECT coalesce(sum(quantity), 0) FROM stock_level
-                                WHERE product_id = new.product_id)
-    WHERE id = new.product_id;
+CREATE TRIGGER stock_level_au AFTER UPDATE ON stock_level BEGIN{STOCK_SUM.format(row="new")}
 END;
-CREATE TRIGGER stock_level_ad AFTER DELETE ON stock_level BEGIN
-    UPDATE product SET stock = (SELECT coalesce(sum(quantity), 0) FROM stock_level
-                                WHERE product_id = old.product_id)
-    WHERE id = old.product_id;
+CREATE TRIGGER stock_level_ad AFTER DELETE ON stock_level BEGIN{STOCK_SUM.format(row="old")}
 END;
 """
 

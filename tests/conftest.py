@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pytest
-import tornado.httpclient
 
 import micropim
 from store import orgs
