@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import pydantic
 import tornado.web
@@ -17,6 +17,7 @@ from tornado.ioloop import IOLoop
 
 from handlers.ratelimit import RateLimiter
 from store import orgs
+from store.cache import to_json
 from store.errors import ApiError, BadRequest, StoreError
 
 log = logging.getLogger("micropim.api")
@@ -27,11 +28,12 @@ Result = TypeVar("Result")
 
 
 def envelope(data: Any = None, error: str | None = None) -> str:
-    return json.dumps(
-        {"status": 0 if error else 1, "data": None if error else data, "error": error},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return to_json({"status": 0 if error else 1, "data": None if error else data, "error": error})
+
+
+def envelope_raw(data_json: str) -> str:
+    """The success envelope around data that is already JSON text."""
+    return f'{{"status":1,"data":{data_json},"error":null}}'
 
 
 def _reject_constant(name: str) -> None:
@@ -93,15 +95,9 @@ def _message(error: Any) -> str:
     return message[:1].lower() + message[1:]
 
 
-def validation_message(exc: pydantic.ValidationError, prefix: str = "") -> str:
+def validation_message(exc: pydantic.ValidationError) -> str:
     """`"price: must not be negative; sku: is required"`: each problem names its field."""
-    parts = []
-    for error in exc.errors():
-        where = _location(error["loc"])
-        if prefix:
-            where = prefix + where if where.startswith("[") else f"{prefix}.{where}"
-        parts.append(f"{where}: {_message(error)}")
-    return "; ".join(parts)
+    return "; ".join(f"{_location(error['loc'])}: {_message(error)}" for error in exc.errors())
 
 
 def validate(model: type[Model], data: Any) -> Model:
@@ -234,6 +230,10 @@ class BaseHandler(tornado.web.RequestHandler):
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(envelope(data))
+
+    def reply_raw(self, data_json: str) -> None:
+        """Answer 200 with data that is already encoded (see `store.cache`)."""
+        self.finish(envelope_raw(data_json))
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -12,8 +12,9 @@ from handlers.base import BaseHandler, parse_json, validate
 from handlers.fields import (
     Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
-from handlers.util import listing, parse_timestamp, path_id
+from handlers.util import pagination, parse_timestamp, path_id
 from store import products
+from store.cache import to_json
 from store.errors import BadRequest
 from store.values import CHANNELS, STATUSES
 
@@ -116,10 +117,12 @@ class ProductListHandler(BaseHandler):
     async def get(self) -> None:
         query = self._query()
         if query.is_cheap:
-            items, total = products.list_products(self.org_id, query)
+            items, total = products.list_products_json(self.org_id, query)
         else:
-            items, total = await self.off_loop(products.list_products, self.org_id, query)
-        self.reply(listing("products", items, query.page, query.limit, total))
+            items, total = await self.off_loop(products.list_products_json, self.org_id, query)
+        # The products are JSON already (store.cache); only the frame is encoded here.
+        pages = to_json(pagination(query.page, query.limit, total))
+        self.reply_raw(f'{{"products":[{",".join(items)}],"pagination":{pages}}}')
 
     def post(self) -> None:
         body = self.json_body(ProductCreate)
@@ -130,7 +133,7 @@ class ProductHandler(BaseHandler):
     """GET, PATCH and DELETE (soft: archived) /api/products/{id}."""
 
     def get(self, raw_id: str) -> None:
-        self.reply(products.get_product(self.org_id, path_id(raw_id, "product")))
+        self.reply_raw(products.get_product_json(self.org_id, path_id(raw_id, "product")))
 
     def patch(self, raw_id: str) -> None:
         product_id = path_id(raw_id, "product")

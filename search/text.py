@@ -1,13 +1,17 @@
 """Full-text product search over the FTS5 table `product_fts`.
 
-The index holds, per product, tokens for its organization (`o<id>`) and status so that
-scoping and the status filter happen inside FTS5, plus SKU/EAN, name and description
-(diacritics removed, prefix indexes for 2 and 3 characters).
+The index holds, per product, tokens for its organization (`o<id>`) and status, plus
+SKU/EAN, name and description (diacritics removed, prefix indexes for 2 and 3
+characters). Scoping by the organization token is only needed when several
+organizations have products; AND-ing a token that every row carries costs a scan of
+its whole posting list (about 25 ms at 1M rows), so the caller leaves it out when the
+database holds one organization's catalog.
 
-Ranking every match with bm25 is what makes a common term slow (2.6 s at 1M rows), so
-only a bounded candidate set is ranked: the newest `RANK_WINDOW` matches. Results are
-those candidates by relevance, then any further matches newest first. The order is a
-pure function of the data, so pages stay consistent.
+Ranking with bm25 costs time in proportion to the number of matches (2.6 s for a
+common word at 1M rows), so results are ranked by relevance only when there are at
+most `RANK_WINDOW` of them; a broader search (a word in thousands of products) lists
+its matches newest first, which costs a count and one page. Either order is a pure
+function of the data, so pages stay consistent.
 """
 
 from __future__ import annotations
@@ -22,19 +26,21 @@ TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 BM25 = "bm25(product_fts, 0.0, 0.0, 10.0, 4.0, 1.0)"
 
 
-def match_expression(org_id: int, text: str, status: str | None) -> str | None:
-    """An FTS5 query for `text` within the organization, or None if it has no words.
-
-    Every word must match (AND); the last one also matches as a prefix, so a search
-    box finds "shirt" while the user is still typing "shi".
-    """
+def words_expression(text: str) -> str | None:
+    """An FTS5 query matching every word of `text` (the last also as a prefix, so a
+    search box finds "shirt" while the user is still typing "shi"), or None."""
     terms = TOKEN_RE.findall(text)[:MAX_TERMS]
     if not terms:
         return None
     quoted = [f'"{term}"' for term in terms]
     quoted[-1] += "*"
-    words = "{sku name description} : (" + " AND ".join(quoted) + ")"
-    scoped = f'(org : "o{org_id}" AND {words})'
+    return "{sku name description} : (" + " AND ".join(quoted) + ")"
+
+
+def match_expression(words: str, org_id: int | None, status: str | None) -> str:
+    """`words` limited to a status (or to anything but archived) and, when `org_id` is
+    given, to that organization."""
+    scoped = f'(org : "o{org_id}" AND {words})' if org_id is not None else f"({words})"
     if status is None:
         return f'{scoped} NOT status : "archived"'
     return f'{scoped} AND status : "{status.replace("_", "")}"'
@@ -42,6 +48,7 @@ def match_expression(org_id: int, text: str, status: str | None) -> str | None:
 
 def ranked_ids(
     db: Any,
+    words: str,
     match: str,
     extra_where: str,
     params: Sequence[Any],
@@ -49,37 +56,34 @@ def ranked_ids(
     limit: int,
     exclude: int | None,
 ) -> tuple[list[int], int]:
-    """Ids at [offset, offset+limit) in relevance order, and the number of matches.
+    """Ids at [offset, offset+limit) in result order, and the number of matches.
 
-    `extra_where` filters the joined `product p` row (brand, channel, …) with `params`.
-    `exclude` is an id already shown first (the exact SKU/EAN hit).
+    `match` is the scoped query (see `match_expression`), `words` the bare words it
+    was built from. `extra_where` filters the joined `product p` row (brand, channel…)
+    with `params`. `exclude` is an id already shown first (the exact SKU/EAN hit); it
+    is neither listed nor counted.
     """
     # Organization and status are tokens in the index; join the table only when
     # other filters need its columns.
     source = "product_fts f JOIN product p ON p.id = f.rowid" if extra_where else "product_fts f"
-    join = f"FROM {source} WHERE product_fts MATCH ?{extra_where}"
-    args = [match, *params]
-    total = db.execute_sql(f"SELECT count(*) {join}", args).fetchone()[0]
-    candidates = db.execute_sql(
-        f"SELECT f.rowid, {BM25} {join} ORDER BY f.rowid DESC LIMIT {RANK_WINDOW}", args
-    ).fetchall()
-    ranked = [rowid for rowid, _ in sorted(candidates, key=lambda c: (c[1], -c[0]))
-              if rowid != exclude]
-    page = ranked[offset:offset + limit]
-    if len(page) < limit and len(candidates) == RANK_WINDOW:
-        # Past the ranked window: the remaining matches, newest first.
-        oldest_ranked = candidates[-1][0]
-        skip = max(0, offset - len(ranked))
-        rest = db.execute_sql(
-            f"SELECT f.rowid {join} AND f.rowid < ? AND f.rowid != ?"
-            " ORDER BY f.rowid DESC LIMIT ? OFFSET ?",
-            [*args, oldest_ranked, exclude or 0, limit - len(page), skip],
-        ).fetchall()
-        page += [row[0] for row in rest]
-    if exclude is not None and total:
-        hit = db.execute_sql(
-            f"SELECT 1 {join} AND f.rowid = ?", [*args, exclude]
-        ).fetchone()
-        if hit:
-            total -= 1
-    return page, total
+    matching = f"FROM {source} WHERE product_fts MATCH ?{extra_where} AND f.rowid != ?"
+    args = [match, *params, exclude or 0]
+    total = db.execute_sql(f"SELECT count(*) {matching}", args).fetchone()[0]
+    if total > RANK_WINDOW:
+        # Too many to rank cheaply: newest first.
+        rows = db.execute_sql(
+            f"SELECT f.rowid {matching} ORDER BY f.rowid DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [row[0] for row in rows], total
+    if offset >= total or limit <= 0:
+        return [], total
+    ids = [row[0] for row in db.execute_sql(f"SELECT f.rowid {matching}", args)]
+    # Scored on the bare words: bm25 scans the posting list of every phrase in its
+    # query, and the organization token's list holds every product.
+    scores = dict(db.execute_sql(
+        f"SELECT rowid, {BM25} FROM product_fts WHERE product_fts MATCH ? AND rowid >= ?",
+        (words, min(ids)),
+    ).fetchall())
+    ranked = sorted(ids, key=lambda rowid: (scores.get(rowid, 0.0), -rowid))
+    return ranked[offset:offset + limit], total

@@ -15,6 +15,7 @@ import peewee
 import sqlite_vec
 
 from store import migrations
+from store.cache import product_json
 
 log = logging.getLogger("micropim.store")
 
@@ -58,6 +59,7 @@ def open_database(path: str) -> MicroPIMDatabase:
     if not db.is_closed():
         db.close()
     db.init(path)
+    product_json.clear()  # ids and timestamps of another file mean other products
     db.connect()
     migrations.migrate(db)
     return db

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from search import text
 from store import migrations
+from store.cache import product_json, to_json
 from store.db import db, utcnow
 from store.errors import BadRequest, NotFound
 from store.reference import default_warehouse_id
@@ -132,8 +133,33 @@ def _exact_hit(org_id: int, term: str, where: str, params: Sequence[Any]) -> int
     return None if row is None else int(row[0])
 
 
+def _search_scope(org_id: int) -> int | None:
+    """The organization a text search must be scoped to, or None when the index holds
+    no other organization's products (the usual single-shop database), where the
+    scoping token would only cost time. The page is still fetched by organization."""
+    others = db.execute_sql(
+        "SELECT 1 FROM product_status_count WHERE org_id != ? AND n > 0 LIMIT 1", (org_id,)
+    ).fetchone()
+    return org_id if others else None
+
+
 def list_products(org_id: int, q: ProductQuery) -> tuple[list[dict[str, Any]], int]:
     """One page of products and the total number that match."""
+    items, total = list_products_json(org_id, q)
+    return [json.loads(item) for item in items], total
+
+
+def list_products_json(org_id: int, q: ProductQuery) -> tuple[list[str], int]:
+    """One page of products as JSON texts, and the total that match, from one snapshot."""
+    with db.atomic():
+        keys, total = _list_keys(org_id, q)
+        return _products_json(org_id, keys), total
+
+
+Key = tuple[int, str]  # (id, updated_at): what a product's JSON depends on
+
+
+def _list_keys(org_id: int, q: ProductQuery) -> tuple[list[Key], int]:
     base, base_params, extra, extra_params = _filters(org_id, q)
     where = " AND ".join(base + extra)
     params = base_params + extra_params
@@ -142,18 +168,21 @@ def list_products(org_id: int, q: ProductQuery) -> tuple[list[dict[str, Any]], i
     if q.search and q.search.strip():
         term = q.search.strip()
         exact = _exact_hit(org_id, term, where, params)
-        match = text.match_expression(org_id, term, q.status)
+        words = text.words_expression(term)
+        match = None
+        if words is not None:
+            match = text.match_expression(words, _search_scope(org_id), q.status)
         if q.sort is None:
             head = [exact] if exact is not None else []
             first = head[offset:offset + q.limit]
             ids: list[int] = []
             total = 0
-            if match is not None:
+            if words is not None and match is not None:
                 ids, total = text.ranked_ids(
-                    db, match, "".join(f" AND {clause}" for clause in extra), extra_params,
-                    max(0, offset - len(head)), q.limit - len(first), exclude=exact,
+                    db, words, match, "".join(f" AND {clause}" for clause in extra),
+                    extra_params, max(0, offset - len(head)), q.limit - len(first), exact,
                 )
-            return _products_by_ids(org_id, first + ids), total + len(head)
+            return _keys_of(org_id, first + ids), total + len(head)
         hits = ["p.id = ?"] if exact is not None else []
         hit_params: list[Any] = [exact] if exact is not None else []
         if match is not None:
@@ -171,10 +200,37 @@ def list_products(org_id: int, q: ProductQuery) -> tuple[list[dict[str, Any]], i
     if offset >= total:
         return [], total
     rows = db.execute_sql(
-        f"{PRODUCT_SELECT} WHERE {where} ORDER BY {_order_by(q.sort)} LIMIT ? OFFSET ?",
+        f"SELECT p.id, p.updated_at FROM product p WHERE {where}"
+        f" ORDER BY {_order_by(q.sort)} LIMIT ? OFFSET ?",
         [*params, q.limit, offset],
     ).fetchall()
-    return _rows_to_api(rows), total
+    return rows, total
+
+
+def _keys_of(org_id: int, ids: list[int]) -> list[Key]:
+    """(id, updated_at) for the organization's products among `ids`, in that order."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    found = dict(db.execute_sql(
+        f"SELECT id, updated_at FROM product WHERE org_id = ? AND id IN ({marks})", [org_id, *ids]
+    ).fetchall())
+    return [(product_id, found[product_id]) for product_id in ids if product_id in found]
+
+
+def _products_json(org_id: int, keys: list[Key]) -> list[str]:
+    """The JSON of each product, from the cache or built once for the ones missing.
+
+    Called inside the read transaction that produced `keys`, so a rebuilt product's
+    `updated_at` is the one in its key.
+    """
+    texts = {key: text for key in keys if (text := product_json.get(key)) is not None}
+    missing = [key[0] for key in keys if key not in texts]
+    for product in _products_by_ids(org_id, missing):
+        key = (product["id"], product["updated_at"])
+        texts[key] = to_json(product)
+        product_json.put(key, texts[key])
+    return [texts[key] for key in keys]
 
 
 def _products_by_ids(org_id: int, ids: list[int]) -> list[dict[str, Any]]:
@@ -240,6 +296,15 @@ def _rows_to_api(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def get_product_json(org_id: int, product_id: int) -> str:
+    """The product as JSON text (see `store.cache`)."""
+    with db.atomic():
+        keys = _keys_of(org_id, [product_id])
+        if not keys:
+            raise NotFound(f"product {product_id} not found")
+        return _products_json(org_id, keys)[0]
 
 
 def get_product(org_id: int, product_id: int) -> dict[str, Any]:

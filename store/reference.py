@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import peewee as pw
 
+from store.cache import product_json
 from store.db import db, utcnow
 from store.errors import BadRequest, NotFound
 from store.models import Brand, OrgModel, Product, StockLevel, Supplier, VatRate, Warehouse
@@ -102,6 +103,7 @@ class ReferenceStore:
             for name, value in data.items():
                 setattr(row, name, value)
             row.save()
+        product_json.clear()  # products show brand, supplier and VAT rate by name
         return self.get(org_id, row_id)
 
     def delete(self, org_id: int, row_id: int) -> dict[str, Any]:
@@ -110,6 +112,7 @@ class ReferenceStore:
             self._before_delete(row)
             shown = self.to_api(row)
             row.delete_instance()
+        product_json.clear()
         return shown
 
     def _before_write(self, org_id: int, data: dict[str, Any], row: Any = None) -> None:

@@ -811,3 +811,26 @@ async def test_barcode_lookup_stays_in_the_organization(api: Any, other_api: Any
     assert response.code == 404
     # Another organization may use the same EAN.
     assert (await create(api, ean=EAN13))["ean"] == EAN13
+
+
+@pytest.mark.parametrize("path, field, body, shown", [
+    ("brands", "brand", {"name": "Acme"}, {"name": "Acme Two"}),
+    ("suppliers", "supplier", {"name": "Textiles"}, {"name": "Textiles Two"}),
+    ("vat-rates", "vat_rate", {"name": "Standard", "rate": "19", "country_code": "RO"},
+     {"rate": "21.0000"}),
+])
+async def test_a_renamed_reference_shows_in_products_read_before(
+    api: Any, path: str, field: str, body: dict[str, Any], shown: dict[str, str],
+) -> None:
+    ref_id = await create_ref(api, path, body)
+    product = await create(api, **{f"{field}_id": ref_id})
+    # Read both ways first, so that any cached form of the product exists.
+    assert (await api.get(f"/api/products/{product['id']}")).data[field]["id"] == ref_id
+    assert (await api.get("/api/products")).data["products"][0][field]["id"] == ref_id
+    change = {k: (v.replace(".0000", "") if k == "rate" else v) for k, v in shown.items()}
+    assert (await api.put(f"/api/{path}/{ref_id}", change)).code == 200
+    detail = (await api.get(f"/api/products/{product['id']}")).data[field]
+    listed = (await api.get("/api/products")).data["products"][0][field]
+    for key, value in shown.items():
+        assert detail[key] == value
+        assert listed[key] == value

@@ -38,9 +38,12 @@ async def found(api: Any, words: str, query: str = "") -> list[int]:
 
 def bm25_order(org_id: int, words: str) -> list[int]:
     """The index's own relevance order, without the exact SKU/EAN rule."""
-    match = text.match_expression(org_id, words, None)
-    assert match is not None
-    return text.ranked_ids(db, match, "", [], 0, 100, exclude=None)[0]
+    match = text.match_expression(text.words_expression(words) or "", org_id, None)
+    rows = db.execute_sql(
+        f"SELECT rowid FROM product_fts WHERE product_fts MATCH ? ORDER BY {text.BM25}, rowid DESC",
+        (match,),
+    )
+    return [row[0] for row in rows]
 
 
 # ---- ranking -------------------------------------------------------------------------
@@ -287,22 +290,25 @@ async def _window_catalog(api: Any, exact_at: int | None, brand: int | None) -> 
     return ids
 
 
-@pytest.mark.parametrize("exact_at, expected", [
-    (None, [6, 8, 7, 5, 4, 3, 2, 1]),  # newest three by relevance, then newest first
-    (2, [2, 6, 8, 7, 5, 4, 3, 1]),  # an exact hit older than the window
-    (7, [7, 6, 8, 5, 4, 3, 2, 1]),  # an exact hit inside the window
-    (6, [6, 8, 7, 5, 4, 3, 2, 1]),
+@pytest.mark.parametrize("window, exact_at, expected", [
+    (3, None, [8, 7, 6, 5, 4, 3, 2, 1]),  # more matches than the window: newest first
+    (3, 2, [2, 8, 7, 6, 5, 4, 3, 1]),  # the exact hit first, then newest first
+    (3, 7, [7, 8, 6, 5, 4, 3, 2, 1]),
+    (7, 6, [6, 1, 8, 7, 5, 4, 3, 2]),  # the other 7 fit in the window: ranked
+    (7, 3, [3, 6, 1, 8, 7, 5, 4, 2]),
+    (8, None, [6, 1, 8, 7, 5, 4, 3, 2]),  # exactly the window: ranked
 ])
 @pytest.mark.parametrize("filtered", [False, True])
 async def test_ranked_window_pages_are_consistent_and_complete(
-    api: Any, monkeypatch: pytest.MonkeyPatch, exact_at: int | None, expected: list[int], filtered: bool,
+    api: Any, monkeypatch: pytest.MonkeyPatch, window: int, exact_at: int | None,
+    expected: list[int], filtered: bool,
 ) -> None:
-    monkeypatch.setattr(text, "RANK_WINDOW", 3)
+    monkeypatch.setattr(text, "RANK_WINDOW", window)
     brand = (await api.post("/api/brands", {"name": "Acme"})).data["id"] if filtered else None
     ids = await _window_catalog(api, exact_at, brand)
     query = ""
     if filtered:
-        # A newer match outside the filter must not take a place in the window.
+        # A newer match outside the filter must neither be listed nor counted.
         await create(api, "Shirt 9", "S-9", description="goes with a shirt")
         query = f"brand={brand}"
     order = [ids[n - 1] for n in expected]

@@ -1,0 +1,45 @@
+"""Products as encoded JSON, kept by (id, updated_at), so lists and reads skip
+building and encoding objects that have not changed.
+
+Building and encoding a page of 20 products costs about as much again as the rest of
+the request (PERFORMANCE.md's peewee row costs, plus json.dumps). A product's JSON
+changes only when its row changes, which moves `updated_at`, or when something it
+shows by name changes: a brand, supplier, VAT rate or category. Whoever writes those
+calls `product_json.clear()`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+
+def to_json(data: Any) -> str:
+    """The API's JSON encoding: compact, UTF-8 characters kept as they are."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+class JsonCache:
+    """A bounded map from (id, updated_at) to JSON text; emptied whole when full."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple[int, str], str] = {}
+        self._lock = threading.Lock()  # the query threads share it with the event loop
+
+    def get(self, key: tuple[int, str]) -> str | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[int, str], text: str) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+product_json = JsonCache()
