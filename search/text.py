@@ -64,8 +64,10 @@ def ranked_ids(
     is neither listed nor counted.
     """
     # Organization and status are tokens in the index; join the table only when
-    # other filters need its columns.
-    source = "product_fts f JOIN product p ON p.id = f.rowid" if extra_where else "product_fts f"
+    # other filters need its columns. CROSS JOIN keeps the index as the outer loop:
+    # SQLite would otherwise walk, say, a brand's products and run one full-text query
+    # per product.
+    source = "product_fts f CROSS JOIN product p ON p.id = f.rowid" if extra_where else "product_fts f"
     matching = f"FROM {source} WHERE product_fts MATCH ?{extra_where} AND f.rowid != ?"
     args = [match, *params, exclude or 0]
     total = db.execute_sql(f"SELECT count(*) {matching}", args).fetchone()[0]

@@ -213,7 +213,9 @@ def _keys_of(org_id: int, ids: list[int]) -> list[Key]:
         return []
     marks = ",".join("?" * len(ids))
     found = dict(db.execute_sql(
-        f"SELECT id, updated_at FROM product WHERE org_id = ? AND id IN ({marks})", [org_id, *ids]
+        # `+org_id`: look the ids up by rowid; left to itself SQLite may walk the
+        # organization's index instead (12+ ms at 1M rows for 20 ids).
+        f"SELECT id, updated_at FROM product WHERE +org_id = ? AND id IN ({marks})", [org_id, *ids]
     ).fetchall())
     return [(product_id, found[product_id]) for product_id in ids if product_id in found]
 
@@ -238,7 +240,7 @@ def _products_by_ids(org_id: int, ids: list[int]) -> list[dict[str, Any]]:
         return []
     marks = ",".join("?" * len(ids))
     rows = db.execute_sql(
-        f"{PRODUCT_SELECT} WHERE p.org_id = ? AND p.id IN ({marks})", [org_id, *ids]
+        f"{PRODUCT_SELECT} WHERE +p.org_id = ? AND p.id IN ({marks})", [org_id, *ids]  # see _keys_of
     ).fetchall()
     position = {product_id: i for i, product_id in enumerate(ids)}
     rows.sort(key=lambda row: position[row[0]])
@@ -339,7 +341,7 @@ def _check_categories(org_id: int, category_ids: list[int]) -> list[int]:
         return []
     marks = ",".join("?" * len(wanted))
     found = {row[0] for row in db.execute_sql(
-        f"SELECT id FROM category WHERE org_id = ? AND id IN ({marks})", [org_id, *wanted]
+        f"SELECT id FROM category WHERE +org_id = ? AND id IN ({marks})", [org_id, *wanted]
     )}
     missing = [category_id for category_id in wanted if category_id not in found]
     if missing:
