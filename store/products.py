@@ -302,11 +302,16 @@ def _rows_to_api(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 def get_product_json(org_id: int, product_id: int) -> str:
     """The product as JSON text (see `store.cache`)."""
-    with db.atomic():
-        keys = _keys_of(org_id, [product_id])
-        if not keys:
-            raise NotFound(f"product {product_id} not found")
-        return _products_json(org_id, keys)[0]
+    row = db.execute_sql(
+        "SELECT updated_at FROM product WHERE id = ? AND org_id = ?", (product_id, org_id)
+    ).fetchone()
+    cached = None if row is None else product_json.get((product_id, row[0]))
+    if cached is not None:
+        return cached
+    product = get_product(org_id, product_id)  # raises NotFound
+    text = to_json(product)
+    product_json.put((product_id, product["updated_at"]), text)
+    return text
 
 
 def get_product(org_id: int, product_id: int) -> dict[str, Any]:
