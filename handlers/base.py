@@ -172,7 +172,8 @@ class BaseHandler(tornado.web.RequestHandler):
         }
         if not allowed:
             self._rate_headers["Retry-After"] = str(bucket.retry_after())
-        self.set_default_headers()
+        for name, value in self._rate_headers.items():
+            self.set_header(name, value)
         return allowed
 
     def _authenticate(self) -> None:

@@ -302,15 +302,16 @@ def _rows_to_api(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 def get_product_json(org_id: int, product_id: int) -> str:
     """The product as JSON text (see `store.cache`)."""
-    row = db.execute_sql(
-        "SELECT updated_at FROM product WHERE id = ? AND org_id = ?", (product_id, org_id)
-    ).fetchone()
-    cached = None if row is None else product_json.get((product_id, row[0]))
-    if cached is not None:
-        return cached
-    product = get_product(org_id, product_id)  # raises NotFound
-    text = to_json(product)
-    product_json.put((product_id, product["updated_at"]), text)
+    rows = db.execute_sql(
+        f"{PRODUCT_SELECT} WHERE p.id = ? AND p.org_id = ?", (product_id, org_id)
+    ).fetchall()
+    if not rows:
+        raise NotFound(f"product {product_id} not found")
+    key = (product_id, rows[0][-1])  # the row ends with updated_at
+    text = product_json.get(key)
+    if text is None:
+        text = to_json(_rows_to_api(rows)[0])
+        product_json.put(key, text)
     return text
 
 
