@@ -56,10 +56,13 @@ db = MicroPIMDatabase(
 
 def open_database(path: str) -> MicroPIMDatabase:
     """Point the shared database at `path`, creating and migrating it as needed."""
+    from store import orgs  # it builds on this module
+
     if not db.is_closed():
         db.close()
     db.init(path)
     product_json.clear()  # ids and timestamps of another file mean other products
+    orgs.forget_keys()
     db.connect()
     migrations.migrate(db)
     return db
