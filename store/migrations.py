@@ -233,7 +233,7 @@ CREATE INDEX stock_level_warehouse ON stock_level(warehouse_id);
 CREATE VIRTUAL TABLE product_fts USING fts5(
     org, status, sku, name, description,
     content='', contentless_delete=1,
-    tokenize="unicode61 remove_diacritics 2", prefix='2 3'
+    tokenize="unicode61 remove_diacritics 2", prefix='2 3 4 5 6'
 );
 {FTS_TRIGGERS}
 -- Product counts per organization and status, so that the usual list pages count in
