@@ -14,25 +14,56 @@ from typing import Any, Iterable, Sequence
 
 from search import text
 from store import migrations
-from store.cache import product_json, to_json
+from store.cache import product_json
 from store.db import db, utcnow
 from store.errors import BadRequest, NotFound
 from store.reference import default_warehouse_id
 from store.values import (
     CHANNELS,
-    channels_from_mask,
     channels_to_mask,
-    money_from_db,
     money_to_db,
     slugify,
 )
 
-PRODUCT_SELECT = """
-SELECT p.id, p.sku, p.slug, p.name, p.description, p.short_description, p.product_type,
-       p.price, p.sale_price, p.cost_price, p.currency, p.status, p.stock, p.ean,
-       p.vat_rate_id, v.name, v.rate, v.country_code, p.brand_id, b.name,
-       p.supplier_id, s.name, p.channels, p.product_condition, p.attributes,
-       p.created_at, p.updated_at
+def _money_sql(column: str) -> str:
+    """SQL for `money_from_db`: 1/10000 units as a string with 4 places, or NULL."""
+    return (f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%s%d.%04d',"
+            f" CASE WHEN {column} < 0 THEN '-' ELSE '' END, abs({column}) / 10000,"
+            f" abs({column}) % 10000) END")
+
+
+_CHANNEL_BITS = " UNION ALL ".join(
+    f"SELECT '{name}' AS name, {bit} AS bit" for name, (bit, _, _) in CHANNELS.items()
+)
+
+# The contract's product object, built by SQLite as JSON text: one query per page,
+# no Python objects per row, and the one place where the product's shape is written.
+PRODUCT_JSON = f"""
+SELECT p.id, p.updated_at, json_object(
+    'id', p.id, 'sku', p.sku, 'slug', p.slug, 'name', p.name,
+    'description', p.description, 'short_description', p.short_description,
+    'product_type', p.product_type,
+    'price', {_money_sql("p.price")},
+    'sale_price', {_money_sql("p.sale_price")},
+    'cost_price', {_money_sql("p.cost_price")},
+    'currency', p.currency, 'status', p.status, 'stock', p.stock,
+    'in_stock', json(CASE WHEN p.stock > 0 THEN 'true' ELSE 'false' END),
+    'ean', p.ean,
+    'vat_rate', json(CASE WHEN v.id IS NULL THEN NULL ELSE json_object(
+        'id', v.id, 'name', v.name, 'rate', {_money_sql("v.rate")},
+        'country_code', v.country_code) END),
+    'brand', json(CASE WHEN b.id IS NULL THEN NULL ELSE json_object('id', b.id, 'name', b.name) END),
+    'supplier', json(CASE WHEN s.id IS NULL THEN NULL ELSE json_object('id', s.id, 'name', s.name) END),
+    'categories', (SELECT json_group_array(json_object('id', c.id, 'name', c.name) ORDER BY c.name, c.id)
+                   FROM product_category pc JOIN category c ON c.id = pc.category_id
+                   WHERE pc.product_id = p.id),
+    'images', json_array(),
+    'publishing_channels', (SELECT json_group_array(name ORDER BY bit)
+                            FROM ({_CHANNEL_BITS}) WHERE p.channels & bit),
+    'available_translations', json_array(),
+    'product_condition', p.product_condition,
+    'attributes', json(p.attributes),
+    'created_at', p.created_at, 'updated_at', p.updated_at)
 FROM product p
 LEFT JOIN vat_rate v ON v.id = p.vat_rate_id
 LEFT JOIN brand b ON b.id = p.brand_id
@@ -228,100 +259,37 @@ def _products_json(org_id: int, keys: list[Key]) -> list[str]:
     """
     texts = {key: text for key in keys if (text := product_json.get(key)) is not None}
     missing = [key[0] for key in keys if key not in texts]
-    for product in _products_by_ids(org_id, missing):
-        key = (product["id"], product["updated_at"])
-        texts[key] = to_json(product)
-        product_json.put(key, texts[key])
+    if missing:
+        marks = ",".join("?" * len(missing))
+        for product_id, updated_at, text in db.execute_sql(
+            f"{PRODUCT_JSON} WHERE +p.org_id = ? AND p.id IN ({marks})",  # see _keys_of
+            [org_id, *missing],
+        ):
+            texts[(product_id, updated_at)] = text
+            product_json.put((product_id, updated_at), text)
     return [texts[key] for key in keys]
-
-
-def _products_by_ids(org_id: int, ids: list[int]) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    rows = db.execute_sql(
-        f"{PRODUCT_SELECT} WHERE +p.org_id = ? AND p.id IN ({marks})", [org_id, *ids]  # see _keys_of
-    ).fetchall()
-    position = {product_id: i for i, product_id in enumerate(ids)}
-    rows.sort(key=lambda row: position[row[0]])
-    return _rows_to_api(rows)
-
-
-def _categories_of(ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    found: dict[int, list[dict[str, Any]]] = {product_id: [] for product_id in ids}
-    if not ids:
-        return found
-    marks = ",".join("?" * len(ids))
-    for product_id, category_id, name in db.execute_sql(
-        "SELECT pc.product_id, c.id, c.name FROM product_category pc"
-        f" JOIN category c ON c.id = pc.category_id WHERE pc.product_id IN ({marks})"
-        " ORDER BY c.name, c.id",
-        ids,
-    ):
-        found[product_id].append({"id": category_id, "name": name})
-    return found
-
-
-def _rows_to_api(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The contract's product object for each row; one extra query for the page."""
-    categories = _categories_of([row[0] for row in rows])
-    return [
-        {
-            "id": r[0],
-            "sku": r[1],
-            "slug": r[2],
-            "name": r[3],
-            "description": r[4],
-            "short_description": r[5],
-            "product_type": r[6],
-            "price": money_from_db(r[7]),
-            "sale_price": money_from_db(r[8]),
-            "cost_price": money_from_db(r[9]),
-            "currency": r[10],
-            "status": r[11],
-            "stock": r[12],
-            "in_stock": r[12] > 0,
-            "ean": r[13],
-            "vat_rate": None if r[14] is None else {
-                "id": r[14], "name": r[15], "rate": money_from_db(r[16]), "country_code": r[17],
-            },
-            "brand": None if r[18] is None else {"id": r[18], "name": r[19]},
-            "supplier": None if r[20] is None else {"id": r[20], "name": r[21]},
-            "categories": categories[r[0]],
-            "images": [],
-            "publishing_channels": channels_from_mask(r[22]),
-            "available_translations": [],
-            "product_condition": r[23],
-            "attributes": json.loads(r[24]),
-            "created_at": r[25],
-            "updated_at": r[26],
-        }
-        for r in rows
-    ]
 
 
 def get_product_json(org_id: int, product_id: int) -> str:
     """The product as JSON text (see `store.cache`)."""
-    rows = db.execute_sql(
-        f"{PRODUCT_SELECT} WHERE p.id = ? AND p.org_id = ?", (product_id, org_id)
-    ).fetchall()
-    if not rows:
+    row = db.execute_sql(
+        "SELECT updated_at FROM product WHERE id = ? AND org_id = ?", (product_id, org_id)
+    ).fetchone()
+    if row is None:
         raise NotFound(f"product {product_id} not found")
-    key = (product_id, rows[0][-1])  # the row ends with updated_at
-    text = product_json.get(key)
+    text = product_json.get((product_id, row[0]))
     if text is None:
-        text = to_json(_rows_to_api(rows)[0])
-        product_json.put(key, text)
+        found = db.execute_sql(f"{PRODUCT_JSON} WHERE p.id = ? AND p.org_id = ?",
+                               (product_id, org_id)).fetchone()
+        if found is None:  # deleted between the two queries
+            raise NotFound(f"product {product_id} not found")
+        text = found[2]
+        product_json.put((found[0], found[1]), text)
     return text
 
 
 def get_product(org_id: int, product_id: int) -> dict[str, Any]:
-    rows = db.execute_sql(
-        f"{PRODUCT_SELECT} WHERE p.org_id = ? AND p.id = ?", (org_id, product_id)
-    ).fetchall()
-    if not rows:
-        raise NotFound(f"product {product_id} not found")
-    return _rows_to_api(rows)[0]
+    return dict(json.loads(get_product_json(org_id, product_id)))
 
 
 # ---- writes -------------------------------------------------------------------------

@@ -113,10 +113,6 @@ def channels_to_mask(channels: list[str]) -> int:
     return mask
 
 
-def channels_from_mask(mask: int) -> list[str]:
-    return [name for name, (bit, _, _) in CHANNELS.items() if mask & bit]
-
-
 STATUSES = ("draft", "active", "archived", "out_of_stock")
 CONDITIONS = ("new", "used", "refurbished")
 PRODUCT_TYPES = ("simple", "variable")
