@@ -68,6 +68,16 @@ def open_database(path: str) -> MicroPIMDatabase:
     return db
 
 
+def writing() -> Any:
+    """A write transaction that takes the write lock at BEGIN.
+
+    A deferred transaction that reads first and writes later fails with SQLITE_BUSY,
+    without waiting, when another connection (another process, say `create-key`)
+    committed in between; taking the lock up front makes it wait its turn instead.
+    """
+    return db.atomic("IMMEDIATE")
+
+
 def close_database() -> None:
     if not db.is_closed():
         db.close()

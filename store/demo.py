@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Callable
 
 from store import orgs, products
-from store.db import db
+from store.db import writing
 from store.models import Category, Product
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
 from store.values import ean_check_digit, slugify
@@ -65,7 +65,7 @@ def seed(count: int = 300, progress: Callable[[str], None] = lambda _: None) -> 
         progress("Demo catalog already present.")
         return 0
     rng = random.Random(2026)
-    with db.atomic():
+    with writing():
         progress("Creating brands, suppliers, VAT rates, warehouses and categories…")
         brands = [BRANDS.create(org_id, {"name": name})["id"] for name in BRAND_NAMES]
         suppliers = [SUPPLIERS.create(org_id, {"name": name, "email": email})["id"]

@@ -257,11 +257,15 @@ def migrate(db: Any) -> None:
         "CREATE TABLE IF NOT EXISTS schema_migration ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    done = {row[0] for row in db.execute_sql("SELECT version FROM schema_migration")}
     for version, name, sql in MIGRATIONS:
-        if version in done:
-            continue
-        with db.atomic():
+        # The write lock first, then the check: two processes starting at once apply
+        # each migration once, the second seeing the first one's record.
+        with db.atomic("IMMEDIATE"):
+            applied = db.execute_sql(
+                "SELECT 1 FROM schema_migration WHERE version = ?", (version,)
+            ).fetchone()
+            if applied:
+                continue
             conn = db.connection()
             # executescript() would commit; run statement by statement inside the
             # transaction so that a failing migration leaves nothing behind.

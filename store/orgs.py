@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from store.db import db, utcnow
+from store.db import db, utcnow, writing
 from store.errors import BadRequest
 from store.models import ApiKey, Channel, Organization, Warehouse
 from store.values import CHANNELS, DEFAULT_CHANNELS
@@ -34,7 +34,7 @@ def get_or_create_org(name: str) -> int:
     name = name.strip()
     if not name:
         raise BadRequest("org: must not be empty")
-    with db.atomic():
+    with writing():
         org = Organization.get_or_none(Organization.name == name)
         if org is None:
             org = Organization.create(name=name)
@@ -130,7 +130,7 @@ def set_channels(org_id: int, channels: list[dict[str, str | None]]) -> list[dic
         if value in seen:
             raise BadRequest(f"channels[{i}].value: '{value}' is listed twice")
         seen.add(value)
-    with db.atomic():
+    with writing():
         Channel.delete().where(Channel.org_id == org_id).execute()
         for position, item in enumerate(channels):
             value = str(item["value"])
