@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
@@ -23,6 +24,7 @@ from store.errors import ApiError, BadRequest, StoreError
 log = logging.getLogger("micropim.api")
 
 JSON_BODY_LIMIT = 1024 * 1024
+INTEGER = re.compile(r"-?[0-9]{1,20}")
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 Result = TypeVar("Result")
 
@@ -50,6 +52,8 @@ def parse_json(body: bytes) -> Any:
         raise BadRequest("body: must be UTF-8 encoded JSON") from None
     except ValueError as exc:
         raise BadRequest(f"body: malformed JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("body: malformed JSON: nested too deeply") from None
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -194,10 +198,10 @@ class BaseHandler(tornado.web.RequestHandler):
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise BadRequest(f"{name}: must be an integer") from None
+        # int() would also take "1_0" and non-ASCII digits.
+        if not INTEGER.fullmatch(raw):
+            raise BadRequest(f"{name}: must be an integer")
+        value = int(raw)
         if not low <= value <= high:
             raise BadRequest(f"{name}: must be between {low} and {high}")
         return value

@@ -34,16 +34,43 @@ def _plain_number(key: str, value: Decimal) -> int | float:
     return number
 
 
-def _plain_numbers(value: Any) -> Any:
-    """Attribute numbers arrive as Decimal (exact JSON parsing); store them as numbers."""
-    if isinstance(value, dict):
-        return {k: _plain_number(k, v) if isinstance(v, Decimal) else v for k, v in value.items()}
-    return value
+MAX_ATTRIBUTE_TEXT = 2000
+MAX_ATTRIBUTE_ITEMS = 100
+
+
+def _attribute_text(key: str, text: str) -> None:
+    if len(text) > MAX_ATTRIBUTE_TEXT:
+        raise ValueError(f"'{key}' must be at most {MAX_ATTRIBUTE_TEXT} characters")
+    try:
+        text.encode("utf-8")  # a lone surrogate ("\ud800") cannot be stored
+    except UnicodeEncodeError:
+        raise ValueError(f"'{key}' is not valid Unicode text") from None
+
+
+def _attribute_values(value: Any) -> Any:
+    """Attribute numbers arrive as Decimal (exact JSON parsing): store them as numbers.
+    Texts are bounded and must be real Unicode."""
+    if not isinstance(value, dict):
+        return value
+    checked = {}
+    for key, item in value.items():
+        if isinstance(item, Decimal):
+            item = _plain_number(key, item)
+        elif isinstance(item, str):
+            _attribute_text(key, item)
+        elif isinstance(item, list):
+            if len(item) > MAX_ATTRIBUTE_ITEMS:
+                raise ValueError(f"'{key}' must have at most {MAX_ATTRIBUTE_ITEMS} items")
+            for text in item:
+                if isinstance(text, str):
+                    _attribute_text(key, text)
+        checked[key] = item
+    return checked
 
 
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=100)], AttributeValue],
-    BeforeValidator(_plain_numbers),
+    BeforeValidator(_attribute_values),
     Field(max_length=200),
 ]
 

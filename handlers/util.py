@@ -34,11 +34,13 @@ def parse_timestamp(name: str, raw: str) -> str:
     text = re.sub(r"(\d) (\d{2}(?::?\d{2})?)$", r"\1+\2", raw.strip())
     try:
         moment = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
         raise BadRequest(f"{name}: must be an ISO 8601 date or time, e.g. 2026-01-31T12:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat() pads the year to 4 digits, where strftime("%Y") gives "999".
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def listing(key: str, items: list[Any], page: int, limit: int, total: int) -> dict[str, Any]:

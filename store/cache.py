@@ -2,10 +2,12 @@
 building and encoding objects that have not changed.
 
 Building and encoding a page of 20 products costs about as much again as the rest of
-the request (PERFORMANCE.md's peewee row costs, plus json.dumps). A product's JSON
-changes only when its row changes, which moves `updated_at`, or when something it
-shows by name changes: a brand, supplier, VAT rate or category. Whoever writes those
-calls `product_json.clear()`.
+the request. The key holds because every change to what a product shows moves its
+`updated_at`: its own row, its stock and categories, and also a change to the brand,
+supplier or VAT rate it shows (see `ReferenceStore.update`), which an incremental sync
+(`updated_since`) must see anyway. An entry written from an older snapshot by a query
+thread is therefore never found again. Whatever else the product object comes to show
+(category names, images, translations) must keep that rule.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 from search import text
 from store import migrations
 from store.cache import product_json
-from store.db import db, utcnow
+from store.db import db, utcnow, writing
 from store.errors import BadRequest, NotFound
 from store.reference import default_warehouse_id
 from store.values import (
@@ -96,12 +96,15 @@ class ProductQuery:
 
     @property
     def is_cheap(self) -> bool:
-        """True when an index answers it in well under a millisecond or two.
-
-        Anything else (text search, sorting on an unindexed column, a time filter
-        that may match most rows) should run off the event loop.
+        """True when an index answers it in well under a millisecond: a status filter
+        at most, in id order, near the start. Anything else (text search, a filter or
+        sort whose cost grows with the matching rows, a deep page) runs off the loop.
         """
-        return not self.search and not self.updated_since and self.sort in (None, "id", "-id")
+        return (
+            not (self.search or self.updated_since or self.brand or self.channel or self.category)
+            and self.sort in (None, "id", "-id")
+            and self.page * self.limit <= 2000  # OFFSET walks the rows it skips
+        )
 
 
 def _order_by(sort: str | None) -> str:
@@ -422,7 +425,7 @@ def _set_categories(product_id: int, category_ids: list[int]) -> None:
 
 def create_product(org_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Create a product from validated fields; answers the full product."""
-    with db.atomic():
+    with writing():
         columns = _columns(org_id, data, None)
         category_ids = _check_categories(org_id, data.get("category_ids") or [])
         now = utcnow()
@@ -441,7 +444,7 @@ def create_product(org_id: int, data: dict[str, Any]) -> dict[str, Any]:
 
 def update_product(org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Apply a partial update; a rejected update writes nothing."""
-    with db.atomic():
+    with writing():
         current = get_product(org_id, product_id)
         columns = _columns(org_id, data, current)
         now = utcnow()
@@ -460,7 +463,7 @@ def update_product(org_id: int, product_id: int, data: dict[str, Any]) -> dict[s
 
 def archive_product(org_id: int, product_id: int) -> dict[str, Any]:
     """Soft delete: the product stays, with status `archived`."""
-    with db.atomic():
+    with writing():
         get_product(org_id, product_id)
         db.execute_sql(
             "UPDATE product SET status = 'archived', updated_at = ?"
@@ -493,7 +496,7 @@ def product_with_stock(org_id: int, product_id: int) -> dict[str, Any]:
 
 def set_stock_levels(org_id: int, product_id: int, levels: list[dict[str, int]]) -> dict[str, Any]:
     """Set the listed warehouses' levels; warehouses not listed keep theirs."""
-    with db.atomic():
+    with writing():
         get_product(org_id, product_id)
         seen: set[int] = set()
         for i, level in enumerate(levels):
@@ -551,7 +554,7 @@ def bulk_import(org_id: int, products: Iterable[dict[str, Any]]) -> int:
     now = utcnow()
     warehouse_id = default_warehouse_id(org_id)
     count = 0
-    with db.atomic():
+    with writing():
         conn = db.connection()
         for statement in migrations.split_sql(migrations.ROW_DROP_TRIGGERS):
             conn.execute(statement)

@@ -12,8 +12,7 @@ from typing import Any, Callable
 
 import peewee as pw
 
-from store.cache import product_json
-from store.db import db, utcnow
+from store.db import db, utcnow, writing
 from store.errors import BadRequest, NotFound
 from store.models import Brand, OrgModel, Product, StockLevel, Supplier, VatRate, Warehouse
 from store.values import money_from_db, money_to_db
@@ -59,6 +58,7 @@ class ReferenceStore:
     order_by: str = "name"
     to_db: Callable[[dict[str, Any]], dict[str, Any]] = field(default=lambda data: data)
     product_column: pw.Field | None = None  # products using a row block its delete
+    shown_in_products: tuple[str, ...] = ()  # fields the product object shows
 
     def _row(self, org_id: int, row_id: int) -> Any:
         row = self.model.get_or_none(self.model.id == row_id, self.model.org_id == org_id)
@@ -87,7 +87,7 @@ class ReferenceStore:
 
     def create(self, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
         data = self.to_db(dict(data))
-        with db.atomic():
+        with writing():
             self._check_unique(org_id, data, None)
             self._before_write(org_id, data)
             row = self.model.create(org_id=org_id, **data)
@@ -95,7 +95,7 @@ class ReferenceStore:
 
     def update(self, org_id: int, row_id: int, data: dict[str, Any]) -> dict[str, Any]:
         data = self.to_db(dict(data))
-        with db.atomic():
+        with writing():
             row = self._row(org_id, row_id)
             merged = {name: getattr(row, name) for name in self.unique} | data
             self._check_unique(org_id, merged, row_id)
@@ -103,16 +103,21 @@ class ReferenceStore:
             for name, value in data.items():
                 setattr(row, name, value)
             row.save()
-        product_json.clear()  # products show brand, supplier and VAT rate by name
+            if self.product_column is not None and set(data) & set(self.shown_in_products):
+                # The products showing this row have changed as far as a client can
+                # tell: move their updated_at, so that an incremental sync picks them
+                # up and their cached JSON (keyed by updated_at) is not served again.
+                Product.update(updated_at=row.updated_at).where(
+                    self.product_column == row_id, Product.org_id == org_id
+                ).execute()
         return self.get(org_id, row_id)
 
     def delete(self, org_id: int, row_id: int) -> dict[str, Any]:
-        with db.atomic():
+        with writing():
             row = self._row(org_id, row_id)
             self._before_delete(row)
             shown = self.to_api(row)
             row.delete_instance()
-        product_json.clear()
         return shown
 
     def _before_write(self, org_id: int, data: dict[str, Any], row: Any = None) -> None:
@@ -151,13 +156,14 @@ class WarehouseStore(ReferenceStore):
         StockLevel.delete().where(StockLevel.warehouse_id == row.id).execute()
 
 
-BRANDS = ReferenceStore(Brand, "brand", _brand_to_api, ("name",), product_column=Product.brand_id)
-SUPPLIERS = ReferenceStore(
-    Supplier, "supplier", _supplier_to_api, ("name",), product_column=Product.supplier_id
-)
+BRANDS = ReferenceStore(Brand, "brand", _brand_to_api, ("name",),
+                        product_column=Product.brand_id, shown_in_products=("name",))
+SUPPLIERS = ReferenceStore(Supplier, "supplier", _supplier_to_api, ("name",),
+                           product_column=Product.supplier_id, shown_in_products=("name",))
 VAT_RATES = ReferenceStore(
     VatRate, "VAT rate", _vat_rate_to_api, ("name", "country_code"),
     to_db=_vat_rate_to_db, product_column=Product.vat_rate_id,
+    shown_in_products=("name", "rate", "country_code"),
 )
 WAREHOUSES = WarehouseStore(Warehouse, "warehouse", _warehouse_to_api, ("code",))
 

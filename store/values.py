@@ -8,14 +8,20 @@ from decimal import Decimal, InvalidOperation
 
 MONEY_SCALE = 10_000  # money is stored as an integer count of 1/10000 units
 MONEY_MAX = Decimal("100000000000")  # 10^11: far above any price, far below int64 / scale
+DECIMAL = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 
 
 def parse_money(value: object, *, allow_negative: bool = False) -> Decimal:
     """Exact decimal from a string or JSON number; at most 4 places; raises ValueError."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise ValueError("must be a decimal number or a string such as \"19.99\"")
+    if isinstance(value, str):
+        # Decimal() would also take "1_000", "1e3", "NaN" and non-ASCII digits.
+        if not DECIMAL.fullmatch(value.strip()):
+            raise ValueError("must be a decimal number such as \"19.99\"")
+        value = value.strip()
     try:
-        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        amount = Decimal(value)
     except InvalidOperation:
         raise ValueError("must be a decimal number such as \"19.99\"") from None
     if not amount.is_finite():

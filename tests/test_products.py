@@ -315,8 +315,16 @@ POST_CASES: list[tuple[str, Any, str]] = [
     ("price-bool", {"price": True}, 'price: must be a decimal number or a string such as "19.99"'),
     ("price-list", {"price": [1]}, 'price: must be a decimal number or a string such as "19.99"'),
     ("price-words", {"price": "cheap"}, 'price: must be a decimal number such as "19.99"'),
-    ("price-nan", {"price": "NaN"}, "price: must be a finite decimal number"),
-    ("price-infinity", {"price": "Infinity"}, "price: must be a finite decimal number"),
+    ("price-nan", {"price": "NaN"}, 'price: must be a decimal number such as "19.99"'),
+    ("price-infinity", {"price": "Infinity"}, 'price: must be a decimal number such as "19.99"'),
+    ("price-underscore", {"price": "1_000"}, 'price: must be a decimal number such as "19.99"'),
+    ("price-arabic-digits", {"price": "١٢"}, 'price: must be a decimal number such as "19.99"'),
+    ("price-exponent-string", {"price": "1e3"}, 'price: must be a decimal number such as "19.99"'),
+    ("attribute-surrogate", {"attributes": {"k": "\ud800"}}, "attributes: 'k' is not valid Unicode text"),
+    ("attribute-surrogate-in-list", {"attributes": {"k": ["ok", "\udc00"]}},
+     "attributes: 'k' is not valid Unicode text"),
+    ("attribute-too-long", {"attributes": {"k": "x" * 2001}}, "attributes: 'k' must be at most 2000 characters"),
+    ("attribute-too-many-items", {"attributes": {"k": ["x"] * 101}}, "attributes: 'k' must have at most 100 items"),
     ("price-negative", {"price": "-0.01"}, "price: must not be negative"),
     ("price-negative-number", {"price": -1}, "price: must not be negative"),
     ("sale-negative", {"sale_price": "-1"}, "sale_price: must not be negative"),
@@ -513,6 +521,13 @@ LIST_QUERY_CASES = [
     ("brand=0", "brand: must be between 1 and 9223372036854775807"),
     ("category=abc", "category: must be an integer"),
     ("updated_since=yesterday", "updated_since: must be an ISO 8601 date or time, e.g. 2026-01-31T12:00:00Z"),
+    ("updated_since=0001-01-01T00:00:00%2B05:00",
+     "updated_since: must be an ISO 8601 date or time, e.g. 2026-01-31T12:00:00Z"),
+    ("updated_since=9999-12-31T23:59:59-05:00",
+     "updated_since: must be an ISO 8601 date or time, e.g. 2026-01-31T12:00:00Z"),
+    ("limit=1_0", "limit: must be an integer"),
+    ("page=%D9%A1", "page: must be an integer"),  # an Arabic-Indic digit one
+    ("brand=" + "9" * 30, "brand: must be an integer"),
     ("sort=colour", SORT_ERROR),
     ("sort=%2Bname", SORT_ERROR),
     ("sort=name,id", SORT_ERROR),
@@ -834,3 +849,42 @@ async def test_a_renamed_reference_shows_in_products_read_before(
     for key, value in shown.items():
         assert detail[key] == value
         assert listed[key] == value
+
+
+async def test_updated_since_before_year_1000_matches_everything(api: Any) -> None:
+    product = await create(api)
+    assert await list_ids(api, "updated_since=0999-01-01") == [product["id"]]
+
+
+async def test_deeply_nested_json_is_a_400(api: Any) -> None:
+    response = await api.post("/api/products", raw=b"[" * 100_000 + b"]" * 100_000)
+    _check_error(response, "body: malformed JSON: nested too deeply")
+
+
+@pytest.mark.parametrize("path, field, change", [
+    ("brands", "brand", {"name": "Acme Two"}),
+    ("suppliers", "supplier", {"name": "Textiles Two"}),
+    ("vat-rates", "vat_rate", {"rate": "21"}),
+])
+async def test_a_changed_reference_moves_its_products_into_an_incremental_sync(
+    api: Any, path: str, field: str, change: dict[str, str],
+) -> None:
+    bodies = {"brands": {"name": "Acme"}, "suppliers": {"name": "Textiles"},
+              "vat-rates": {"name": "Standard", "rate": "19", "country_code": "RO"}}
+    ref_id = await create_ref(api, path, bodies[path])
+    shown = await create(api, **{f"{field}_id": ref_id})
+    await create(api, name="Other", sku="OTHER-1")
+    set_times(shown["id"], "2026-01-01T00:00:00.000000Z")
+    cursor = urllib.parse.quote("2026-06-01T00:00:00Z")
+    before = await list_ids(api, f"updated_since={cursor}")
+    assert shown["id"] not in before
+    assert (await api.put(f"/api/{path}/{ref_id}", change)).code == 200
+    assert shown["id"] in await list_ids(api, f"updated_since={cursor}")
+
+
+async def test_a_description_change_does_not_touch_products(api: Any) -> None:
+    brand = await create_ref(api, "brands", {"name": "Acme"})
+    product = await create(api, brand_id=brand)
+    set_times(product["id"], "2026-01-01T00:00:00.000000Z")
+    assert (await api.put(f"/api/brands/{brand}", {"description": "Since 1900"})).code == 200
+    assert (await api.get(f"/api/products/{product['id']}")).data["updated_at"] == "2026-01-01T00:00:00.000000Z"

@@ -234,7 +234,7 @@ BAD_CREATES = [
     ("vat-rates", {"name": "R", "rate": "abc", "country_code": "RO"},
      'rate: must be a decimal number such as "19.99"'),
     ("vat-rates", {"name": "R", "rate": "NaN", "country_code": "RO"},
-     "rate: must be a finite decimal number"),
+     'rate: must be a decimal number such as "19.99"'),
     ("vat-rates", {"name": "R", "rate": True, "country_code": "RO"},
      'rate: must be a decimal number or a string such as "19.99"'),
     ("vat-rates", {"name": "R", "rate": [19], "country_code": "RO"},
