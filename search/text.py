@@ -4,10 +4,12 @@ The index holds, per product, tokens for its organization (`o<id>`) and status, 
 SKU/EAN, name and description (diacritics removed). The last word of a search is
 also a prefix; prefix indexes for 2 to 6 characters make that a plain lookup instead
 of a merge of every word it starts (at 1M rows: "shirt*" 24 -> 10 ms, "bott*"
-9 -> 5 ms, for about 60 % more index). Scoping by the organization token is only needed when several
-organizations have products; AND-ing a token that every row carries costs a scan of
-its whole posting list (about 25 ms at 1M rows), so the caller leaves it out when the
-database holds one organization's catalog.
+9 -> 5 ms, for about 60 % more index).
+
+Scoping by the organization token is only needed when several organizations have
+products; AND-ing a token that every row carries costs a scan of its whole posting
+list (about 25 ms at 1M rows), so the caller leaves it out when the database holds
+one organization's catalog.
 
 Ranking with bm25 costs time in proportion to the number of matches (2.6 s for a
 common word at 1M rows), so results are ranked by relevance only when there are at
