@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field, RootModel
 
 from handlers.base import BaseHandler, parse_json, validate
 from handlers.fields import (
-    Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
+    MAX_ID, Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
 from handlers.util import pagination, parse_timestamp, path_id
 from store import products
@@ -132,9 +132,9 @@ class ProductListHandler(BaseHandler):
         return products.ProductQuery(
             search=search or None,
             status=self.query_choice("status", STATUSES),
-            brand=self.query_int("brand", None, 1, 2**63 - 1),
+            brand=self.query_int("brand", None, 1, MAX_ID),
             channel=self.query_choice("channel", tuple(CHANNELS)),
-            category=self.query_int("category", None, 1, 2**63 - 1),
+            category=self.query_int("category", None, 1, MAX_ID),
             updated_since=parse_timestamp("updated_since", since) if since else None,
             sort=self.query_choice("sort", self.SORTS),
             page=page,
