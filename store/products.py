@@ -255,40 +255,27 @@ def _keys_of(org_id: int, ids: list[int]) -> list[Key]:
 
 
 def _products_json(org_id: int, keys: list[Key]) -> list[str]:
-    """The JSON of each product, from the cache or built once for the ones missing.
-
-    Called inside the read transaction that produced `keys`, so a rebuilt product's
-    `updated_at` is the one in its key.
-    """
-    texts = {key: text for key in keys if (text := product_json.get(key)) is not None}
-    missing = [key[0] for key in keys if key not in texts]
+    """The JSON of each product, from the cache or built in one query for the ones
+    missing. A product changed since its key was read comes out in its newer form."""
+    texts = {key[0]: text for key in keys if (text := product_json.get(key)) is not None}
+    missing = [key[0] for key in keys if key[0] not in texts]
     if missing:
         marks = ",".join("?" * len(missing))
         for product_id, updated_at, text in db.execute_sql(
             f"{PRODUCT_JSON} WHERE +p.org_id = ? AND p.id IN ({marks})",  # see _keys_of
             [org_id, *missing],
         ):
-            texts[(product_id, updated_at)] = text
+            texts[product_id] = text
             product_json.put((product_id, updated_at), text)
-    return [texts[key] for key in keys]
+    return [texts[key[0]] for key in keys if key[0] in texts]
 
 
 def get_product_json(org_id: int, product_id: int) -> str:
-    """The product as JSON text (see `store.cache`)."""
-    row = db.execute_sql(
-        "SELECT updated_at FROM product WHERE id = ? AND org_id = ?", (product_id, org_id)
-    ).fetchone()
-    if row is None:
+    """The product as JSON text (see `store.cache`): one query when cached, two if not."""
+    found = _products_json(org_id, _keys_of(org_id, [product_id]))
+    if not found:
         raise NotFound(f"product {product_id} not found")
-    text = product_json.get((product_id, row[0]))
-    if text is None:
-        found = db.execute_sql(f"{PRODUCT_JSON} WHERE p.id = ? AND p.org_id = ?",
-                               (product_id, org_id)).fetchone()
-        if found is None:  # deleted between the two queries
-            raise NotFound(f"product {product_id} not found")
-        text = found[2]
-        product_json.put((found[0], found[1]), text)
-    return text
+    return found[0]
 
 
 def get_product(org_id: int, product_id: int) -> dict[str, Any]:
