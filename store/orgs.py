@@ -49,7 +49,7 @@ def find_org(name: str) -> int | None:
 
 def set_org_active(org_id: int, active: bool) -> None:
     Organization.update(is_active=active).where(Organization.id == org_id).execute()
-    _known_keys.clear()
+    forget_keys()
 
 
 def _hash_key(key: str) -> str:
@@ -65,7 +65,7 @@ def create_key(org_id: int, label: str = "") -> str:
 
 def revoke_key(key: str) -> None:
     ApiKey.update(revoked_at=utcnow()).where(ApiKey.key_hash == _hash_key(key)).execute()
-    _known_keys.clear()
+    forget_keys()
 
 
 _AUTH_SQL = (
