@@ -18,7 +18,6 @@ from tornado.ioloop import IOLoop
 
 from handlers.ratelimit import RateLimiter
 from store import orgs
-from store.cache import to_json
 from store.errors import ApiError, BadRequest, StoreError
 
 log = logging.getLogger("micropim.api")
@@ -29,8 +28,15 @@ Model = TypeVar("Model", bound=pydantic.BaseModel)
 Result = TypeVar("Result")
 
 
+def to_json(data: Any) -> str:
+    """The API's JSON encoding: compact, UTF-8 characters kept as they are."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def envelope(data: Any = None, error: str | None = None) -> str:
-    return to_json({"status": 0 if error else 1, "data": None if error else data, "error": error})
+    if error:
+        return to_json({"status": 0, "data": None, "error": error})
+    return envelope_raw(to_json(data))
 
 
 def envelope_raw(data_json: str) -> str:

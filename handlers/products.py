@@ -8,13 +8,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, RootModel
 
-from handlers.base import BaseHandler, parse_json, validate
+from handlers.base import BaseHandler, parse_json, to_json, validate
 from handlers.fields import (
     MAX_ID, Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
 from handlers.util import pagination, parse_timestamp, path_id
 from store import products
-from store.cache import to_json
 from store.errors import BadRequest
 from store.values import CHANNELS, STATUSES
 

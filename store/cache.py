@@ -1,8 +1,7 @@
-"""Products as encoded JSON, kept by (id, updated_at), so lists and reads skip
-building and encoding objects that have not changed.
+"""Products as JSON text, kept by (id, updated_at), so lists and reads skip building
+objects that have not changed (SQLite builds them: `store.products.PRODUCT_JSON`).
 
-Building and encoding a page of 20 products costs about as much again as the rest of
-the request. The key holds because every change to what a product shows moves its
+The key holds because every change to what a product shows moves its
 `updated_at`: its own row, its stock and categories, and also a change to the brand,
 supplier or VAT rate it shows (see `ReferenceStore.update`), which an incremental sync
 (`updated_since`) must see anyway. An entry written from an older snapshot by a query
@@ -12,14 +11,7 @@ thread is therefore never found again. Whatever else the product object comes to
 
 from __future__ import annotations
 
-import json
 import threading
-from typing import Any
-
-
-def to_json(data: Any) -> str:
-    """The API's JSON encoding: compact, UTF-8 characters kept as they are."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class JsonCache:
