@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Callable
 
 import peewee
 import sqlite_vec
@@ -20,6 +20,18 @@ from store.cache import product_json
 log = logging.getLogger("micropim.store")
 
 BUSY_TIMEOUT_MS = 5000
+
+# Tests count the statements a request runs: with TRACE set before connections open,
+# every statement (not the trigger markers) goes to each listener.
+TRACE = False
+statement_listeners: list[Callable[[str], None]] = []
+
+
+def _trace(sql: str) -> None:
+    if not sql.startswith("--"):
+        for listener in list(statement_listeners):
+            listener(sql)
+
 
 # The DB-API driver peewee picked: pysqlite3 when installed, which can load extensions.
 sqlite3 = peewee.sqlite3  # type: ignore[attr-defined]
@@ -35,6 +47,8 @@ class MicroPIMDatabase(peewee.SqliteDatabase):
             sqlite_vec.load(conn)
         finally:
             conn.enable_load_extension(False)
+        if TRACE:
+            conn.set_trace_callback(_trace)
         return conn
 
 

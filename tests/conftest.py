@@ -7,14 +7,34 @@ organization, for isolation tests. Nothing of our own store is mocked.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pytest
 
 import micropim
+import store.db as store_db
 from store import orgs
 from store.db import close_database, open_database
+
+store_db.TRACE = True  # for count_queries(); each connection opened from now on reports
+
+
+@contextmanager
+def count_queries() -> Iterator[list[str]]:
+    """Collect every SQL statement run, on any thread, while the block runs.
+
+        with count_queries() as seen:
+            await api.get("/api/categories/tree")
+        assert len(seen) <= 5, seen
+    """
+    seen: list[str] = []
+    store_db.statement_listeners.append(seen.append)
+    try:
+        yield seen
+    finally:
+        store_db.statement_listeners.remove(seen.append)
 
 
 class FakeClock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from store import migrations
 from store.db import close_database, db, open_database, vec_version
 
@@ -49,3 +51,15 @@ def test_a_failing_migration_leaves_nothing_behind(db_path: str, monkeypatch) ->
     assert "half_done" not in tables
     assert db.execute_sql("SELECT max(version) FROM schema_migration").fetchone()[0] == 1
     close_database()
+
+
+async def test_count_queries_sees_statements_of_a_request(api: Any) -> None:
+    from tests.conftest import count_queries
+
+    created = await api.post("/api/products", {"name": "Counted", "sku": "CNT-1"})
+    assert created.code == 201
+    with count_queries() as seen:
+        response = await api.get(f"/api/products/{created.data['id']}")
+    assert response.code == 200
+    assert any("product" in sql for sql in seen), seen
+    assert not any(sql.startswith("--") for sql in seen)
