@@ -88,6 +88,8 @@ class Category(OrgModel):
     slug = pw.TextField()
     description = pw.TextField(default="")
     position = pw.IntegerField(default=0)
+    # `product_count` (migration 7) is left out on purpose: triggers keep it, and a
+    # model's save() would write back whatever count the instance was loaded with.
 
 
 class Product(OrgModel):
