@@ -21,6 +21,15 @@ import tornado.httpserver
 import tornado.web
 
 from handlers.base import NotFoundHandler
+from handlers.categories import (
+    CategoryChildrenHandler,
+    CategoryHandler,
+    CategoryListHandler,
+    CategoryMoveHandler,
+    CategoryProductHandler,
+    CategoryProductsHandler,
+    CategoryTreeHandler,
+)
 from handlers.channels import ChannelsHandler
 from handlers.products import (
     ProductBarcodeHandler,
@@ -56,6 +65,15 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"/api/products/{ID}", ProductHandler),
         (rf"/api/products/{ID}/stock", ProductStockHandler),
         (r"/api/channels", ChannelsHandler),
+        # Categories: `/api/categories/{id}` after its sub-resources, so that a walk of
+        # the table (tests/test_contract.py) deletes the sample category last.
+        (r"/api/categories", CategoryListHandler),
+        (r"/api/categories/tree", CategoryTreeHandler),
+        (rf"/api/categories/{ID}/children", CategoryChildrenHandler),
+        (rf"/api/categories/{ID}/move", CategoryMoveHandler),
+        (rf"/api/categories/{ID}/products", CategoryProductsHandler),
+        (rf"/api/categories/{ID}/products/{ID}", CategoryProductHandler),
+        (rf"/api/categories/{ID}", CategoryHandler),
     ]
     for path, resource in (
         ("brands", "brands"),

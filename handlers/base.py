@@ -220,6 +220,15 @@ class BaseHandler(tornado.web.RequestHandler):
             raise BadRequest(f"{name}: must be one of {', '.join(choices)}")
         return raw
 
+    def query_bool(self, name: str) -> bool:
+        """`true` or `false` exactly (absent or empty: false); `1`, `yes`, `True`: 400."""
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "" or raw == "false":
+            return False
+        if raw == "true":
+            return True
+        raise BadRequest(f"{name}: must be true or false")
+
     def page_args(self) -> tuple[int, int]:
         page = self.query_int("page", 1, 1, 10**9)
         limit = self.query_int("limit", 20, 1, 100)

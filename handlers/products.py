@@ -134,6 +134,7 @@ class ProductListHandler(BaseHandler):
             brand=self.query_int("brand", None, 1, MAX_ID),
             channel=self.query_choice("channel", tuple(CHANNELS)),
             category=self.query_int("category", None, 1, MAX_ID),
+            include_subcategories=self.query_bool("include_subcategories"),
             updated_since=parse_timestamp("updated_since", since) if since else None,
             sort=self.query_choice("sort", self.SORTS),
             page=page,

@@ -69,6 +69,13 @@ LEFT JOIN vat_rate v ON v.id = p.vat_rate_id
 LEFT JOIN brand b ON b.id = p.brand_id
 LEFT JOIN supplier s ON s.id = p.supplier_id"""
 
+# A category and its descendants (params: category id, org id, org id); ends in
+# `subtree(id)` for the caller to select from. UNION, not UNION ALL: it ends even on a cycle.
+SUBTREE_SQL = (
+    "WITH RECURSIVE subtree(id) AS (SELECT id FROM category WHERE id = ? AND org_id = ?"
+    " UNION SELECT c.id FROM category c JOIN subtree s ON c.org_id = ? AND c.parent_id = s.id)"
+)
+
 SORTS = {
     "id": "p.id",
     "name": "p.name COLLATE NOCASE",
@@ -89,6 +96,7 @@ class ProductQuery:
     brand: int | None = None
     channel: str | None = None
     category: int | None = None
+    include_subcategories: bool = False  # with `category`: its whole subtree
     updated_since: str | None = None
     sort: str | None = None
     page: int = 1
@@ -135,7 +143,13 @@ def _filters(org_id: int, q: ProductQuery) -> tuple[list[str], list[Any], list[s
     if q.channel:
         # Written exactly as the partial indexes' WHERE, so SQLite can use them.
         extra.append(f"p.channels & {CHANNELS[q.channel][0]}")
-    if q.category is not None:
+    if q.category is not None and q.include_subcategories:
+        extra.append(
+            "p.id IN (SELECT pc.product_id FROM product_category pc WHERE pc.category_id IN"
+            f" ({SUBTREE_SQL} SELECT id FROM subtree))"
+        )
+        extra_params += [q.category, org_id, org_id]
+    elif q.category is not None:
         extra.append(
             "p.id IN (SELECT pc.product_id FROM product_category pc"
             " JOIN category c ON c.id = pc.category_id WHERE c.id = ? AND c.org_id = ?)"

@@ -89,7 +89,7 @@ def fill(pattern: str, ids: dict[str, int], default_id: int) -> str:
 @pytest.fixture
 def sample_ids(api: Any, org_id: int) -> dict[str, int]:
     """One row of every resource, so that id routes reach their handler's real work."""
-    from store import products
+    from store import categories, products
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
 
     product = products.create_product(org_id, {"name": "Mug", "sku": "MUG-1", "ean": EAN})
@@ -99,6 +99,7 @@ def sample_ids(api: Any, org_id: int) -> dict[str, int]:
         "suppliers": SUPPLIERS.create(org_id, {"name": "Supplier"})["id"],
         "vat-rates": VAT_RATES.create(org_id, {"name": "Std", "rate": 19, "country_code": "RO"})["id"],
         "warehouses": WAREHOUSES.create(org_id, {"name": "Second", "code": "SEC"})["id"],
+        "categories": categories.create_category(org_id, {"name": "Mugs"})["id"],
     }
 
 
@@ -131,7 +132,7 @@ async def test_every_route_and_method_answers_the_envelope(api: Any, sample_ids:
 
 async def test_every_id_route_answers_404_for_a_missing_id(api: Any) -> None:
     nouns = {"products": "product", "brands": "brand", "suppliers": "supplier",
-             "vat-rates": "VAT rate", "warehouses": "warehouse"}
+             "vat-rates": "VAT rate", "warehouses": "warehouse", "categories": "category"}
     checked = 0
     for pattern, handler in route_table():
         if ID_GROUP not in pattern:

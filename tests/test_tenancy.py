@@ -37,7 +37,8 @@ class Theirs:
 
     def id_of(self, family: str) -> int:
         return {"products": self.product, "brands": self.brand, "suppliers": self.supplier,
-                "vat-rates": self.vat_rate, "warehouses": self.warehouse}[family]
+                "vat-rates": self.vat_rate, "warehouses": self.warehouse,
+                "categories": self.category}[family]
 
 
 @pytest.fixture
@@ -106,7 +107,8 @@ async def snapshot(client: Any) -> dict[str, Any]:
         state[family] = (await client.get(f"/api/{family}?limit=100")).data
     state["channels"] = (await client.get("/api/channels")).data
     state["categories"] = list(
-        db.execute_sql("SELECT id, org_id, parent_id, name, slug, position FROM category ORDER BY id"))
+        db.execute_sql("SELECT id, org_id, parent_id, name, slug, description, position,"
+                       " product_count, updated_at FROM category ORDER BY id"))
     state["product_category"] = list(
         db.execute_sql("SELECT product_id, category_id FROM product_category ORDER BY 1, 2"))
     return state
@@ -135,6 +137,14 @@ PATH_CALLS = [
                            ("PUT", {"name": "Hijacked"}), ("DELETE", None))],
     ("PATCH", "/api/warehouses/{id}", {"is_default": True}),
     ("PATCH", "/api/vat-rates/{id}", {"rate": "0", "country_code": "DE"}),
+    ("GET", "/api/categories/{id}", None),
+    ("PUT", "/api/categories/{id}", {"name": "Hijacked", "parent_id": None}),
+    ("DELETE", "/api/categories/{id}", None),
+    ("GET", "/api/categories/{id}/children", None),
+    ("GET", "/api/categories/{id}/products", None),
+    ("POST", "/api/categories/{id}/products", "my-products"),
+    ("DELETE", "/api/categories/{id}/products/{id}", None),
+    ("POST", "/api/categories/{id}/move", {"parent_id": None, "position": 0}),
 ]
 
 
@@ -164,6 +174,8 @@ async def test_another_organizations_id_in_the_path_is_a_404_like_a_missing_id(
                                    and template.endswith("{id}")) else theirs.id_of(family)
     if body == "levels":
         body = [{"warehouse_id": mine.warehouse, "quantity": 99}]
+    elif body == "my-products":
+        body = {"product_ids": [mine.product]}
     before = await snapshot(other_api)
     mine_before = await snapshot(api)
 

@@ -1,0 +1,137 @@
+"""Categories: list, tree, CRUD, move, children, and the products assigned to them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from handlers.base import BaseHandler, to_json
+from handlers.fields import MAX_ID, Body, Id, LongText, Name, Slug
+from handlers.products import ProductListHandler
+from handlers.util import listing, pagination, path_id
+from store import categories
+from store.products import ProductQuery
+
+Position = Annotated[int, Field(ge=0, le=2_147_483_647)]
+
+
+class CategoryPatch(Body):
+    """Any subset of the create fields; `parent_id: null` moves it to the top level."""
+
+    name: Name = None  # type: ignore[assignment]
+    description: LongText = None  # type: ignore[assignment]
+    parent_id: Id | None = None
+    slug: Slug = None
+
+
+class CategoryCreate(CategoryPatch):
+    name: Name
+
+
+class CategoryMove(Body):
+    parent_id: Id | None  # required; null is the top level
+    position: Position | None = None  # None: last
+
+
+class ProductIds(Body):
+    product_ids: Annotated[list[Id], Field(max_length=1000)]
+
+
+def _category_id(raw_id: str) -> int:
+    return path_id(raw_id, "category")
+
+
+class CategoryListHandler(BaseHandler):
+    """GET /api/categories (paginated; `parent_id=0` for the top level) and POST."""
+
+    def get(self) -> None:
+        page, limit = self.page_args()
+        parent_id = self.query_int("parent_id", None, 0, MAX_ID)
+        items, total = categories.list_categories(self.org_id, parent_id, page, limit)
+        self.reply(listing("categories", items, page, limit, total))
+
+    def post(self) -> None:
+        body = self.json_body(CategoryCreate).model_dump(exclude_unset=True)
+        self.reply(categories.create_category(self.org_id, body), status=201)
+
+
+class CategoryTreeHandler(BaseHandler):
+    """GET /api/categories/tree: every category, `children` nested in position order."""
+
+    async def get(self) -> None:
+        tree = await self.off_loop(categories.category_tree, self.org_id)
+        self.reply({"categories": tree})
+
+
+class CategoryHandler(BaseHandler):
+    """GET, PUT (any subset of fields) and DELETE /api/categories/{id}."""
+
+    def get(self, raw_id: str) -> None:
+        self.reply(categories.get_category(self.org_id, _category_id(raw_id)))
+
+    def put(self, raw_id: str) -> None:
+        category_id = _category_id(raw_id)
+        body = self.json_body(CategoryPatch).model_dump(exclude_unset=True)
+        self.reply(categories.update_category(self.org_id, category_id, body))
+
+    def delete(self, raw_id: str) -> None:
+        self.reply(categories.delete_category(self.org_id, _category_id(raw_id)))
+
+
+class CategoryChildrenHandler(BaseHandler):
+    """GET /api/categories/{id}/children: as `GET /api/categories?parent_id={id}`."""
+
+    def get(self, raw_id: str) -> None:
+        category_id = _category_id(raw_id)
+        page, limit = self.page_args()
+        categories.get_category(self.org_id, category_id)  # 404 rather than an empty list
+        items, total = categories.list_categories(self.org_id, category_id, page, limit)
+        self.reply(listing("categories", items, page, limit, total))
+
+
+class CategoryMoveHandler(BaseHandler):
+    """POST /api/categories/{id}/move `{"parent_id": 5, "position": 0}`."""
+
+    def post(self, raw_id: str) -> None:
+        category_id = _category_id(raw_id)
+        categories.get_category(self.org_id, category_id)  # a missing id is a 404 before the body
+        body = self.json_body(CategoryMove)
+        self.reply(categories.move_category(self.org_id, category_id, body.parent_id, body.position))
+
+
+class CategoryProductsHandler(BaseHandler):
+    """GET (a product list page, archived left out) and POST (assign) on
+    /api/categories/{id}/products."""
+
+    async def get(self, raw_id: str) -> None:
+        category_id = _category_id(raw_id)
+        page, limit = self.page_args()
+        query = ProductQuery(
+            category=category_id,
+            include_subcategories=self.query_bool("include_subcategories"),
+            sort=self.query_choice("sort", ProductListHandler.SORTS),
+            page=page,
+            limit=limit,
+        )
+        items, total = await self.off_loop(
+            categories.category_products_json, self.org_id, category_id, query
+        )
+        pages = to_json(pagination(page, limit, total))
+        self.reply_raw(f'{{"products":[{",".join(items)}],"pagination":{pages}}}')
+
+    def post(self, raw_id: str) -> None:
+        category_id = _category_id(raw_id)
+        categories.get_category(self.org_id, category_id)  # a missing id is a 404 before the body
+        body = self.json_body(ProductIds)
+        self.reply(categories.assign_products(self.org_id, category_id, body.product_ids))
+
+
+class CategoryProductHandler(BaseHandler):
+    """DELETE /api/categories/{id}/products/{productId}: unlink one product."""
+
+    def delete(self, raw_id: str, raw_product_id: str) -> None:
+        category_id = _category_id(raw_id)
+        product_id = path_id(raw_product_id, "product")
+        self.reply(categories.remove_product(self.org_id, category_id, product_id))
+

@@ -1,0 +1,314 @@
+"""Categories: an ordered tree per organization, and the products assigned to it.
+
+Siblings (same organization, same parent) hold positions 0..n-1 without gaps, and
+every write here keeps that within its one transaction. Every re-parenting checks
+the new parent's ancestors, so the tree never holds a cycle. `product_count` is a
+column kept by triggers (migration 7): the category's own products, archived ones
+left out, which is exactly what its product list shows.
+
+Reads are parameterised SQL on tuples like products (PERFORMANCE.md); the whole tree
+is one query, nested here. Scripts (bench/) may call these functions directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from store import products
+from store.db import db, utcnow, writing
+from store.errors import BadRequest, NotFound
+from store.values import slugify
+
+FIELDS = ("id", "name", "slug", "description", "parent_id", "position", "product_count",
+          "created_at", "updated_at")
+COLUMNS = ", ".join(FIELDS)
+
+#: `list_categories(parent_id=ROOTS)` lists the top-level categories.
+ROOTS = 0
+
+
+def _to_api(row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(FIELDS, row))
+
+
+def get_category(org_id: int, category_id: int) -> dict[str, Any]:
+    row = db.execute_sql(
+        f"SELECT {COLUMNS} FROM category WHERE id = ? AND org_id = ?", (category_id, org_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"category {category_id} not found")
+    return _to_api(row)
+
+
+def list_categories(
+    org_id: int, parent_id: int | None, page: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of categories and the total: all of them in id order (stable while
+    others write, like products), or one parent's children (`ROOTS`: the top level)
+    in position order."""
+    if parent_id is None:
+        where, params, order = "org_id = ?", [org_id], "id"
+    else:
+        where, params, order = "org_id = ? AND parent_id IS ?", [org_id, parent_id or None], "position, id"
+    with db.atomic():  # the page and its total from one snapshot
+        total = int(db.execute_sql(f"SELECT count(*) FROM category WHERE {where}", params).fetchone()[0])
+        rows = db.execute_sql(
+            f"SELECT {COLUMNS} FROM category WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, (page - 1) * limit],
+        ).fetchall()
+    return [_to_api(row) for row in rows], total
+
+
+def category_tree(org_id: int) -> list[dict[str, Any]]:
+    """The roots, each with `children` nested to any depth in position order: one query."""
+    rows = db.execute_sql(
+        f"SELECT {COLUMNS} FROM category WHERE org_id = ? ORDER BY parent_id, position, id",
+        (org_id,),
+    ).fetchall()
+    nodes: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        node = _to_api(row)
+        node["children"] = []
+        nodes[node["id"]] = node
+    roots: list[dict[str, Any]] = []
+    # Rows come parent by parent in position order, so appending keeps that order.
+    for node in nodes.values():
+        parent = nodes.get(node["parent_id"]) if node["parent_id"] is not None else None
+        (parent["children"] if parent is not None else roots).append(node)
+    return roots
+
+
+def subtree_ids(org_id: int, category_id: int) -> list[int]:
+    """The category and all its descendants (empty when it is not the organization's)."""
+    return [row[0] for row in db.execute_sql(
+        f"{products.SUBTREE_SQL} SELECT id FROM subtree ORDER BY id", (category_id, org_id, org_id)
+    )]
+
+
+# ---- writes -------------------------------------------------------------------------------
+
+def _sibling_count(org_id: int, parent_id: int | None, without: int = 0) -> int:
+    return int(db.execute_sql(
+        "SELECT count(*) FROM category WHERE org_id = ? AND parent_id IS ? AND id != ?",
+        (org_id, parent_id, without),
+    ).fetchone()[0])
+
+
+def _check_parent(org_id: int, parent_id: int, moving: int | None) -> None:
+    """The parent must be the organization's, and not `moving` or one of its descendants."""
+    owned = db.execute_sql(
+        "SELECT 1 FROM category WHERE id = ? AND org_id = ?", (parent_id, org_id)
+    ).fetchone()
+    if owned is None:
+        raise BadRequest(f"parent_id: no category with id {parent_id}")
+    if moving is None:
+        return
+    # Walk up from the new parent; UNION (not UNION ALL) ends even on a cycle.
+    looped = db.execute_sql(
+        "WITH RECURSIVE up(id) AS (SELECT ? UNION SELECT c.parent_id FROM category c"
+        " JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL)"
+        " SELECT 1 FROM up WHERE id = ? LIMIT 1",
+        (parent_id, moving),
+    ).fetchone()
+    if looped is not None:
+        raise BadRequest("parent_id: a category cannot move under itself or one of its descendants")
+
+
+def _unique_slug(org_id: int, name: str, category_id: int | None) -> str:
+    base = slugify(name)
+    used = {row[0] for row in db.execute_sql(
+        "SELECT slug FROM category WHERE org_id = ? AND id != ? AND (slug = ? OR slug LIKE ?)",
+        (org_id, category_id or 0, base, base + "-%"),
+    )}
+    slug, n = base, 1
+    while slug in used:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _slug(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) -> str | None:
+    """The slug to write, or None to keep the current one. Like product slugs: made
+    from the name once and then kept, so storefront URLs stay stable."""
+    category_id = current["id"] if current else None
+    if data.get("slug") is not None:
+        taken = db.execute_sql(
+            "SELECT 1 FROM category WHERE org_id = ? AND slug = ? AND id != ?",
+            (org_id, data["slug"], category_id or 0),
+        ).fetchone()
+        if taken:
+            raise BadRequest(f"slug: slug '{data['slug']}' is already taken")
+        return str(data["slug"])
+    if current is None or "slug" in data:  # a new category, or `"slug": null` to remake it
+        return _unique_slug(org_id, data.get("name") or (current or {})["name"], category_id)
+    return None
+
+
+def _touch_products(org_id: int, category_id: int, now: str) -> None:
+    """Products show their categories' names: move their updated_at (store/cache.py)."""
+    db.execute_sql(
+        "UPDATE product SET updated_at = ? WHERE org_id = ? AND id IN"
+        " (SELECT product_id FROM product_category WHERE category_id = ?)",
+        (now, org_id, category_id),
+    )
+
+
+def create_category(org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Create from validated fields (`name`, optional `description`, `parent_id`,
+    `slug`); the new category goes last among its siblings."""
+    with writing():
+        parent_id = data.get("parent_id")
+        if parent_id is not None:
+            _check_parent(org_id, parent_id, None)
+        slug = _slug(org_id, data, None)
+        now = utcnow()
+        cursor = db.execute_sql(
+            "INSERT INTO category (org_id, parent_id, name, slug, description, position,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (org_id, parent_id, data["name"], slug, data.get("description", ""),
+             _sibling_count(org_id, parent_id), now, now),
+        )
+        category_id = int(cursor.lastrowid)
+    return get_category(org_id, category_id)
+
+
+def _move(org_id: int, current: dict[str, Any], parent_id: int | None,
+          position: int | None, now: str) -> None:
+    """Re-parent and re-order: `position` is the index among the new siblings (others
+    shift; past the end or None means last). Positions stay 0..n-1 on both sides."""
+    category_id = current["id"]
+    if parent_id is not None:
+        _check_parent(org_id, parent_id, category_id)
+    siblings = _sibling_count(org_id, parent_id, without=category_id)
+    target = siblings if position is None else min(position, siblings)
+    if parent_id == current["parent_id"] and target == current["position"]:
+        return
+    db.execute_sql(
+        "UPDATE category SET position = position - 1, updated_at = ?"
+        " WHERE org_id = ? AND parent_id IS ? AND position > ?",
+        (now, org_id, current["parent_id"], current["position"]),
+    )
+    db.execute_sql(
+        "UPDATE category SET position = position + 1, updated_at = ?"
+        " WHERE org_id = ? AND parent_id IS ? AND position >= ? AND id != ?",
+        (now, org_id, parent_id, target, category_id),
+    )
+    db.execute_sql(
+        "UPDATE category SET parent_id = ?, position = ?, updated_at = ? WHERE id = ?",
+        (parent_id, target, now, category_id),
+    )
+
+
+def move_category(org_id: int, category_id: int, parent_id: int | None,
+                  position: int | None) -> dict[str, Any]:
+    """Move under `parent_id` (None: to the top level) at `position` (None: last)."""
+    with writing():
+        _move(org_id, get_category(org_id, category_id), parent_id, position, utcnow())
+    return get_category(org_id, category_id)
+
+
+def update_category(org_id: int, category_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Any subset of the create fields; omitted ones keep their values. A new parent
+    puts the category last among its new siblings (`move` places it anywhere)."""
+    with writing():
+        current = get_category(org_id, category_id)
+        now = utcnow()
+        if "parent_id" in data and data["parent_id"] != current["parent_id"]:
+            _move(org_id, current, data["parent_id"], None, now)
+        columns = {name: data[name] for name in ("name", "description") if name in data}
+        slug = _slug(org_id, data, current)
+        if slug is not None:
+            columns["slug"] = slug
+        if columns:
+            columns["updated_at"] = now
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            db.execute_sql(f"UPDATE category SET {assignments} WHERE id = ?",
+                           [*columns.values(), category_id])
+        if columns.get("name", current["name"]) != current["name"]:
+            _touch_products(org_id, category_id, now)
+    return get_category(org_id, category_id)
+
+
+def delete_category(org_id: int, category_id: int) -> dict[str, Any]:
+    """Delete; its children take its place among its siblings, in their own order, and
+    its product links go (the products stay). Answers the category as it was."""
+    with writing():
+        current = get_category(org_id, category_id)
+        parent_id, position = current["parent_id"], current["position"]
+        now = utcnow()
+        children = _sibling_count(org_id, category_id)
+        # The siblings after it make room for the children (or close its gap).
+        db.execute_sql(
+            "UPDATE category SET position = position + ?, updated_at = ?"
+            " WHERE org_id = ? AND parent_id IS ? AND position > ?",
+            (children - 1, now, org_id, parent_id, position),
+        )
+        db.execute_sql(
+            "UPDATE category SET parent_id = ?, position = position + ?, updated_at = ?"
+            " WHERE org_id = ? AND parent_id = ?",
+            (parent_id, position, now, org_id, category_id),
+        )
+        _touch_products(org_id, category_id, now)
+        db.execute_sql("DELETE FROM product_category WHERE category_id = ?", (category_id,))
+        db.execute_sql("DELETE FROM category WHERE id = ?", (category_id,))
+    return current
+
+
+# ---- products in a category -----------------------------------------------------------------
+
+def assign_products(org_id: int, category_id: int, product_ids: list[int]) -> dict[str, Any]:
+    """Link the products (idempotent: a link that exists stays one). Every id must be a
+    product of the organization, or nothing is assigned. Answers the category."""
+    wanted = list(dict.fromkeys(product_ids))
+    with writing():
+        get_category(org_id, category_id)
+        if wanted:
+            ids = json.dumps(wanted)
+            found = {row[0] for row in db.execute_sql(
+                "SELECT id FROM product WHERE org_id = ? AND id IN (SELECT value FROM json_each(?))",
+                (org_id, ids),
+            )}
+            missing = [product_id for product_id in wanted if product_id not in found]
+            if missing:
+                raise BadRequest(f"product_ids: no product with id {missing[0]}")
+            linked = {row[0] for row in db.execute_sql(
+                "SELECT product_id FROM product_category WHERE category_id = ?"
+                " AND product_id IN (SELECT value FROM json_each(?))",
+                (category_id, ids),
+            )}
+            new = json.dumps([product_id for product_id in wanted if product_id not in linked])
+            db.execute_sql(
+                "INSERT INTO product_category (product_id, category_id)"
+                " SELECT value, ? FROM json_each(?)",
+                (category_id, new),
+            )
+            db.execute_sql(
+                "UPDATE product SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+                (utcnow(), new),
+            )
+    return get_category(org_id, category_id)
+
+
+def remove_product(org_id: int, category_id: int, product_id: int) -> dict[str, Any]:
+    """Unlink one product; idempotent, like assigning. Answers the category."""
+    with writing():
+        get_category(org_id, category_id)
+        cursor = db.execute_sql(
+            "DELETE FROM product_category WHERE category_id = ? AND product_id = ?",
+            (category_id, product_id),
+        )
+        if cursor.rowcount:
+            db.execute_sql("UPDATE product SET updated_at = ? WHERE id = ?", (utcnow(), product_id))
+    return get_category(org_id, category_id)
+
+
+def category_products_json(
+    org_id: int, category_id: int, query: products.ProductQuery
+) -> tuple[list[str], int]:
+    """A page of the category's products (archived left out) as JSON texts, and the
+    total: the product list's own machinery, filtered on the category."""
+    with db.atomic():
+        get_category(org_id, category_id)
+        return products.list_products_json(org_id, replace(query, category=category_id, status=None))
