@@ -48,10 +48,12 @@ def list_categories(
     """One page of categories and the total: all of them in id order (stable while
     others write, like products), or one parent's children (`ROOTS`: the top level)
     in position order."""
+    params: list[int | None]
     if parent_id is None:
         where, params, order = "org_id = ?", [org_id], "id"
     else:
-        where, params, order = "org_id = ? AND parent_id IS ?", [org_id, parent_id or None], "position, id"
+        where, order = "org_id = ? AND parent_id IS ?", "position, id"
+        params = [org_id, parent_id or None]
     with db.atomic():  # the page and its total from one snapshot
         total = int(db.execute_sql(f"SELECT count(*) FROM category WHERE {where}", params).fetchone()[0])
         rows = db.execute_sql(
@@ -217,7 +219,7 @@ def update_category(org_id: int, category_id: int, data: dict[str, Any]) -> dict
         now = utcnow()
         if "parent_id" in data and data["parent_id"] != current["parent_id"]:
             _move(org_id, current, data["parent_id"], None, now)
-        columns = {name: data[name] for name in ("name", "description") if name in data}
+        columns: dict[str, Any] = {name: data[name] for name in ("name", "description") if name in data}
         slug = _slug(org_id, data, current)
         if slug is not None:
             columns["slug"] = slug

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from store import categories
 from store.db import db
-from store.models import Category
 
 # Valid codes with a correct GS1 check digit.
 EAN13 = "4006381333931"
@@ -52,8 +52,7 @@ async def default_warehouse(api: Any) -> int:
 
 
 def category(org_id: int, name: str) -> int:
-    """Categories have no endpoint yet; make one in the store."""
-    return int(Category.create(org_id=org_id, name=name, slug=name.lower()).get_id())
+    return int(categories.create_category(org_id, {"name": name})["id"])
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
