@@ -10,11 +10,11 @@ import random
 from decimal import Decimal
 from typing import Callable
 
-from store import orgs, products
+from store import categories, orgs, products
 from store.db import writing
-from store.models import Category, Product
+from store.models import Product
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
-from store.values import ean_check_digit, slugify
+from store.values import ean_check_digit
 
 DEMO_ORG = "Demo Store"
 
@@ -75,12 +75,10 @@ def seed(count: int = 300, progress: Callable[[str], None] = lambda _: None) -> 
         VAT_RATES.create(org_id, {"name": "Standard Rate", "rate": Decimal("19"), "country_code": "DE"})
         second = WAREHOUSES.create(org_id, {"name": "Cluj warehouse", "code": "CLJ"})["id"]
         leaves: dict[str, int] = {}
-        for position, (root_name, children) in enumerate(TREE.items()):
-            root = Category.create(org_id=org_id, name=root_name, slug=slugify(root_name), position=position)
-            for child_position, child in enumerate(children):
-                leaves[child] = Category.create(
-                    org_id=org_id, parent_id=root.id, name=child, slug=slugify(child),
-                    position=child_position).id
+        for root_name, children in TREE.items():
+            root = categories.create_category(org_id, {"name": root_name})["id"]
+            for child in children:
+                leaves[child] = categories.create_category(org_id, {"name": child, "parent_id": root})["id"]
         orgs.set_channels(org_id, [{"value": v} for v in ("web", "mobile", "marketplace")])
 
         progress(f"Creating {count} products…")
