@@ -10,7 +10,7 @@ import random
 from decimal import Decimal
 from typing import Callable
 
-from store import orgs, products
+from store import attributes, orgs, products
 from store.db import writing
 from store.models import Category, Product
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
@@ -82,6 +82,9 @@ def seed(count: int = 300, progress: Callable[[str], None] = lambda _: None) -> 
                     org_id=org_id, parent_id=root.id, name=child, slug=slugify(child),
                     position=child_position).id
         orgs.set_channels(org_id, [{"value": v} for v in ("web", "mobile", "marketplace")])
+        attributes.create_attribute(org_id, {"name": "Colour", "type": "select", "options": COLOURS,
+                                             "is_variant_axis": True})
+        attributes.create_attribute(org_id, {"name": "Style", "type": "text"})
 
         progress(f"Creating {count} products…")
         for n in range(count):
