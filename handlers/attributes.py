@@ -78,12 +78,16 @@ class AttributeHandler(BaseHandler):
     def get(self, raw_id: str) -> None:
         self.reply(attributes.get_attribute(self.org_id, path_id(raw_id, "attribute")))
 
-    def patch(self, raw_id: str) -> None:
+    # Updates and deletes may look through every product's values (is the attribute in
+    # use? which products lose it?), which takes long at a large catalog: off the loop.
+
+    async def patch(self, raw_id: str) -> None:
         attribute_id = path_id(raw_id, "attribute")
         data = self.json_body(AttributePatch).model_dump(exclude_unset=True)
-        self.reply(attributes.update_attribute(self.org_id, attribute_id, data))
+        self.reply(await self.off_loop(attributes.update_attribute, self.org_id, attribute_id, data))
 
     put = patch
 
-    def delete(self, raw_id: str) -> None:
-        self.reply(attributes.delete_attribute(self.org_id, path_id(raw_id, "attribute")))
+    async def delete(self, raw_id: str) -> None:
+        attribute_id = path_id(raw_id, "attribute")
+        self.reply(await self.off_loop(attributes.delete_attribute, self.org_id, attribute_id))

@@ -156,17 +156,25 @@ def _count_by_status(org_id: int, status: str | None) -> int:
 
 
 def _exact_hit(org_id: int, term: str, where: str, params: Sequence[Any]) -> int | None:
-    """The product whose SKU or EAN is exactly `term` and that passes the filters."""
+    """The product whose SKU or EAN, or a variant's, is exactly `term` and that passes
+    the filters."""
     eans = _barcode_forms(term) if term.isascii() and term.isdigit() else [term]
     marks = ",".join("?" * len(eans))
-    # A variant's SKU or EAN finds its product too (both indexed per organization).
     row = db.execute_sql(
-        f"SELECT p.id FROM product p WHERE {where} AND (p.sku = ? OR p.ean IN ({marks})"
-        " OR p.id IN (SELECT v.product_id FROM product_variant v WHERE v.org_id = ?"
-        f" AND (v.sku = ? OR v.ean IN ({marks}))))"
+        f"SELECT p.id FROM product p WHERE {where} AND (p.sku = ? OR p.ean IN ({marks}))"
         " ORDER BY p.sku = ? DESC LIMIT 1",
-        [*params, term, *eans, org_id, term, *eans, term],
+        [*params, term, *eans, term],
     ).fetchone()
+    if row is None:
+        # A variant's SKU or EAN finds its product. Asked apart: any third term in the
+        # OR above (even `p.id = ?`) makes SQLite walk every product of the organization.
+        variant = db.execute_sql(
+            f"SELECT product_id FROM product_variant WHERE org_id = ? AND (sku = ? OR ean IN ({marks}))"
+            " ORDER BY sku = ? DESC LIMIT 1", [org_id, term, *eans, term],
+        ).fetchone()
+        if variant is not None:
+            row = db.execute_sql(f"SELECT p.id FROM product p WHERE {where} AND p.id = ?",
+                                 [*params, variant[0]]).fetchone()
     return None if row is None else int(row[0])
 
 
