@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from handlers.fields import Body, Ean, Money, Name, Quantity, Sku
 from handlers.base import BaseHandler
+from handlers.fields import Body, Ean, Money, Name, Quantity, Sku
 from handlers.products import Attributes
 from handlers.util import path_id
 from store import variants

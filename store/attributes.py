@@ -400,7 +400,8 @@ def merge_values(
     return merged
 
 
-def _encode_value(value: Any) -> str:
+def encode_value(value: Any) -> str:
+    """One value as JSON text; a Decimal as its exact digits."""
     if isinstance(value, Decimal):
         return format(value, "f")
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -408,7 +409,7 @@ def _encode_value(value: Any) -> str:
 
 def encode(values: dict[str, Any]) -> str:
     """Canonical JSON text: keys sorted, numbers written exactly as decimals."""
-    items = (f"{json.dumps(code)}:{_encode_value(values[code])}" for code in sorted(values))
+    items = (f"{json.dumps(code)}:{encode_value(values[code])}" for code in sorted(values))
     return "{" + ",".join(items) + "}"
 
 

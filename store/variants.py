@@ -120,14 +120,15 @@ def _default_name(org_id: int, product_name: str, values: dict[str, Any]) -> str
     if not values:
         return product_name
     defs: dict[str, Definition] = attributes.definitions(org_id, values)
-    parts = []
-    for code in sorted(values, key=lambda c: defs[c].id if c in defs else 0):
-        value = values[code]
-        if isinstance(value, bool):
-            parts.append(f"{defs[code].name}: {'Yes' if value else 'No'}" if code in defs else str(value))
-        else:
-            parts.append(attributes._encode_value(value).strip('"') if not isinstance(value, str) else value)
-    return f"{product_name} - {', '.join(parts)}"[:255]
+    order = sorted(values, key=lambda code: defs[code].id if code in defs else 0)
+    return f"{product_name} - {', '.join(_value_text(defs.get(c), values[c]) for c in order)}"[:255]
+
+
+def _value_text(definition: Definition | None, value: Any) -> str:
+    """A value as a name shows it; a bare "Yes" would not say what is yes."""
+    if isinstance(value, bool):
+        return f"{definition.name if definition else 'Yes/No'}: {'Yes' if value else 'No'}"
+    return value if isinstance(value, str) else attributes.encode_value(value)
 
 
 def _check_unique(org_id: int, product_id: int, columns: dict[str, Any], variant_id: int | None) -> None:

@@ -86,7 +86,9 @@ async def test_first_variant_makes_the_product_variable(api: Any, axes: dict[str
     assert now["updated_at"] > product["updated_at"]
 
 
-async def test_names_default_from_the_product_and_axis_values(api: Any, axes: dict[str, int]) -> None:
+async def test_names_default_from_the_product_and_axis_values(
+    api: Any, org_id: int, axes: dict[str, int]
+) -> None:
     product = await make_product(api)
     plain = await add(api, product["id"], "V-0")
     assert plain["name"] == "T-Shirt"
@@ -95,6 +97,9 @@ async def test_names_default_from_the_product_and_axis_values(api: Any, axes: di
     remade = await api.patch(f"/api/products/{product['id']}/variants/{named['id']}",
                              {"name": None, "attributes": {"size": "L"}})
     assert remade.data["name"] == "T-Shirt - Blue, L"
+    attributes.create_attribute(org_id, {"name": "Organic", "type": "boolean", "is_variant_axis": True})
+    organic = await add(api, product["id"], "V-2", attributes={"organic": True, "size": "S"})
+    assert organic["name"] == "T-Shirt - S, Organic: Yes"  # axis values in attribute order
 
 
 # ---- positions ----------------------------------------------------------------------------------
