@@ -20,6 +20,7 @@ from typing import Any, Callable, NoReturn, Sequence
 import tornado.httpserver
 import tornado.web
 
+from handlers.attributes import AttributeHandler, AttributeListHandler
 from handlers.base import NotFoundHandler
 from handlers.categories import (
     CategoryChildrenHandler,
@@ -39,6 +40,7 @@ from handlers.products import (
 )
 from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
+from handlers.variants import VariantHandler, VariantListHandler
 
 log = logging.getLogger("micropim")
 
@@ -74,6 +76,10 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"/api/categories/{ID}/products", CategoryProductsHandler),
         (rf"/api/categories/{ID}/products/{ID}", CategoryProductHandler),
         (rf"/api/categories/{ID}", CategoryHandler),
+        (r"/api/product-attributes", AttributeListHandler),
+        (rf"/api/product-attributes/{ID}", AttributeHandler),
+        (rf"/api/products/{ID}/variants", VariantListHandler),
+        (rf"/api/products/{ID}/variants/{ID}", VariantHandler),
     ]
     for path, resource in (
         ("brands", "brands"),

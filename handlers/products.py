@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, RootModel
+from pydantic import Field, RootModel
 
 from handlers.base import BaseHandler, parse_json, to_json, validate
 from handlers.fields import (
@@ -19,57 +17,12 @@ from store.values import CHANNELS, STATUSES
 
 Status = Literal["draft", "active", "archived", "out_of_stock"]
 ChannelName = Literal["web", "mobile", "api", "marketplace", "social", "email"]
-AttributeValue = str | int | float | bool | list[str] | None
 
 
-def _plain_number(key: str, value: Decimal) -> int | float:
-    # `1e5000` is integral too: as an int it could not be written back as JSON (500),
-    # and as a float it is infinite, so both ends of the range are refused.
-    if value == value.to_integral_value() and abs(value) < 2**63:
-        return int(value)
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"'{key}' is out of range for a number")
-    return number
-
-
-MAX_ATTRIBUTE_TEXT = 2000
-MAX_ATTRIBUTE_ITEMS = 100
-
-
-def _attribute_text(key: str, text: str) -> None:
-    if len(text) > MAX_ATTRIBUTE_TEXT:
-        raise ValueError(f"'{key}' must be at most {MAX_ATTRIBUTE_TEXT} characters")
-    try:
-        text.encode("utf-8")  # a lone surrogate ("\ud800") cannot be stored
-    except UnicodeEncodeError:
-        raise ValueError(f"'{key}' is not valid Unicode text") from None
-
-
-def _attribute_values(value: Any) -> Any:
-    """Attribute numbers arrive as Decimal (exact JSON parsing): store them as numbers.
-    Texts are bounded and must be real Unicode."""
-    if not isinstance(value, dict):
-        return value
-    checked = {}
-    for key, item in value.items():
-        if isinstance(item, Decimal):
-            item = _plain_number(key, item)
-        elif isinstance(item, str):
-            _attribute_text(key, item)
-        elif isinstance(item, list):
-            if len(item) > MAX_ATTRIBUTE_ITEMS:
-                raise ValueError(f"'{key}' must have at most {MAX_ATTRIBUTE_ITEMS} items")
-            for text in item:
-                if isinstance(text, str):
-                    _attribute_text(key, text)
-        checked[key] = item
-    return checked
-
-
+# Attribute values are checked against the organization's definitions in the store
+# (store/attributes.py); here only the shape: an object of at most 200 codes.
 Attributes = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=100)], AttributeValue],
-    BeforeValidator(_attribute_values),
+    dict[Annotated[str, Field(min_length=1, max_length=100)], Any],
     Field(max_length=200),
 ]
 

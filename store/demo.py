@@ -10,7 +10,7 @@ import random
 from decimal import Decimal
 from typing import Callable
 
-from store import categories, orgs, products
+from store import attributes, categories, orgs, products, variants
 from store.db import writing
 from store.models import Product
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
@@ -58,6 +58,26 @@ def _ean(n: int) -> str:
     return body + str(ean_check_digit(body))
 
 
+def _variable_product(org_id: int, rng: random.Random, brand: int, supplier: int, vat: int,
+                      category: int) -> None:
+    """One T-shirt sold in colours and sizes, to show variants."""
+    attributes.create_attribute(org_id, {"name": "Size", "type": "select",
+                                         "options": ["S", "M", "L", "XL"], "is_variant_axis": True})
+    shirt = products.create_product(org_id, {
+        "name": "Nordwind Essential T-Shirt", "sku": "TSH-ESSENTIAL", "price": Decimal("24.99"),
+        "status": "active", "brand_id": brand, "supplier_id": supplier, "vat_rate_id": vat,
+        "category_ids": [category], "publishing_channels": ["web", "mobile"],
+        "attributes": {"style": "Essential"},
+    })
+    for i, colour in enumerate(["Black", "White", "Navy"]):
+        for j, size in enumerate(["S", "M", "L", "XL"]):
+            variants.create_variant(org_id, shirt["id"], {
+                "sku": f"TSH-ESSENTIAL-{colour[:3].upper()}-{size}", "price": Decimal("24.99"),
+                "stock_quantity": rng.randrange(0, 30), "ean": _ean(1000 + 4 * i + j),
+                "attributes": {"colour": colour, "size": size},
+            })
+
+
 def seed(count: int = 300, progress: Callable[[str], None] = lambda _: None) -> int:
     """Create the demo catalog unless it exists; answers the number of products created."""
     org_id = demo_org_id()
@@ -80,6 +100,9 @@ def seed(count: int = 300, progress: Callable[[str], None] = lambda _: None) -> 
             for child in children:
                 leaves[child] = categories.create_category(org_id, {"name": child, "parent_id": root})["id"]
         orgs.set_channels(org_id, [{"value": v} for v in ("web", "mobile", "marketplace")])
+        attributes.create_attribute(org_id, {"name": "Colour", "type": "select", "options": COLOURS,
+                                             "is_variant_axis": True})
+        attributes.create_attribute(org_id, {"name": "Style", "type": "text"})
 
         progress(f"Creating {count} products…")
         for n in range(count):
@@ -114,5 +137,6 @@ def seed(count: int = 300, progress: Callable[[str], None] = lambda _: None) -> 
                                           [{"warehouse_id": second, "quantity": rng.randrange(1, 60)}])
             if (n + 1) % 100 == 0:
                 progress(f"  {n + 1}/{count} products")
+        _variable_product(org_id, rng, brands[0], suppliers[0], vat["id"], leaves["T-Shirts"])
     progress("Demo catalog ready.")
     return count

@@ -85,6 +85,23 @@ DROP TRIGGER stock_level_au;
 DROP TRIGGER stock_level_ad;
 """
 
+# A variable product's stock is the sum of its enabled variants' stock_quantity. Such a
+# product has no warehouse levels (store.products refuses them), so the stock_level
+# triggers above never overwrite it.
+VARIANT_STOCK_SUM = """
+    UPDATE product SET stock = (SELECT coalesce(sum(stock_quantity), 0) FROM product_variant
+                                WHERE product_id = {row}.product_id AND is_enabled)
+    WHERE id = {row}.product_id;"""
+VARIANT_STOCK_TRIGGERS = f"""
+CREATE TRIGGER variant_stock_ai AFTER INSERT ON product_variant BEGIN{VARIANT_STOCK_SUM.format(row="new")}
+END;
+CREATE TRIGGER variant_stock_au AFTER UPDATE OF stock_quantity, is_enabled, product_id ON product_variant
+BEGIN{VARIANT_STOCK_SUM.format(row="old")}{VARIANT_STOCK_SUM.format(row="new")}
+END;
+CREATE TRIGGER variant_stock_ad AFTER DELETE ON product_variant BEGIN{VARIANT_STOCK_SUM.format(row="old")}
+END;
+"""
+
 # Triggers that bulk_import() drops for a load and rebuilds the effect of once.
 ROW_TRIGGERS = FTS_TRIGGERS + COUNT_TRIGGERS + STOCK_TRIGGERS
 ROW_DROP_TRIGGERS = FTS_DROP_TRIGGERS + COUNT_DROP_TRIGGERS + STOCK_DROP_TRIGGERS
@@ -277,6 +294,57 @@ CREATE TABLE product_status_count (
 ) WITHOUT ROWID;
 {COUNT_TRIGGERS}
 {STOCK_TRIGGERS}
+""",
+    ),
+    (
+        2,
+        "product attribute definitions",
+        """
+CREATE TABLE product_attribute (
+    id INTEGER PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES organization(id),
+    name TEXT NOT NULL,
+    code TEXT NOT NULL,
+    type TEXT NOT NULL,
+    options TEXT,
+    unit TEXT,
+    is_required INTEGER NOT NULL DEFAULT 0,
+    is_variant_axis INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX product_attribute_code ON product_attribute(org_id, code);
+""",
+    ),
+    (
+        3,
+        "product variants; a variable product's stock is the sum of its enabled variants",
+        f"""
+CREATE TABLE product_variant (
+    id INTEGER PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES organization(id),
+    product_id INTEGER NOT NULL REFERENCES product(id) ON DELETE CASCADE,
+    sku TEXT NOT NULL,
+    name TEXT NOT NULL,
+    price INTEGER,
+    sale_price INTEGER,
+    cost INTEGER,
+    weight INTEGER,
+    stock_quantity INTEGER NOT NULL DEFAULT 0 CHECK (stock_quantity >= 0),
+    backorders INTEGER NOT NULL DEFAULT 0,
+    is_enabled INTEGER NOT NULL DEFAULT 1,
+    position INTEGER NOT NULL DEFAULT 0,
+    ean TEXT,
+    media_id INTEGER,
+    attributes TEXT NOT NULL DEFAULT '{{}}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX product_variant_sku ON product_variant(org_id, sku);
+CREATE UNIQUE INDEX product_variant_ean ON product_variant(org_id, ean) WHERE ean IS NOT NULL;
+CREATE UNIQUE INDEX product_variant_axes ON product_variant(product_id, attributes);
+CREATE INDEX product_variant_product ON product_variant(product_id, position);
+{VARIANT_STOCK_TRIGGERS}
 """,
     ),
     (

@@ -130,3 +130,30 @@ class StockLevel(BaseModel):
 
     class Meta:
         primary_key = pw.CompositeKey("product_id", "warehouse_id")
+
+
+class ProductAttribute(OrgModel):
+    name = pw.TextField()
+    code = pw.TextField()
+    type = pw.TextField()
+    options = pw.TextField(null=True)  # a JSON list, for select and multiselect
+    unit = pw.TextField(null=True)
+    is_required = pw.BooleanField(default=False)
+    is_variant_axis = pw.BooleanField(default=False)
+
+
+class ProductVariant(OrgModel):
+    product_id = pw.IntegerField()
+    sku = pw.TextField()
+    name = pw.TextField()
+    price = pw.IntegerField(null=True)
+    sale_price = pw.IntegerField(null=True)
+    cost = pw.IntegerField(null=True)
+    weight = pw.IntegerField(null=True)
+    stock_quantity = pw.IntegerField(default=0)
+    backorders = pw.BooleanField(default=False)
+    is_enabled = pw.BooleanField(default=True)
+    position = pw.IntegerField(default=0)
+    ean = pw.TextField(null=True)
+    media_id = pw.IntegerField(null=True)  # the variant's image, wired with media
+    attributes = pw.TextField(default="{}")

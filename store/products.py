@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 from search import text
-from store import migrations
+from store import attributes, migrations
 from store.cache import product_json
 from store.db import db, utcnow, writing
 from store.errors import BadRequest, NotFound
@@ -173,7 +173,8 @@ def _count_by_status(org_id: int, status: str | None) -> int:
 
 
 def _exact_hit(org_id: int, term: str, where: str, params: Sequence[Any]) -> int | None:
-    """The product whose SKU or EAN is exactly `term` and that passes the filters."""
+    """The product whose SKU or EAN, or a variant's, is exactly `term` and that passes
+    the filters."""
     eans = _barcode_forms(term) if term.isascii() and term.isdigit() else [term]
     marks = ",".join("?" * len(eans))
     row = db.execute_sql(
@@ -181,6 +182,16 @@ def _exact_hit(org_id: int, term: str, where: str, params: Sequence[Any]) -> int
         " ORDER BY p.sku = ? DESC LIMIT 1",
         [*params, term, *eans, term],
     ).fetchone()
+    if row is None:
+        # A variant's SKU or EAN finds its product. Asked apart: any third term in the
+        # OR above (even `p.id = ?`) makes SQLite walk every product of the organization.
+        variant = db.execute_sql(
+            f"SELECT product_id FROM product_variant WHERE org_id = ? AND (sku = ? OR ean IN ({marks}))"
+            " ORDER BY sku = ? DESC LIMIT 1", [org_id, term, *eans, term],
+        ).fetchone()
+        if variant is not None:
+            row = db.execute_sql(f"SELECT p.id FROM product p WHERE {where} AND p.id = ?",
+                                 [*params, variant[0]]).fetchone()
     return None if row is None else int(row[0])
 
 
@@ -375,21 +386,27 @@ def _columns(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) 
             columns[field] = money_to_db(data[field])
     if "publishing_channels" in data:
         columns["channels"] = channels_to_mask(data["publishing_channels"])
-    if "attributes" in data:
-        columns["attributes"] = json.dumps(data["attributes"], sort_keys=True)
+    if "attributes" in data or current is None:  # on create, required ones are checked
+        stored = None if current is None else attributes.decode(_stored_attributes(current["id"]))
+        columns["attributes"] = attributes.encode(attributes.merge_values(
+            org_id, data.get("attributes") or {}, stored, variant=False))
+    _check_product_type(org_id, data, columns, current)
 
     for field in _REFERENCES:
         if columns.get(field) is not None:
             _check_reference(org_id, field, columns[field])
     if "sku" in columns:
         owner = _taken(org_id, "sku", [columns["sku"]], product_id)
-        if owner is not None:
+        if owner is not None or variant_taken(org_id, "sku", [columns["sku"]], None):
             raise BadRequest(f"sku: SKU '{columns['sku']}' is already taken")
     if columns.get("ean") is not None:
         # Barcode lookup treats both spellings as one code, so they must not name two products.
         owner = _taken(org_id, "ean", _barcode_forms(columns["ean"]), product_id)
         if owner is not None:
             raise BadRequest(f"ean: EAN {columns['ean']} is already used by product {owner}")
+        owner = variant_taken(org_id, "ean", _barcode_forms(columns["ean"]), None)
+        if owner is not None:
+            raise BadRequest(f"ean: EAN {columns['ean']} is already used by variant {owner}")
     if columns.get("slug") is not None:
         if _taken(org_id, "slug", [columns["slug"]], product_id) is not None:
             raise BadRequest(f"slug: slug '{columns['slug']}' is already taken")
@@ -402,6 +419,53 @@ def _columns(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) 
     if price is not None and sale is not None and sale > price:
         raise BadRequest("sale_price: must not be greater than price")
     return columns
+
+
+def _stored_attributes(product_id: int) -> str:
+    """The attributes column as stored: its numbers exact, unlike the parsed product's."""
+    return str(db.execute_sql("SELECT attributes FROM product WHERE id = ?", (product_id,)).fetchone()[0])
+
+
+def variant_taken(org_id: int, column: str, values: Sequence[str], variant_id: int | None) -> str | None:
+    """The SKU of a variant of the organization holding one of `values` in `column`
+    (SKUs and EANs are unique across products and variants)."""
+    marks = ",".join("?" * len(values))
+    row = db.execute_sql(
+        f"SELECT sku FROM product_variant WHERE org_id = ? AND {column} IN ({marks}) AND id != ?",
+        (org_id, *values, variant_id or 0),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _check_product_type(org_id: int, data: dict[str, Any], columns: dict[str, Any],
+                        current: dict[str, Any] | None) -> None:
+    """A variable product's stock is its variants' (no warehouse levels of its own);
+    a product with variants stays variable."""
+    was = (current or {}).get("product_type", "simple")
+    kind = columns.get("product_type", was)
+    if kind == "variable" and "stock" in data:
+        raise BadRequest("stock: a variable product's stock is the sum of its variants'"
+                         " stock_quantity; set it on the variants")
+    if kind == "variable" and was != "variable" and current is not None:
+        check_can_become_variable(current)
+    if kind == "simple" and was == "variable" and current is not None:
+        count = db.execute_sql("SELECT count(*) FROM product_variant WHERE product_id = ?",
+                               (current["id"],)).fetchone()[0]
+        if count:
+            raise BadRequest(f"product_type: the product has {count} variant"
+                             f"{'' if count == 1 else 's'}; delete them before making it simple")
+
+
+def check_can_become_variable(current: dict[str, Any]) -> None:
+    if current["stock"] > 0:
+        raise BadRequest(f"product_type: the product holds {current['stock']} units in its"
+                         " warehouses; set its stock to 0 before it gets variants")
+
+
+def drop_stock_levels(product_id: int) -> None:
+    """A product that became variable keeps no warehouse levels (all 0 by then), so
+    that no stock_level trigger recomputes its stock from them."""
+    db.execute_sql("DELETE FROM stock_level WHERE product_id = ?", (product_id,))
 
 
 def _decimal(current: dict[str, Any] | None, field: str) -> Decimal | None:
@@ -440,6 +504,8 @@ def create_product(org_id: int, data: dict[str, Any]) -> dict[str, Any]:
             list(columns.values()),
         )
         product_id = int(cursor.lastrowid)
+        if columns.get("product_type") == "variable":
+            drop_stock_levels(product_id)
         if data.get("stock"):
             _set_default_stock(org_id, product_id, data["stock"], now)
         _set_categories(product_id, category_ids)
@@ -460,6 +526,8 @@ def update_product(org_id: int, product_id: int, data: dict[str, Any]) -> dict[s
         )
         if "stock" in data:
             _set_default_stock(org_id, product_id, data["stock"], now)
+        if columns.get("product_type") == "variable" and current["product_type"] != "variable":
+            drop_stock_levels(product_id)
         if "category_ids" in data:
             _set_categories(product_id, _check_categories(org_id, data["category_ids"]))
     return get_product(org_id, product_id)
@@ -501,7 +569,9 @@ def product_with_stock(org_id: int, product_id: int) -> dict[str, Any]:
 def set_stock_levels(org_id: int, product_id: int, levels: list[dict[str, int]]) -> dict[str, Any]:
     """Set the listed warehouses' levels; warehouses not listed keep theirs."""
     with writing():
-        get_product(org_id, product_id)
+        if get_product(org_id, product_id)["product_type"] == "variable":
+            raise BadRequest("body: a variable product's stock is the sum of its variants'"
+                             " stock_quantity; set it on the variants")
         seen: set[int] = set()
         for i, level in enumerate(levels):
             warehouse_id = level["warehouse_id"]
@@ -533,9 +603,19 @@ def find_by_barcode(org_id: int, barcode: str) -> dict[str, Any]:
         f"SELECT id FROM product WHERE org_id = ? AND ean IN ({marks}) ORDER BY id LIMIT 1",
         [org_id, *forms],
     ).fetchone()
+    if row is not None:
+        return {**product_with_stock(org_id, int(row[0])), "matched_variant": None}
+    # A variant's barcode answers its product, with that variant as `matched_variant`.
+    row = db.execute_sql(
+        f"SELECT product_id, id FROM product_variant WHERE org_id = ? AND ean IN ({marks})"
+        " ORDER BY id LIMIT 1", [org_id, *forms],
+    ).fetchone()
     if row is None:
         raise NotFound(f"no product with barcode {barcode}")
-    return product_with_stock(org_id, int(row[0]))
+    from store import variants  # it builds on this module
+
+    product = product_with_stock(org_id, int(row[0]))
+    return {**product, "matched_variant": variants.get_variant(org_id, int(row[0]), int(row[1]))}
 
 
 # ---- bulk import -----------------------------------------------------------------------

@@ -558,7 +558,7 @@ def test_migration_7_counts_existing_links_and_makes_slugs_unique(db_path: str, 
     from store import migrations
     from store.db import close_database, open_database
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] < 7])
     open_database(db_path)
     org = orgs.get_or_create_org("Old")
     now = "2026-01-01T00:00:00.000000Z"

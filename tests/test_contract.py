@@ -81,7 +81,8 @@ def implements(handler: type[tornado.web.RequestHandler], method: str) -> bool:
 def fill(pattern: str, ids: dict[str, int], default_id: int) -> str:
     """A concrete path for a route pattern: the resource's sample id, a sample barcode."""
     family = pattern.split("/")[2]
-    path = pattern.replace(ID_GROUP, str(ids.get(family, default_id)))
+    path = pattern.replace(ID_GROUP, str(ids.get(family, default_id)), 1)
+    path = path.replace(ID_GROUP, str(ids.get("variants", default_id)))  # a second id
     path = path.replace(BARCODE_GROUP, EAN)
     return path
 
@@ -89,12 +90,15 @@ def fill(pattern: str, ids: dict[str, int], default_id: int) -> str:
 @pytest.fixture
 def sample_ids(api: Any, org_id: int) -> dict[str, int]:
     """One row of every resource, so that id routes reach their handler's real work."""
-    from store import categories, products
+    from store import attributes, categories, products, variants
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
 
     product = products.create_product(org_id, {"name": "Mug", "sku": "MUG-1", "ean": EAN})
     return {
         "products": product["id"],
+        "product-attributes": attributes.create_attribute(
+            org_id, {"name": "Colour", "type": "text"})["id"],
+        "variants": variants.create_variant(org_id, product["id"], {"sku": "MUG-1-V"})["id"],
         "brands": BRANDS.create(org_id, {"name": "Brand"})["id"],
         "suppliers": SUPPLIERS.create(org_id, {"name": "Supplier"})["id"],
         "vat-rates": VAT_RATES.create(org_id, {"name": "Std", "rate": 19, "country_code": "RO"})["id"],
@@ -132,7 +136,8 @@ async def test_every_route_and_method_answers_the_envelope(api: Any, sample_ids:
 
 async def test_every_id_route_answers_404_for_a_missing_id(api: Any) -> None:
     nouns = {"products": "product", "brands": "brand", "suppliers": "supplier",
-             "vat-rates": "VAT rate", "warehouses": "warehouse", "categories": "category"}
+             "vat-rates": "VAT rate", "warehouses": "warehouse", "categories": "category",
+             "product-attributes": "attribute"}
     checked = 0
     for pattern, handler in route_table():
         if ID_GROUP not in pattern:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from store import orgs, products
+from store import attributes, orgs, products
 from store.db import db
 from store.models import Category
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES, default_warehouse_id
@@ -34,11 +34,12 @@ class Theirs:
     warehouse: int
     default_warehouse: int
     category: int
+    attribute: int
 
     def id_of(self, family: str) -> int:
         return {"products": self.product, "brands": self.brand, "suppliers": self.supplier,
                 "vat-rates": self.vat_rate, "warehouses": self.warehouse,
-                "categories": self.category}[family]
+                "categories": self.category, "product-attributes": self.attribute}[family]
 
 
 @pytest.fixture
@@ -49,6 +50,7 @@ def theirs(other_org_id: int) -> Theirs:
     warehouse = WAREHOUSES.create(other_org_id, {"name": "Far", "code": "FAR"})["id"]
     category = Category.create(org_id=other_org_id, name="Secret Category", slug="secret-category").id
     orgs.set_channels(other_org_id, [{"value": "social"}])
+    attribute = attributes.create_attribute(other_org_id, {"name": "Secret", "type": "text"})["id"]
     product = products.create_product(other_org_id, {
         "name": "Zanzibar Globex Widget", "sku": "SHARED-SKU", "ean": THEIR_EAN, "stock": 7,
         "brand_id": brand, "supplier_id": supplier, "vat_rate_id": vat,
@@ -59,7 +61,7 @@ def theirs(other_org_id: int) -> Theirs:
                                                       "brand_id": brand})
     products.archive_product(other_org_id, archived["id"])
     return Theirs(product["id"], archived["id"], brand, supplier, vat, warehouse,
-                  default_warehouse_id(other_org_id), category)
+                  default_warehouse_id(other_org_id), category, attribute)
 
 
 @dataclass
@@ -103,7 +105,7 @@ async def snapshot(client: Any) -> dict[str, Any]:
         state[f"products:{status}"] = listed
         for product in listed:
             state[f"stock:{product['id']}"] = (await client.get(f"/api/products/{product['id']}/stock")).data
-    for family in ("brands", "suppliers", "vat-rates", "warehouses"):
+    for family in ("brands", "suppliers", "vat-rates", "warehouses", "product-attributes"):
         state[family] = (await client.get(f"/api/{family}?limit=100")).data
     state["channels"] = (await client.get("/api/channels")).data
     state["categories"] = list(
@@ -136,6 +138,13 @@ PATH_CALLS = [
       for method, body in (("GET", None), ("PATCH", {"name": "Hijacked"}),
                            ("PUT", {"name": "Hijacked"}), ("DELETE", None))],
     ("PATCH", "/api/warehouses/{id}", {"is_default": True}),
+    *[(method, "/api/product-attributes/{id}", body)
+      for method, body in (("GET", None), ("PATCH", {"name": "Hijacked"}),
+                           ("PUT", {"type": "number"}), ("DELETE", None))],
+    ("GET", "/api/products/{id}/variants", None),
+    ("POST", "/api/products/{id}/variants", {"sku": "HIJACK-1"}),
+    *[(method, "/api/products/{id}/variants/{id}", body)
+      for method, body in (("GET", None), ("PATCH", {"stock_quantity": 5}), ("DELETE", None))],
     ("PATCH", "/api/vat-rates/{id}", {"rate": "0", "country_code": "DE"}),
     ("GET", "/api/categories/{id}", None),
     ("PUT", "/api/categories/{id}", {"name": "Hijacked", "parent_id": None}),

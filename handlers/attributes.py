@@ -1,0 +1,93 @@
+"""Product attribute definitions: /api/product-attributes and /api/product-attributes/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from handlers.base import BaseHandler
+from handlers.fields import Body, Name
+from handlers.util import listing, path_id
+from store import attributes
+
+AttributeType = Literal["text", "number", "boolean", "select", "multiselect", "date"]
+
+
+def _code(value: str) -> str:
+    if not attributes.CODE.fullmatch(value):
+        raise ValueError("must start with a lower-case letter and hold only lower-case letters,"
+                         " digits and underscores (at most 64)")
+    return value
+
+
+def _unique(options: list[str] | None) -> list[str] | None:
+    if options is not None:
+        seen: set[str] = set()
+        for option in options:
+            if option in seen:
+                raise ValueError(f"'{option}' is listed twice")
+            seen.add(option)
+    return options
+
+
+Code = Annotated[str, AfterValidator(_code)]
+Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Options = Annotated[list[Option] | None, Field(max_length=1000), AfterValidator(_unique)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class AttributePatch(Body):
+    """Any subset of the create fields (PUT and PATCH alike)."""
+
+    name: Name = None  # type: ignore[assignment]
+    code: Code = None  # type: ignore[assignment]
+    type: AttributeType = None  # type: ignore[assignment]
+    options: Options = None
+    unit: Unit | None = None
+    is_required: bool = None  # type: ignore[assignment]
+    is_variant_axis: bool = None  # type: ignore[assignment]
+
+
+class AttributeCreate(AttributePatch):
+    name: Name
+    type: AttributeType
+    is_required: bool = False
+    is_variant_axis: bool = False
+
+
+class AttributeListHandler(BaseHandler):
+    """GET (paginated, by name) and POST /api/product-attributes."""
+
+    def get(self) -> None:
+        page, limit = self.page_args()
+        items, total = attributes.list_attributes(self.org_id, page, limit)
+        self.reply(listing("product_attributes", items, page, limit, total))
+
+    def post(self) -> None:
+        body = self.json_body(AttributeCreate)
+        data = body.model_dump(exclude_unset=True)
+        data.setdefault("is_required", False)
+        data.setdefault("is_variant_axis", False)
+        self.reply(attributes.create_attribute(self.org_id, data), status=201)
+
+
+class AttributeHandler(BaseHandler):
+    """GET, PUT/PATCH (any subset of fields) and DELETE /api/product-attributes/{id}."""
+
+    def get(self, raw_id: str) -> None:
+        self.reply(attributes.get_attribute(self.org_id, path_id(raw_id, "attribute")))
+
+    # Updates and deletes may look through every product's values (is the attribute in
+    # use? which products lose it?), which takes long at a large catalog: off the loop.
+
+    async def patch(self, raw_id: str) -> None:
+        attribute_id = path_id(raw_id, "attribute")
+        data = self.json_body(AttributePatch).model_dump(exclude_unset=True)
+        self.reply(await self.off_loop(attributes.update_attribute, self.org_id, attribute_id, data))
+
+    put = patch
+
+    async def delete(self, raw_id: str) -> None:
+        attribute_id = path_id(raw_id, "attribute")
+        self.reply(await self.off_loop(attributes.delete_attribute, self.org_id, attribute_id))

@@ -1,0 +1,68 @@
+"""Variants of a product: /api/products/{id}/variants and .../variants/{variantId}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from handlers.base import BaseHandler
+from handlers.fields import Body, Ean, Money, Name, Quantity, Sku
+from handlers.products import Attributes
+from handlers.util import path_id
+from store import variants
+
+
+class VariantPatch(Body):
+    """Any subset of a variant's fields; `attributes` maps axis attribute codes to values."""
+
+    sku: Sku = None  # type: ignore[assignment]
+    name: Name | None = None
+    price: Money = None
+    sale_price: Money = None
+    cost: Money = None
+    weight: Money = None
+    stock_quantity: Quantity = None  # type: ignore[assignment]
+    stock_status: Literal["in_stock", "out_of_stock", "backorder"] = None  # type: ignore[assignment]
+    is_enabled: bool = None  # type: ignore[assignment]
+    position: Annotated[int, Field(ge=0, le=1_000_000)] = None  # type: ignore[assignment]
+    ean: Ean = None
+    attributes: Attributes = None  # type: ignore[assignment]
+
+
+class VariantCreate(VariantPatch):
+    sku: Sku
+
+
+def _fields(body: VariantPatch) -> dict[str, Any]:
+    return body.model_dump(exclude_unset=True)
+
+
+class VariantListHandler(BaseHandler):
+    """GET (the contract's list) and POST /api/products/{id}/variants."""
+
+    def get(self, raw_id: str) -> None:
+        self.reply(variants.list_variants(self.org_id, path_id(raw_id, "product")))
+
+    def post(self, raw_id: str) -> None:
+        product_id = path_id(raw_id, "product")
+        variants.require_product(self.org_id, product_id)  # a missing product: 404 before the body
+        body = self.json_body(VariantCreate)
+        self.reply(variants.create_variant(self.org_id, product_id, _fields(body)), status=201)
+
+
+class VariantHandler(BaseHandler):
+    """GET, PATCH and DELETE /api/products/{id}/variants/{variantId}."""
+
+    def get(self, raw_id: str, raw_variant: str) -> None:
+        self.reply(variants.get_variant(self.org_id, path_id(raw_id, "product"),
+                                        path_id(raw_variant, "variant")))
+
+    def patch(self, raw_id: str, raw_variant: str) -> None:
+        product_id, variant_id = path_id(raw_id, "product"), path_id(raw_variant, "variant")
+        body = self.json_body(VariantPatch)
+        self.reply(variants.update_variant(self.org_id, product_id, variant_id, _fields(body)))
+
+    def delete(self, raw_id: str, raw_variant: str) -> None:
+        self.reply(variants.delete_variant(self.org_id, path_id(raw_id, "product"),
+                                           path_id(raw_variant, "variant")))

@@ -1,0 +1,272 @@
+"""Product variants: list, read, create, partial update and delete.
+
+A variant belongs to one product and holds values for the organization's variant-axis
+attributes (two variants of a product never share them). Adding a variant makes the
+product `variable`; its `stock` is then the sum of its enabled variants'
+`stock_quantity`, kept by triggers (store/migrations.py, migration 3). Every variant
+write moves the product's `updated_at`, since its stock may show the change
+(store/cache.py).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from store import attributes
+from store.attributes import Definition
+from store.db import db, utcnow, writing
+from store.errors import BadRequest, NotFound
+from store.products import (
+    _barcode_forms, _taken, check_can_become_variable, drop_stock_levels, get_product,
+    variant_taken,
+)
+from store.values import money_from_db, money_to_db
+
+COLUMNS = (
+    "id, product_id, sku, name, price, sale_price, cost, weight, stock_quantity, backorders,"
+    " is_enabled, position, ean, attributes, created_at, updated_at"
+)
+MONEY = ("price", "sale_price", "cost", "weight")
+
+
+def _axis_names(org_id: int) -> dict[str, tuple[int, str]]:
+    """code -> (id, name) of the organization's variant-axis attributes, in one query."""
+    return {code: (row_id, name) for row_id, code, name in db.execute_sql(
+        "SELECT id, code, name FROM product_attribute WHERE org_id = ? AND is_variant_axis", (org_id,)
+    )}
+
+
+def _stock_status(quantity: int, backorders: bool) -> str:
+    if quantity > 0:
+        return "in_stock"
+    return "backorder" if backorders else "out_of_stock"
+
+
+def _to_api(row: tuple[Any, ...], names: dict[str, tuple[int, str]]) -> dict[str, Any]:
+    (variant_id, _, sku, name, price, sale_price, cost, weight, quantity, backorders,
+     enabled, position, ean, values_text, created_at, updated_at) = row
+    values = attributes.decode(values_text)
+    order = sorted(values, key=lambda code: names.get(code, (0, code)))
+    return {
+        "id": variant_id, "sku": sku, "name": name,
+        "price": money_from_db(price), "sale_price": money_from_db(sale_price),
+        "cost": money_from_db(cost), "stock_quantity": quantity,
+        "stock_status": _stock_status(quantity, bool(backorders)),
+        "weight": money_from_db(weight), "is_enabled": bool(enabled), "position": position,
+        "ean": ean, "image": None,
+        "attributes": [
+            {"attribute_name": names.get(code, (0, code))[1], "attribute_code": code,
+             "value": _shown(values[code])}
+            for code in order
+        ],
+        "created_at": created_at, "updated_at": updated_at,
+    }
+
+
+def _shown(value: Any) -> Any:
+    """Numbers as exact JSON numbers: an int, or a float that prints as the decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _product(org_id: int, product_id: int) -> tuple[int, str, str, int]:
+    row = db.execute_sql(
+        "SELECT id, name, product_type, stock FROM product WHERE id = ? AND org_id = ?",
+        (product_id, org_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"product {product_id} not found")
+    return row  # type: ignore[no-any-return]
+
+
+def require_product(org_id: int, product_id: int) -> None:
+    _product(org_id, product_id)
+
+
+def list_variants(org_id: int, product_id: int) -> dict[str, Any]:
+    """The contract's answer: the product's id and name, its variants in order, total."""
+    with db.atomic():  # one snapshot
+        _, name, _, _ = _product(org_id, product_id)
+        rows = db.execute_sql(
+            f"SELECT {COLUMNS} FROM product_variant WHERE product_id = ? AND org_id = ?"
+            " ORDER BY position, id", (product_id, org_id),
+        ).fetchall()
+        names = _axis_names(org_id) if rows else {}
+    variants = [_to_api(row, names) for row in rows]
+    return {"product_id": product_id, "product_name": name, "variants": variants, "total": len(variants)}
+
+
+def _row(org_id: int, product_id: int, variant_id: int) -> tuple[Any, ...]:
+    _product(org_id, product_id)
+    row = db.execute_sql(
+        f"SELECT {COLUMNS} FROM product_variant WHERE id = ? AND product_id = ? AND org_id = ?",
+        (variant_id, product_id, org_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"variant {variant_id} not found")
+    return row  # type: ignore[no-any-return]
+
+
+def get_variant(org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:
+    return _to_api(_row(org_id, product_id, variant_id), _axis_names(org_id))
+
+
+# ---- writes -------------------------------------------------------------------------------
+
+def _default_name(org_id: int, product_name: str, values: dict[str, Any]) -> str:
+    """"T-Shirt - Red, M": the product's name and the axis values in attribute order."""
+    if not values:
+        return product_name
+    defs: dict[str, Definition] = attributes.definitions(org_id, values)
+    order = sorted(values, key=lambda code: defs[code].id if code in defs else 0)
+    return f"{product_name} - {', '.join(_value_text(defs.get(c), values[c]) for c in order)}"[:255]
+
+
+def _value_text(definition: Definition | None, value: Any) -> str:
+    """A value as a name shows it; a bare "Yes" would not say what is yes."""
+    if isinstance(value, bool):
+        return f"{definition.name if definition else 'Yes/No'}: {'Yes' if value else 'No'}"
+    return value if isinstance(value, str) else attributes.encode_value(value)
+
+
+def _check_unique(org_id: int, product_id: int, columns: dict[str, Any], variant_id: int | None) -> None:
+    if "sku" in columns:
+        sku = columns["sku"]
+        if _taken(org_id, "sku", [sku], None) is not None or variant_taken(org_id, "sku", [sku], variant_id):
+            raise BadRequest(f"sku: SKU '{sku}' is already taken")
+    if columns.get("ean") is not None:
+        forms = _barcode_forms(columns["ean"])
+        owner = _taken(org_id, "ean", forms, None)
+        if owner is not None:
+            raise BadRequest(f"ean: EAN {columns['ean']} is already used by product {owner}")
+        owner = variant_taken(org_id, "ean", forms, variant_id)
+        if owner is not None:
+            raise BadRequest(f"ean: EAN {columns['ean']} is already used by variant {owner}")
+    if "attributes" in columns:
+        clash = db.execute_sql(
+            "SELECT sku FROM product_variant WHERE product_id = ? AND attributes = ? AND id != ?",
+            (product_id, columns["attributes"], variant_id or 0),
+        ).fetchone()
+        if clash is not None:
+            raise BadRequest(f"attributes: variant {clash[0]} of this product has the same axis values")
+
+
+def _money_columns(data: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    columns = {field: money_to_db(data[field]) for field in MONEY if field in data}
+    price = columns.get("price", current.get("price"))
+    sale = columns.get("sale_price", current.get("sale_price"))
+    if price is not None and sale is not None and sale > price:
+        raise BadRequest("sale_price: must not be greater than price")
+    return columns
+
+
+def _stock_columns(data: dict[str, Any], quantity: int) -> dict[str, Any]:
+    """`stock_status` follows `stock_quantity`; `backorder` lets a variant at 0 be
+    sold anyway, and `in_stock`/`out_of_stock` turn that off (they must agree with the
+    quantity)."""
+    status = data.get("stock_status")
+    if status is None:
+        return {}
+    if status == "in_stock" and quantity == 0:
+        raise BadRequest("stock_status: in_stock needs a stock_quantity above 0")
+    if status == "out_of_stock" and quantity > 0:
+        raise BadRequest("stock_status: out_of_stock needs a stock_quantity of 0")
+    return {"backorders": status == "backorder"}
+
+
+def _place(product_id: int, wanted: int | None, old: int | None) -> int:
+    """Shift siblings for a variant going to `wanted` (None: last) from `old` (None:
+    new); answers its position, clamped to the end of the list."""
+    count = db.execute_sql("SELECT count(*) FROM product_variant WHERE product_id = ?",
+                           (product_id,)).fetchone()[0]
+    last = count if old is None else count - 1
+    target = last if wanted is None else min(wanted, last)
+    if old is None:
+        db.execute_sql("UPDATE product_variant SET position = position + 1"
+                       " WHERE product_id = ? AND position >= ?", (product_id, target))
+    elif target > old:
+        db.execute_sql("UPDATE product_variant SET position = position - 1"
+                       " WHERE product_id = ? AND position > ? AND position <= ?", (product_id, old, target))
+    elif target < old:
+        db.execute_sql("UPDATE product_variant SET position = position + 1"
+                       " WHERE product_id = ? AND position >= ? AND position < ?", (product_id, target, old))
+    return int(target)
+
+
+def _touch(org_id: int, product_id: int, now: str) -> None:
+    attributes.touch_products(org_id, [product_id], now)
+
+
+def create_variant(org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Add a variant; a simple product becomes variable (it must hold no warehouse stock)."""
+    with writing():
+        _, product_name, product_type, _ = _product(org_id, product_id)
+        if product_type != "variable":
+            check_can_become_variable(get_product(org_id, product_id))
+            db.execute_sql("UPDATE product SET product_type = 'variable' WHERE id = ?", (product_id,))
+            drop_stock_levels(product_id)
+        values = attributes.merge_values(org_id, data.get("attributes") or {}, None, variant=True)
+        columns: dict[str, Any] = {
+            "sku": data["sku"], "ean": data.get("ean"), "attributes": attributes.encode(values),
+            "stock_quantity": data.get("stock_quantity", 0),
+            "is_enabled": data.get("is_enabled", True),
+        }
+        _check_unique(org_id, product_id, columns, None)
+        columns.update(_money_columns(data, {}))
+        columns.update(_stock_columns(data, columns["stock_quantity"]))
+        columns["name"] = data.get("name") or _default_name(org_id, product_name, values)
+        columns["position"] = _place(product_id, data.get("position"), None)
+        now = utcnow()
+        columns.update(org_id=org_id, product_id=product_id, created_at=now, updated_at=now)
+        cursor = db.execute_sql(
+            f"INSERT INTO product_variant ({', '.join(columns)})"
+            f" VALUES ({','.join('?' * len(columns))})", list(columns.values()),
+        )
+        _touch(org_id, product_id, now)
+        variant_id = int(cursor.lastrowid)
+    return get_variant(org_id, product_id, variant_id)
+
+
+def update_variant(org_id: int, product_id: int, variant_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """A partial update: `attributes` merges keys (null removes one); `name: null`
+    makes the name again from the product's name and the axis values."""
+    with writing():
+        row = _row(org_id, product_id, variant_id)
+        current = dict(zip([c.strip() for c in COLUMNS.split(",")], row))
+        columns: dict[str, Any] = {
+            field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled") if field in data
+        }
+        values = attributes.decode(current["attributes"])
+        if "attributes" in data:
+            values = attributes.merge_values(org_id, data["attributes"], values, variant=True)
+            columns["attributes"] = attributes.encode(values)
+        _check_unique(org_id, product_id, columns, variant_id)
+        columns.update(_money_columns(data, current))
+        quantity = columns.get("stock_quantity", current["stock_quantity"])
+        columns.update(_stock_columns(data, quantity))
+        if "name" in data:
+            product_name = _product(org_id, product_id)[1]
+            columns["name"] = data["name"] or _default_name(org_id, product_name, values)
+        if "position" in data:
+            columns["position"] = _place(product_id, data["position"], current["position"])
+        now = utcnow()
+        columns["updated_at"] = now
+        db.execute_sql(
+            f"UPDATE product_variant SET {', '.join(f'{name} = ?' for name in columns)} WHERE id = ?",
+            [*columns.values(), variant_id],
+        )
+        _touch(org_id, product_id, now)
+    return get_variant(org_id, product_id, variant_id)
+
+
+def delete_variant(org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:
+    """Delete a variant (the product stays variable); answers the deleted variant."""
+    with writing():
+        shown = get_variant(org_id, product_id, variant_id)
+        db.execute_sql("DELETE FROM product_variant WHERE id = ?", (variant_id,))
+        db.execute_sql("UPDATE product_variant SET position = position - 1"
+                       " WHERE product_id = ? AND position > ?", (product_id, shown["position"]))
+        _touch(org_id, product_id, utcnow())
+    return shown
