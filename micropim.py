@@ -30,6 +30,7 @@ from handlers.products import (
 )
 from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
+from handlers.translations import TranslationHandler, TranslationListHandler
 
 log = logging.getLogger("micropim")
 
@@ -55,6 +56,8 @@ def routes() -> list[tuple[Any, ...]]:
         (r"/api/products/barcode/([^/]+)", ProductBarcodeHandler),
         (rf"/api/products/{ID}", ProductHandler),
         (rf"/api/products/{ID}/stock", ProductStockHandler),
+        (rf"/api/products/{ID}/translations", TranslationListHandler),
+        (rf"/api/products/{ID}/translations/([^/]+)", TranslationHandler),
         (r"/api/channels", ChannelsHandler),
     ]
     for path, resource in (

@@ -128,3 +128,18 @@ class StockLevel(BaseModel):
 
     class Meta:
         primary_key = pw.CompositeKey("product_id", "warehouse_id")
+
+
+class ProductTranslation(BaseModel):
+    """A product's texts in one locale (migration 4); NULL fields fall back."""
+
+    id = pw.AutoField()
+    product_id = pw.IntegerField()
+    org_id = pw.IntegerField()
+    locale = pw.TextField()
+    name = pw.TextField(null=True)
+    description = pw.TextField(null=True)
+    short_description = pw.TextField(null=True)
+    slug = pw.TextField(null=True)
+    created_at = pw.TextField(default=utcnow)
+    updated_at = pw.TextField(default=utcnow)
