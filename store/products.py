@@ -82,7 +82,8 @@ def _localized_json_sql(depth: int) -> str:
     sql = PRODUCT_JSON
     for field in TRANSLATED:
         plain = f"'{field}', p.{field},"
-        assert sql.count(plain) == 1, f"PRODUCT_JSON must show p.{field} once"
+        if sql.count(plain) != 1:
+            raise RuntimeError(f"PRODUCT_JSON must show p.{field} exactly once as '{field}'")
         chain = ", ".join(f"t{i}.{field}" for i in range(depth))
         sql = sql.replace(plain, f"'{field}', coalesce({chain}, p.{field}),")
     return sql + "".join(

@@ -54,7 +54,7 @@ def theirs(other_org_id: int) -> Theirs:
         "category_ids": [category], "status": "active", "publishing_channels": ["web"],
     })
     products.set_stock_levels(other_org_id, product["id"], [{"warehouse_id": warehouse, "quantity": 2}])
-    translations.put_translation(other_org_id, product["id"], "ro", {"name": "Widget Zanzibar"})
+    translations.put_translation(other_org_id, product["id"], "ro", {"name": "Quokka Zanzibar"})
     archived = products.create_product(other_org_id, {"name": "Zanzibar Old", "sku": "OLD-1",
                                                       "brand_id": brand})
     products.archive_product(other_org_id, archived["id"])
@@ -308,7 +308,7 @@ async def test_lists_never_show_another_organizations_rows(
 @pytest.mark.parametrize("query", [
     "search=Zanzibar", "search=zanz", "search=SHARED-SKU", f"search={THEIR_EAN}",
     "search=Zanzibar&status=archived", "search=Zanzibar&sort=name", "channel=web",
-    "search=Globex&channel=web", "search=Zanzibar&locale=ro",
+    "search=Globex&channel=web", "search=Zanzibar&locale=ro", "search=quokka",
 ])
 async def test_search_and_filters_never_reach_another_organization(
     api: Any, other_api: Any, theirs: Theirs, mine: Mine, query: str
@@ -324,6 +324,8 @@ async def test_search_and_filters_never_reach_another_organization(
 async def test_their_search_finds_their_product(other_api: Any, theirs: Theirs, mine: Mine) -> None:
     listed = (await other_api.get("/api/products?search=Zanzibar")).data
     assert [p["id"] for p in listed["products"]] == [theirs.product]
+    listed = (await other_api.get("/api/products?search=quokka&locale=ro")).data  # translated only
+    assert [(p["id"], p["name"]) for p in listed["products"]] == [(theirs.product, "Quokka Zanzibar")]
 
 
 @pytest.mark.parametrize("param, attr", [("brand", "brand"), ("category", "category")])
