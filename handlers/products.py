@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, RootModel
 
 from handlers.base import BaseHandler, parse_json, to_json, validate
-from handlers.translations import parse_locale
 from handlers.fields import (
     MAX_ID, Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
+from handlers.translations import parse_locale
 from handlers.util import pagination, parse_timestamp, path_id
 from store import products
 from store.errors import BadRequest
