@@ -41,6 +41,7 @@ from handlers.products import (
 from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
 from handlers.variants import VariantHandler, VariantListHandler
+from handlers.translations import TranslationHandler, TranslationListHandler
 
 log = logging.getLogger("micropim")
 
@@ -66,6 +67,8 @@ def routes() -> list[tuple[Any, ...]]:
         (r"/api/products/barcode/([^/]+)", ProductBarcodeHandler),
         (rf"/api/products/{ID}", ProductHandler),
         (rf"/api/products/{ID}/stock", ProductStockHandler),
+        (rf"/api/products/{ID}/translations", TranslationListHandler),
+        (rf"/api/products/{ID}/translations/([^/]+)", TranslationHandler),
         (r"/api/channels", ChannelsHandler),
         # Categories: `/api/categories/{id}` after its sub-resources, so that a walk of
         # the table (tests/test_contract.py) deletes the sample category last.

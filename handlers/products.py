@@ -10,6 +10,7 @@ from handlers.base import BaseHandler, parse_json, to_json, validate
 from handlers.fields import (
     MAX_ID, Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
+from handlers.translations import parse_locale
 from handlers.util import pagination, parse_timestamp, path_id
 from store import products
 from store.errors import BadRequest
@@ -70,6 +71,12 @@ def _fields(body: ProductPatch) -> dict[str, Any]:
     return body.model_dump(exclude_unset=True)
 
 
+def _locale(handler: BaseHandler) -> str | None:
+    """`?locale=de-AT` on product reads: translated texts, falling back field by field."""
+    raw = handler.get_query_argument("locale", None)
+    return parse_locale(raw) if raw else None
+
+
 class ProductListHandler(BaseHandler):
     """GET /api/products (filters, search, sort, pages) and POST /api/products."""
 
@@ -92,6 +99,7 @@ class ProductListHandler(BaseHandler):
             sort=self.query_choice("sort", self.SORTS),
             page=page,
             limit=limit,
+            locale=_locale(self),
         )
 
     async def get(self) -> None:
@@ -113,7 +121,8 @@ class ProductHandler(BaseHandler):
     """GET, PATCH and DELETE (soft: archived) /api/products/{id}."""
 
     def get(self, raw_id: str) -> None:
-        self.reply_raw(products.get_product_json(self.org_id, path_id(raw_id, "product")))
+        product_id = path_id(raw_id, "product")
+        self.reply_raw(products.get_product_json(self.org_id, product_id, _locale(self)))
 
     def patch(self, raw_id: str) -> None:
         product_id = path_id(raw_id, "product")
@@ -130,7 +139,7 @@ class ProductBarcodeHandler(BaseHandler):
     def get(self, barcode: str) -> None:
         if not barcode.isascii() or not barcode.isdigit() or len(barcode) not in (8, 12, 13):
             raise BadRequest("barcode: must be 8, 12 or 13 digits (EAN-8, UPC-A or EAN-13)")
-        self.reply(products.find_by_barcode(self.org_id, barcode))
+        self.reply(products.find_by_barcode(self.org_id, barcode, _locale(self)))
 
 
 class ProductStockHandler(BaseHandler):

@@ -157,3 +157,18 @@ class ProductVariant(OrgModel):
     ean = pw.TextField(null=True)
     media_id = pw.IntegerField(null=True)  # the variant's image, wired with media
     attributes = pw.TextField(default="{}")
+
+
+class ProductTranslation(BaseModel):
+    """A product's texts in one locale (migration 4); NULL fields fall back."""
+
+    id = pw.AutoField()
+    product_id = pw.IntegerField()
+    org_id = pw.IntegerField()
+    locale = pw.TextField()
+    name = pw.TextField(null=True)
+    description = pw.TextField(null=True)
+    short_description = pw.TextField(null=True)
+    slug = pw.TextField(null=True)
+    created_at = pw.TextField(default=utcnow)
+    updated_at = pw.TextField(default=utcnow)

@@ -14,13 +14,14 @@ from typing import Any, Iterable, Sequence
 
 from search import text
 from store import attributes, migrations
-from store.cache import product_json
+from store.cache import CacheKey, product_json
 from store.db import db, utcnow, writing
 from store.errors import BadRequest, NotFound
 from store.reference import default_warehouse_id
 from store.values import (
     CHANNELS,
     channels_to_mask,
+    locale_fallbacks,
     money_to_db,
     slugify,
 )
@@ -60,7 +61,8 @@ SELECT p.id, p.updated_at, json_object(
     'images', json_array(),
     'publishing_channels', (SELECT json_group_array(name ORDER BY bit)
                             FROM ({_CHANNEL_BITS}) WHERE p.channels & bit),
-    'available_translations', json_array(),
+    'available_translations', (SELECT json_group_array(t.locale ORDER BY t.locale)
+                               FROM product_translation t WHERE t.product_id = p.id),
     'product_condition', p.product_condition,
     'attributes', json(p.attributes),
     'created_at', p.created_at, 'updated_at', p.updated_at)
@@ -78,6 +80,29 @@ SUBTREE_SQL = (
     " UNION SELECT c.id FROM subtree s CROSS JOIN category c"
     " ON c.org_id = ? AND c.parent_id = s.id)"
 )
+TRANSLATED = ("slug", "name", "description", "short_description")
+
+
+def _localized_json_sql(depth: int) -> str:
+    """PRODUCT_JSON with each translatable text taken from the first of `depth` locales
+    (bound as the first parameters) that translates it, else the product's own: the
+    field-by-field fallback in the same single query, and PRODUCT_JSON stays the one
+    place where the product's shape is written."""
+    sql = PRODUCT_JSON
+    for field in TRANSLATED:
+        plain = f"'{field}', p.{field},"
+        if sql.count(plain) != 1:
+            raise RuntimeError(f"PRODUCT_JSON must show p.{field} exactly once as '{field}'")
+        chain = ", ".join(f"t{i}.{field}" for i in range(depth))
+        sql = sql.replace(plain, f"'{field}', coalesce({chain}, p.{field}),")
+    return sql + "".join(
+        f"\nLEFT JOIN product_translation t{i} ON t{i}.product_id = p.id AND t{i}.locale = ?"
+        for i in range(depth)
+    )
+
+
+# A locale has at most three lookup steps (language-Script-REGION).
+LOCALIZED_JSON = {depth: _localized_json_sql(depth) for depth in (1, 2, 3)}
 
 SORTS = {
     "id": "p.id",
@@ -104,6 +129,7 @@ class ProductQuery:
     sort: str | None = None
     page: int = 1
     limit: int = 20
+    locale: str | None = None  # canonical; texts translated, falling back field by field
 
     @property
     def is_cheap(self) -> bool:
@@ -215,7 +241,7 @@ def list_products_json(org_id: int, q: ProductQuery) -> tuple[list[str], int]:
     """One page of products as JSON texts, and the total that match, from one snapshot."""
     with db.atomic():
         keys, total = _list_keys(org_id, q)
-        return _products_json(org_id, keys), total
+        return _products_json(org_id, keys, q.locale), total
 
 
 Key = tuple[int, str]  # (id, updated_at): what a product's JSON depends on
@@ -282,32 +308,40 @@ def _keys_of(org_id: int, ids: list[int]) -> list[Key]:
     return [(product_id, found[product_id]) for product_id in ids if product_id in found]
 
 
-def _products_json(org_id: int, keys: list[Key]) -> list[str]:
-    """The JSON of each product, from the cache or built in one query for the ones
-    missing. A product changed since its key was read comes out in its newer form."""
-    texts = {key[0]: text for key in keys if (text := product_json.get(key)) is not None}
+def _cache_key(key: Key, locale: str | None) -> CacheKey:
+    return key if locale is None else (key[0], key[1], locale)
+
+
+def _products_json(org_id: int, keys: list[Key], locale: str | None = None) -> list[str]:
+    """The JSON of each product (in `locale` if given), from the cache or built in one
+    query for the ones missing. A product changed since its key was read comes out in
+    its newer form."""
+    texts = {key[0]: text for key in keys
+             if (text := product_json.get(_cache_key(key, locale))) is not None}
     missing = [key[0] for key in keys if key[0] not in texts]
     if missing:
         marks = ",".join("?" * len(missing))
+        chain = locale_fallbacks(locale) if locale else []
+        sql = LOCALIZED_JSON[len(chain)] if chain else PRODUCT_JSON
         for product_id, updated_at, text in db.execute_sql(
-            f"{PRODUCT_JSON} WHERE +p.org_id = ? AND p.id IN ({marks})",  # see _keys_of
-            [org_id, *missing],
+            f"{sql} WHERE +p.org_id = ? AND p.id IN ({marks})",  # see _keys_of
+            [*chain, org_id, *missing],
         ):
             texts[product_id] = text
-            product_json.put((product_id, updated_at), text)
+            product_json.put(_cache_key((product_id, updated_at), locale), text)
     return [texts[key[0]] for key in keys if key[0] in texts]
 
 
-def get_product_json(org_id: int, product_id: int) -> str:
+def get_product_json(org_id: int, product_id: int, locale: str | None = None) -> str:
     """The product as JSON text (see `store.cache`): one query when cached, two if not."""
-    found = _products_json(org_id, _keys_of(org_id, [product_id]))
+    found = _products_json(org_id, _keys_of(org_id, [product_id]), locale)
     if not found:
         raise NotFound(f"product {product_id} not found")
     return found[0]
 
 
-def get_product(org_id: int, product_id: int) -> dict[str, Any]:
-    return dict(json.loads(get_product_json(org_id, product_id)))
+def get_product(org_id: int, product_id: int, locale: str | None = None) -> dict[str, Any]:
+    return dict(json.loads(get_product_json(org_id, product_id, locale)))
 
 
 # ---- writes -------------------------------------------------------------------------
@@ -560,8 +594,8 @@ def stock_levels(org_id: int, product_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def product_with_stock(org_id: int, product_id: int) -> dict[str, Any]:
-    product = get_product(org_id, product_id)
+def product_with_stock(org_id: int, product_id: int, locale: str | None = None) -> dict[str, Any]:
+    product = get_product(org_id, product_id, locale)
     product["stock_levels"] = stock_levels(org_id, product_id)
     return product
 
@@ -595,7 +629,7 @@ def set_stock_levels(org_id: int, product_id: int, levels: list[dict[str, int]])
     return product_with_stock(org_id, product_id)
 
 
-def find_by_barcode(org_id: int, barcode: str) -> dict[str, Any]:
+def find_by_barcode(org_id: int, barcode: str, locale: str | None = None) -> dict[str, Any]:
     """The product with this EAN/UPC (a UPC-A also matches as EAN-13 with a leading 0)."""
     forms = _barcode_forms(barcode)
     marks = ",".join("?" * len(forms))
@@ -604,7 +638,7 @@ def find_by_barcode(org_id: int, barcode: str) -> dict[str, Any]:
         [org_id, *forms],
     ).fetchone()
     if row is not None:
-        return {**product_with_stock(org_id, int(row[0])), "matched_variant": None}
+        return {**product_with_stock(org_id, int(row[0]), locale), "matched_variant": None}
     # A variant's barcode answers its product, with that variant as `matched_variant`.
     row = db.execute_sql(
         f"SELECT product_id, id FROM product_variant WHERE org_id = ? AND ean IN ({marks})"
@@ -614,7 +648,7 @@ def find_by_barcode(org_id: int, barcode: str) -> dict[str, Any]:
         raise NotFound(f"no product with barcode {barcode}")
     from store import variants  # it builds on this module
 
-    product = product_with_stock(org_id, int(row[0]))
+    product = product_with_stock(org_id, int(row[0]), locale)
     return {**product, "matched_variant": variants.get_variant(org_id, int(row[0]), int(row[1]))}
 
 
@@ -680,7 +714,7 @@ def bulk_import(org_id: int, products: Iterable[dict[str, Any]]) -> int:
         )
         conn.execute(
             f"INSERT INTO product_fts ({migrations.FTS_COLUMNS})"
-            f" SELECT {migrations.FTS_VALUES.format(t='p')} FROM product p WHERE p.id >= ?",
+            f" SELECT {migrations.TEXT_INDEX_VALUES.format(t='p')} FROM product p WHERE p.id >= ?",
             (first_id,),
         )
         conn.execute("DELETE FROM product_status_count")

@@ -122,3 +122,31 @@ def channels_to_mask(channels: list[str]) -> int:
 STATUSES = ("draft", "active", "archived", "out_of_stock")
 CONDITIONS = ("new", "used", "refurbished")
 PRODUCT_TYPES = ("simple", "variable")
+
+
+# A BCP 47 tag of the shape catalogs use: language (2-3 letters), an optional script
+# (4 letters) and an optional region (2 letters or 3 digits), e.g. `zh-Hant-TW`.
+LOCALE_RE = re.compile(r"([A-Za-z]{2,3})(?:-([A-Za-z]{4}))?(?:-([A-Za-z]{2}|[0-9]{3}))?")
+LOCALE_MESSAGE = "must be a BCP 47 language tag such as en, ro, de-AT or zh-Hant-TW"
+
+
+def canonical_locale(tag: str) -> str:
+    """The tag in BCP 47's canonical case (`de-at` -> `de-AT`, `ZH-HANT` -> `zh-Hant`),
+    so one locale is stored and looked up under one spelling; raises ValueError."""
+    match = LOCALE_RE.fullmatch(tag)
+    if match is None:
+        raise ValueError(LOCALE_MESSAGE)
+    language, script, region = match.groups()
+    parts = [language.lower()]
+    if script:
+        parts.append(script.title())
+    if region:
+        parts.append(region.upper())
+    return "-".join(parts)
+
+
+def locale_fallbacks(locale: str) -> list[str]:
+    """The locales a read in `locale` takes text from, most specific first (RFC 4647
+    lookup): `zh-Hant-TW` -> `zh-Hant-TW`, `zh-Hant`, `zh`; then the default text."""
+    parts = locale.split("-")
+    return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from store import attributes, orgs, products
+from store import attributes, orgs, products, translations
 from store.db import db
 from store.models import Category
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES, default_warehouse_id
@@ -57,6 +57,7 @@ def theirs(other_org_id: int) -> Theirs:
         "category_ids": [category], "status": "active", "publishing_channels": ["web"],
     })
     products.set_stock_levels(other_org_id, product["id"], [{"warehouse_id": warehouse, "quantity": 2}])
+    translations.put_translation(other_org_id, product["id"], "ro", {"name": "Quokka Zanzibar"})
     archived = products.create_product(other_org_id, {"name": "Zanzibar Old", "sku": "OLD-1",
                                                       "brand_id": brand})
     products.archive_product(other_org_id, archived["id"])
@@ -105,6 +106,8 @@ async def snapshot(client: Any) -> dict[str, Any]:
         state[f"products:{status}"] = listed
         for product in listed:
             state[f"stock:{product['id']}"] = (await client.get(f"/api/products/{product['id']}/stock")).data
+            state[f"translations:{product['id']}"] = (
+                await client.get(f"/api/products/{product['id']}/translations")).data
     for family in ("brands", "suppliers", "vat-rates", "warehouses", "product-attributes"):
         state[family] = (await client.get(f"/api/{family}?limit=100")).data
     state["channels"] = (await client.get("/api/channels")).data
@@ -133,6 +136,10 @@ PATH_CALLS = [
     ("DELETE", "/api/products/{id}", None),
     ("GET", "/api/products/{id}/stock", None),
     ("PUT", "/api/products/{id}/stock", "levels"),
+    ("GET", "/api/products/{id}/translations", None),
+    ("GET", "/api/products/{id}/translations/{locale}", None),
+    ("PUT", "/api/products/{id}/translations/{locale}", {"name": "Hijacked"}),
+    ("DELETE", "/api/products/{id}/translations/{locale}", None),
     *[(method, f"/api/{family}/{{id}}", body)
       for family in ("brands", "suppliers", "vat-rates", "warehouses")
       for method, body in (("GET", None), ("PATCH", {"name": "Hijacked"}),
@@ -167,7 +174,7 @@ def test_every_route_with_an_id_has_a_cross_organization_case() -> None:
         pattern, handler = route[0], route[1]
         if micropim.ID not in pattern:
             continue
-        template = pattern.replace(micropim.ID, "{id}")
+        template = pattern.replace(micropim.ID, "{id}").replace("([^/]+)", "{locale}")
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             if getattr(handler, method.lower()) is not getattr(tornado.web.RequestHandler, method.lower()):
                 assert (method, template) in covered, f"add {method} {template} to PATH_CALLS"
@@ -189,8 +196,9 @@ async def test_another_organizations_id_in_the_path_is_a_404_like_a_missing_id(
     mine_before = await snapshot(api)
 
     for target in (their_id, theirs.id_of(family)):
-        answer = await api.call(method, template.format(id=target), body)
-        missing = await api.call(method, template.format(id=missing_id), body)
+        # "ro": a locale their product has.
+        answer = await api.call(method, template.format(id=target, locale="ro"), body)
+        missing = await api.call(method, template.format(id=missing_id, locale="ro"), body)
         assert answer.code == 404
         same_answer(answer, missing, target, missing_id)
 
@@ -321,7 +329,7 @@ async def test_lists_never_show_another_organizations_rows(
 @pytest.mark.parametrize("query", [
     "search=Zanzibar", "search=zanz", "search=SHARED-SKU", f"search={THEIR_EAN}",
     "search=Zanzibar&status=archived", "search=Zanzibar&sort=name", "channel=web",
-    "search=Globex&channel=web",
+    "search=Globex&channel=web", "search=Zanzibar&locale=ro", "search=quokka",
 ])
 async def test_search_and_filters_never_reach_another_organization(
     api: Any, other_api: Any, theirs: Theirs, mine: Mine, query: str
@@ -337,6 +345,8 @@ async def test_search_and_filters_never_reach_another_organization(
 async def test_their_search_finds_their_product(other_api: Any, theirs: Theirs, mine: Mine) -> None:
     listed = (await other_api.get("/api/products?search=Zanzibar")).data
     assert [p["id"] for p in listed["products"]] == [theirs.product]
+    listed = (await other_api.get("/api/products?search=quokka&locale=ro")).data  # translated only
+    assert [(p["id"], p["name"]) for p in listed["products"]] == [(theirs.product, "Quokka Zanzibar")]
 
 
 @pytest.mark.parametrize("param, attr", [("brand", "brand"), ("category", "category")])
