@@ -17,6 +17,7 @@ from store import migrations
 from store.cache import product_json
 from store.db import db, utcnow, writing
 from store.errors import BadRequest, NotFound
+from store.media import media_url  # noqa: F401  (registers the SQL function)
 from store.reference import default_warehouse_id
 from store.values import (
     CHANNELS,
@@ -57,7 +58,8 @@ SELECT p.id, p.updated_at, json_object(
     'categories', (SELECT json_group_array(json_object('id', c.id, 'name', c.name) ORDER BY c.name, c.id)
                    FROM product_category pc JOIN category c ON c.id = pc.category_id
                    WHERE pc.product_id = p.id),
-    'images', json_array(),
+    'images', (SELECT json_group_array(media_url(m.token) ORDER BY m.position)
+               FROM media m WHERE m.product_id = p.id),
     'publishing_channels', (SELECT json_group_array(name ORDER BY bit)
                             FROM ({_CHANNEL_BITS}) WHERE p.channels & bit),
     'available_translations', json_array(),
