@@ -22,6 +22,7 @@ import tornado.web
 
 from handlers.base import NotFoundHandler
 from handlers.channels import ChannelsHandler
+from handlers.media import MediaFileHandler, ProductMediaHandler, ProductMediaListHandler
 from handlers.products import (
     ProductBarcodeHandler,
     ProductHandler,
@@ -43,6 +44,7 @@ class Settings:
     write_limit: int = 300
     public_url: str = "http://127.0.0.1:8080"
     allow_private_urls: bool = False
+    fetch_timeout: float = 15.0  # seconds for a whole media fetch by URL
     clock: Callable[[], float] = time.monotonic
     query_threads: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +58,10 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"/api/products/{ID}", ProductHandler),
         (rf"/api/products/{ID}/stock", ProductStockHandler),
         (r"/api/channels", ChannelsHandler),
+        (rf"/api/products/{ID}/media", ProductMediaListHandler),
+        (rf"/api/products/{ID}/media/{ID}", ProductMediaHandler),
+        # Public files, outside /api/: no key, no envelope (see handlers.media).
+        (r"/media/(.*)", MediaFileHandler),
     ]
     for path, resource in (
         ("brands", "brands"),
@@ -71,6 +77,9 @@ def routes() -> list[tuple[Any, ...]]:
 def make_app(settings: Settings | None = None) -> tornado.web.Application:
     """The application; the store must already be open (see `store.db.open_database`)."""
     settings = settings or Settings()
+    from store import media
+
+    media.configure(settings.public_url)  # product JSON shows absolute media URLs
     return tornado.web.Application(
         routes(),
         default_handler_class=NotFoundHandler,
@@ -80,6 +89,7 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
         ),
         public_url=settings.public_url.rstrip("/"),
         allow_private_urls=settings.allow_private_urls,
+        media_fetch_timeout=settings.fetch_timeout,
         **settings.extra,
     )
 

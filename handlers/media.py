@@ -1,0 +1,243 @@
+"""Product media: add by URL or upload, list, reorder, delete; and the public files.
+
+Adding runs in three steps so that nothing slow holds the event loop or the write
+lock: fetch (async client) or read the upload, then decode and make the rendition off
+the loop, then one short write transaction that stores everything or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import tornado.web
+from pydantic import Field, StringConstraints
+from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
+from tornado.ioloop import IOLoop
+
+from handlers.base import INTEGER, BaseHandler
+from handlers.fetch import fetch_image_bytes, is_public_address
+from handlers.fields import Body
+from handlers.util import path_id
+from store import images, media
+from store.errors import ApiError, BadRequest
+
+MAX_POSITION = 10_000
+AltText = Annotated[str, StringConstraints(max_length=500)]
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
+FileUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+# A multipart body carries the file and a few small fields: boundaries, part headers.
+MULTIPART_OVERHEAD = 64 * 1024
+UPLOAD_BODY_LIMIT = images.MAX_BYTES + MULTIPART_OVERHEAD
+MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})(\.webp|/original)")
+
+
+class MediaCreate(Body):
+    file_url: FileUrl
+    alt_text: AltText | None = None
+    position: Position | None = None
+
+
+class MediaPatch(Body):
+    alt_text: AltText | None = None
+    position: Position = None  # type: ignore[assignment]
+
+
+class UploadHandler(BaseHandler):
+    """A handler that takes a `multipart/form-data` upload up to the file cap.
+
+    JSON bodies keep the 1 MB limit (413); a multipart body past the file cap is a 400
+    naming the file field, because it is the file that is too large.
+    """
+
+    file_field = "file"
+
+    def prepare(self) -> None:
+        if self.is_multipart:
+            self.max_body_bytes = UPLOAD_BODY_LIMIT
+        try:
+            super().prepare()
+        except ApiError as exc:
+            if exc.status == 413 and self.is_multipart:
+                raise self._too_large() from None
+            raise
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.request.headers.get("Content-Type", "").lower().startswith("multipart/form-data")
+
+    def _too_large(self) -> BadRequest:
+        return BadRequest(f"{self.file_field}: the file is larger than {images.MAX_BYTES // (1024 * 1024)} MB")
+
+    def form(self, fields: tuple[str, ...]) -> tuple[HTTPFile, dict[str, str]]:
+        """The uploaded file and the text fields; unknown or repeated fields are 400s."""
+        if self._body_bytes > self.max_body_bytes:
+            raise self._too_large()
+        arguments: dict[str, list[bytes]] = {}
+        files: dict[str, list[HTTPFile]] = {}
+        try:
+            parse_body_arguments(self.request.headers["Content-Type"], self.body, arguments, files)
+        except (HTTPInputError, ValueError) as exc:
+            raise BadRequest(f"body: malformed multipart/form-data ({exc})") from None
+        for name in [*arguments, *files]:
+            if name != self.file_field and name not in fields:
+                raise BadRequest(f"{name}: unknown field")
+            if len(arguments.get(name, [])) + len(files.get(name, [])) > 1:
+                raise BadRequest(f"{name}: sent more than once")
+        if self.file_field in arguments:
+            raise BadRequest(f"{self.file_field}: must be a file part (with a filename)")
+        if self.file_field not in files:
+            raise BadRequest(f"{self.file_field}: is required")
+        upload = files[self.file_field][0]
+        if len(upload.body) > images.MAX_BYTES:
+            raise self._too_large()
+        texts = {}
+        for name, (value,) in arguments.items():
+            try:
+                texts[name] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest(f"{name}: must be UTF-8 text") from None
+        return upload, texts
+
+
+def _form_position(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not INTEGER.fullmatch(raw):
+        raise BadRequest("position: must be an integer")
+    value = int(raw)
+    if not 0 <= value <= MAX_POSITION:
+        raise BadRequest(f"position: must be between 0 and {MAX_POSITION}")
+    return value
+
+
+def _form_alt_text(raw: str | None) -> str:
+    if raw is not None and len(raw) > 500:
+        raise BadRequest("alt_text: must be at most 500 characters")
+    return raw or ""
+
+
+class ProductMediaListHandler(UploadHandler):
+    """GET /api/products/{id}/media (position order) and POST (by URL or upload)."""
+
+    def get(self, raw_id: str) -> None:
+        items = media.list_media(self.org_id, path_id(raw_id, "product"))
+        self.reply({"media": items, "total": len(items)})
+
+    async def post(self, raw_id: str) -> None:
+        product_id = path_id(raw_id, "product")
+        media.check_product(self.org_id, product_id)  # a 404 before reading or fetching
+        if self.is_multipart:
+            upload, texts = self.form(("alt_text", "position"))
+            alt_text, position = _form_alt_text(texts.get("alt_text")), _form_position(texts.get("position"))
+            field, data, source = "file", upload.body, None
+        else:
+            body = self.json_body(MediaCreate)
+            alt_text, position, source = body.alt_text or "", body.position, body.file_url
+            field, data = "file_url", await self._fetch(body.file_url)
+        picture = await self.off_loop(images.prepare_picture, data, field)
+        created = media.add_media(self.org_id, product_id, picture, alt_text, position, source)
+        self.reply(created, status=201)
+
+    async def _fetch(self, url: str) -> bytes:
+        allow_private = self.settings.get("allow_private_urls", False)
+        allowed = self.settings.get("media_address_allowed", is_public_address)
+        return await fetch_image_bytes(
+            url, field="file_url", max_bytes=images.MAX_BYTES,
+            timeout=self.settings.get("media_fetch_timeout", 15.0),
+            allowed=(lambda address: True) if allow_private else allowed,
+        )
+
+
+class ProductMediaHandler(BaseHandler):
+    """GET, PATCH (alt_text, position) and DELETE /api/products/{id}/media/{mediaId}."""
+
+    def _ids(self, raw_product: str, raw_media: str) -> tuple[int, int]:
+        return path_id(raw_product, "product"), path_id(raw_media, "media")
+
+    def get(self, raw_product: str, raw_media: str) -> None:
+        self.reply(media.get_media(self.org_id, *self._ids(raw_product, raw_media)))
+
+    def patch(self, raw_product: str, raw_media: str) -> None:
+        product_id, media_id = self._ids(raw_product, raw_media)
+        body = self.json_body(MediaPatch)
+        fields = body.model_dump(exclude_unset=True)
+        if "alt_text" in fields:
+            fields["alt_text"] = fields["alt_text"] or ""
+        self.reply(media.update_media(self.org_id, product_id, media_id, fields))
+
+    def delete(self, raw_product: str, raw_media: str) -> None:
+        product_id, media_id = self._ids(raw_product, raw_media)
+        self.reply(media.delete_media(self.org_id, product_id, media_id))
+
+
+class MediaFileHandler(tornado.web.RequestHandler):
+    """GET /media/{token}.webp[?w=160|320|640] and /media/{token}/original.
+
+    Public (storefronts use these in `<img>`), so no key and no envelope; a file never
+    changes under its URL, so clients may keep it for a year.
+    """
+
+    def compute_etag(self) -> str | None:
+        return None  # the stored ETag is set explicitly
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    async def get(self, path: str) -> None:
+        matched = MEDIA_PATH.fullmatch(path)
+        if matched is None:
+            raise tornado.web.HTTPError(404)
+        token, suffix = matched.groups()
+        kind = media.ORIGINAL if suffix == "/original" else media.RENDITION
+        width = self._width() if kind == media.RENDITION else None
+        if width is not None:
+            kind = f"w{width}"
+            if media.file_etag(token, kind) is None:
+                await self._make_thumbnail(token, kind, width)
+        etag = media.file_etag(token, kind)
+        if etag is None:
+            raise tornado.web.HTTPError(404)
+        self.set_header("ETag", etag)
+        self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+        if self.check_etag_header():
+            self.set_status(304)
+            return
+        found = await self._run(media.read_file, token, kind)
+        if found is None:  # deleted between the two reads
+            raise tornado.web.HTTPError(404)
+        content_type, _, data = found
+        self.set_header("Content-Type", content_type)
+        self.finish(data)
+
+    head = get
+
+    def _width(self) -> int | None:
+        raw = self.get_query_argument("w", None)
+        if raw is None:
+            return None
+        if not raw.isascii() or not raw.isdigit() or int(raw) not in images.THUMBNAIL_WIDTHS:
+            widths = ", ".join(map(str, images.THUMBNAIL_WIDTHS))
+            raise tornado.web.HTTPError(400, f"w: must be one of {widths}")
+        return int(raw)
+
+    async def _make_thumbnail(self, token: str, kind: str, width: int) -> None:
+        found = media.read_file(token, media.RENDITION)
+        if found is None:
+            raise tornado.web.HTTPError(404)
+        thumbnail = await self._run(images.make_thumbnail, found[2], width)
+        media.save_thumbnail(token, kind, thumbnail)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = "not found"
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code == 400:
+            message = exc.log_message
+        elif status_code != 404:
+            message = self._reason.lower()
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.clear_header("Cache-Control")
+        self.finish(message + "\n")
