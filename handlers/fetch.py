@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.httputil import HTTPInputError
+from tornado.ioloop import IOLoop
 from tornado.netutil import DefaultExecutorResolver, Resolver
 from tornado.simple_httpclient import HTTPTimeoutError, SimpleAsyncHTTPClient
 
@@ -122,10 +123,15 @@ async def fetch_image_bytes(
     an error status)."""
     resolver = CheckedResolver(allowed=allowed, base=base_resolver)
     client = SimpleAsyncHTTPClient(force_instance=True, resolver=resolver)
+    loop = IOLoop.current()
+    deadline = loop.time() + timeout  # for the whole fetch, redirects included
     try:
         current = _check_url(url, field)
         for _hop in range(MAX_REDIRECTS + 1):
-            code, location, body = await _get(client, current, field, max_bytes, timeout)
+            left = deadline - loop.time()
+            if left <= 0:
+                raise BadRequest(f"{field}: no complete answer within {timeout:g} seconds")
+            code, location, body = await _get(client, current, field, max_bytes, left, timeout)
             if code in REDIRECTS:
                 if not location:
                     raise BadRequest(f"{field}: redirect ({code}) without a Location")
@@ -140,8 +146,9 @@ async def fetch_image_bytes(
 
 
 async def _get(
-    client: SimpleAsyncHTTPClient, url: str, field: str, max_bytes: int, timeout: float
+    client: SimpleAsyncHTTPClient, url: str, field: str, max_bytes: int, left: float, timeout: float
 ) -> tuple[int, str | None, bytes]:
+    """One request, with `left` seconds of the fetch's `timeout` to finish in."""
     chunks: list[bytes] = []
     received = 0
     too_large = False
@@ -167,8 +174,8 @@ async def _get(
                 raise over_cap()
 
     request = HTTPRequest(
-        url, method="GET", follow_redirects=False, request_timeout=timeout,
-        connect_timeout=timeout, streaming_callback=collect, header_callback=check_length,
+        url, method="GET", follow_redirects=False, request_timeout=left,
+        connect_timeout=left, streaming_callback=collect, header_callback=check_length,
         decompress_response=False, validate_cert=True,
         headers={"Accept": "image/jpeg, image/png, image/webp, image/gif"},
         user_agent="MicroPIM media fetcher",

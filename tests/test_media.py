@@ -582,3 +582,13 @@ async def test_media_of_another_product_is_404_under_this_one(api: Any, product:
     other = (await api.post("/api/products", {"name": "Other", "sku": "O-1"})).data["id"]
     response = await api.get(f"/api/products/{other}/media/{item['id']}")
     assert response.code == 404 and response.error == f"media {item['id']} not found"
+
+
+async def test_the_deadline_covers_the_redirects_too(api: Any, images: ImageServer, product: int) -> None:
+    images.add("/img", draw(16), delay=0.4)
+    images.add("/r1", status=302, headers={"Location": "/img"}, delay=0.4)
+    images.add("/r2", status=302, headers={"Location": "/r1"}, delay=0.4)
+    response = await api.post(f"/api/products/{product}/media", {"file_url": images.url("/r2")})
+    assert response.code == 400
+    assert response.error == "file_url: no complete answer within 1 seconds"
+    assert stored_media() == (0, 0)
