@@ -47,6 +47,7 @@ class Settings:
     fetch_timeout: float = 15.0  # seconds for a whole media fetch by URL
     clock: Callable[[], float] = time.monotonic
     query_threads: int = 2
+    image_model: str | None = None  # an operator's ONNX image model; None = built-in
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +81,7 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
     from store import media
 
     media.configure(settings.public_url)  # product JSON shows absolute media URLs
+    _configure_image_model(settings)
     return tornado.web.Application(
         routes(),
         default_handler_class=NotFoundHandler,
@@ -92,6 +94,18 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
         media_fetch_timeout=settings.fetch_timeout,
         **settings.extra,
     )
+
+
+def _configure_image_model(settings: Settings) -> None:
+    """Point image search at its model; the built-in one is cached beside the database."""
+    from search.model import configure
+    from store.db import db
+
+    database = db.database if isinstance(db.database, str) else None
+    cache_dir = None
+    if database and database != ":memory:":
+        cache_dir = os.path.dirname(os.path.abspath(database))
+    configure(settings.image_model, cache_dir)
 
 
 # ---- command line --------------------------------------------------------------------
@@ -168,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(env MICROPIM_TRUST_PROXY; only behind your own reverse proxy)")
     serve.add_argument("--access-log", action="store_true", default=None,
                        help="log every request, not only failed ones (env MICROPIM_ACCESS_LOG)")
+    serve.add_argument("--image-model", default=_env("IMAGE_MODEL"),
+                       help="ONNX image model to use for image search instead of the built-in "
+                            "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL)")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="create the demo catalog if missing and print an API key for it "
                             "(env MICROPIM_DEMO)")
@@ -207,6 +224,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Tornado logs 4xx as warnings and 5xx as errors; successful requests cost
         # ~0.07 ms each to log, a fifth of a product read, so they are opt-in.
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    if args.image_model is not None and not os.path.isfile(args.image_model):
+        fail(f"argument --image-model: no such file {args.image_model}")
     _open(args.db)
     if args.demo:
         from store import demo
@@ -214,7 +233,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         demo.seed(progress=lambda message: print(message, flush=True))
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
-                            public_url=public_url, allow_private_urls=args.allow_private_urls))
+                            public_url=public_url, allow_private_urls=args.allow_private_urls,
+                            image_model=args.image_model))
     server = tornado.httpserver.HTTPServer(app, xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
 
     async def run() -> None:
