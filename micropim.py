@@ -1,7 +1,7 @@
 """MicroPIM: a self-hosted product information management service.
 
 `make_app()` builds the Tornado application (tests use it too); `main()` is the
-command line: `serve`, `create-key` and `backup`.
+command line: `serve`, `create-key`, `backup` and `reindex`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ import tornado.web
 
 from handlers.base import NotFoundHandler
 from handlers.channels import ChannelsHandler
-from handlers.media import MediaFileHandler, ProductMediaHandler, ProductMediaListHandler
+from handlers.media import (
+    ImageSearchHandler,
+    MediaFileHandler,
+    ProductMediaHandler,
+    ProductMediaListHandler,
+)
 from handlers.products import (
     ProductBarcodeHandler,
     ProductHandler,
@@ -56,6 +61,7 @@ def routes() -> list[tuple[Any, ...]]:
     table: list[tuple[Any, ...]] = [
         (r"/api/products", ProductListHandler),
         (r"/api/products/barcode/([^/]+)", ProductBarcodeHandler),
+        (r"/api/products/image-search", ImageSearchHandler),
         (rf"/api/products/{ID}", ProductHandler),
         (rf"/api/products/{ID}/stock", ProductStockHandler),
         (r"/api/channels", ChannelsHandler),
@@ -194,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
                      help="organization name, created if new (env MICROPIM_ORG)")
 
+    reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)")
+    db_option(reindex)
+    reindex.add_argument("--image-model", default=_env("IMAGE_MODEL"),
+                         help="ONNX image model to index with instead of the built-in "
+                              "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL); serve must use the same")
+
     backup = commands.add_parser("backup", help="write a consistent copy of the database")
     backup.add_argument("dest", help="file to write the copy to (replaced if it exists)")
     db_option(backup)
@@ -292,10 +304,44 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(done: int, total: int, width: int = 30) -> str:
+    filled = width if total == 0 else width * done // total
+    share = 100 if total == 0 else 100 * done // total
+    return f"reindex [{'#' * filled}{'.' * (width - filled)}] {done}/{total} images ({share}%)"
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from search.reindex import reindex
+
+    if args.image_model is not None and not os.path.isfile(args.image_model):
+        fail(f"argument --image-model: no such file {args.image_model}")
+    _open(args.db, create=False)
+    _configure_image_model(Settings(image_model=args.image_model))
+    tty = sys.stderr.isatty()
+    shown = -1
+
+    def progress(done: int, total: int) -> None:
+        # On a terminal the bar redraws in place; in a log, one line per tenth.
+        nonlocal shown
+        tenth = 10 if total == 0 else 10 * done // total
+        if tty:
+            print("\r" + _progress_bar(done, total), end="", file=sys.stderr, flush=True)
+        elif tenth != shown:
+            print(_progress_bar(done, total), file=sys.stderr, flush=True)
+        shown = tenth
+
+    outcome = reindex(progress)
+    if tty:
+        print(file=sys.stderr)
+    print(f"reindexed {outcome.indexed} images ({outcome.skipped} skipped)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup}
+    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup,
+                "reindex": cmd_reindex}
     return commands[args.command](args)
 
 

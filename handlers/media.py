@@ -1,8 +1,10 @@
-"""Product media: add by URL or upload, list, reorder, delete; and the public files.
+"""Product media: add by URL or upload, list, reorder, delete; image search; and the
+public files.
 
 Adding runs in three steps so that nothing slow holds the event loop or the write
-lock: fetch (async client) or read the upload, then decode and make the rendition off
-the loop, then one short write transaction that stores everything or nothing.
+lock: fetch (async client) or read the upload; then, off the loop, decode, make the
+rendition and compute the embedding; then one short write transaction that stores the
+media row, its files and its embedding, or nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import numpy as np
 import tornado.web
 from pydantic import Field, StringConstraints
 from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
@@ -19,7 +22,9 @@ from handlers.base import INTEGER, BaseHandler
 from handlers.fetch import fetch_image_bytes, is_public_address
 from handlers.fields import Body
 from handlers.util import path_id
-from store import images, media
+from search import vectors
+from search.model import get_model
+from store import images, media, products
 from store.errors import ApiError, BadRequest
 
 MAX_POSITION = 10_000
@@ -29,6 +34,10 @@ FileUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 # A multipart body carries the file and a few small fields: boundaries, part headers.
 MULTIPART_OVERHEAD = 64 * 1024
 UPLOAD_BODY_LIMIT = images.MAX_BYTES + MULTIPART_OVERHEAD
+MAX_SEARCH_LIMIT = 50
+# The query image is decoded at reduced size when it is a JPEG (Image.draft): the model
+# looks at 224 px, so more is decoding work thrown away.
+QUERY_DECODE_SIDE = 512
 MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})(\.webp|/original)")
 
 
@@ -100,15 +109,46 @@ class UploadHandler(BaseHandler):
         return upload, texts
 
 
-def _form_position(raw: str | None) -> int | None:
+def _form_int(name: str, raw: str | None, low: int, high: int) -> int | None:
+    """An integer form field, checked like a query-string integer."""
     if raw is None or raw == "":
         return None
     if not INTEGER.fullmatch(raw):
-        raise BadRequest("position: must be an integer")
+        raise BadRequest(f"{name}: must be an integer")
     value = int(raw)
-    if not 0 <= value <= MAX_POSITION:
-        raise BadRequest(f"position: must be between 0 and {MAX_POSITION}")
+    if not low <= value <= high:
+        raise BadRequest(f"{name}: must be between {low} and {high}")
     return value
+
+
+def _form_position(raw: str | None) -> int | None:
+    return _form_int("position", raw, 0, MAX_POSITION)
+
+
+def _stale(exc: vectors.StaleIndex) -> ApiError:
+    """The index holds another model's embeddings: the operator must reindex."""
+    return ApiError(503, f"image search unavailable: {exc}")
+
+
+def _prepare(data: bytes, field: str) -> tuple[images.Picture, np.ndarray, str]:
+    """Off the loop: check the bytes, make the rendition, compute the embedding."""
+    picture, upright = images.prepare_upright(data, field)
+    model = get_model()
+    return picture, model.embed([upright])[0], model.digest
+
+
+def _search(org_id: int, data: bytes, limit: int) -> list[dict[str, Any]]:
+    """Off the loop: embed the query image, search the index, fetch the products."""
+    image = images.upright_image(data, "image", QUERY_DECODE_SIDE)
+    model = get_model()
+    vector = model.embed([image])[0]
+    try:
+        found = vectors.search_products(org_id, vector, limit, model.digest)
+    except vectors.StaleIndex as exc:
+        raise _stale(exc) from None
+    scores = dict(found)
+    shown = products.products_by_id(org_id, [product_id for product_id, _ in found])
+    return [{**product, "score": scores[product["id"]]} for product in shown]
 
 
 def _form_alt_text(raw: str | None) -> str:
@@ -135,8 +175,15 @@ class ProductMediaListHandler(UploadHandler):
             body = self.json_body(MediaCreate)
             alt_text, position, source = body.alt_text or "", body.position, body.file_url
             field, data = "file_url", await self._fetch(body.file_url)
-        picture = await self.off_loop(images.prepare_picture, data, field)
-        created = media.add_media(self.org_id, product_id, picture, alt_text, position, source)
+        picture, vector, digest = await self.off_loop(_prepare, data, field)
+
+        def index(media_id: int) -> None:
+            vectors.add_embedding(self.org_id, product_id, media_id, vector, digest)
+
+        try:
+            created = media.add_media(self.org_id, product_id, picture, alt_text, position, source, index)
+        except vectors.StaleIndex as exc:
+            raise _stale(exc) from None
         self.reply(created, status=201)
 
     async def _fetch(self, url: str) -> bytes:
@@ -168,7 +215,23 @@ class ProductMediaHandler(BaseHandler):
 
     def delete(self, raw_product: str, raw_media: str) -> None:
         product_id, media_id = self._ids(raw_product, raw_media)
-        self.reply(media.delete_media(self.org_id, product_id, media_id))
+        self.reply(media.delete_media(self.org_id, product_id, media_id, vectors.remove_embedding))
+
+
+class ImageSearchHandler(UploadHandler):
+    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50)."""
+
+    file_field = "image"
+
+    async def post(self) -> None:
+        if not self.is_multipart:
+            raise BadRequest("image: send the image as multipart/form-data in a field named image")
+        limit = self.query_int("limit", None, 1, MAX_SEARCH_LIMIT)
+        upload, texts = self.form(("limit",))
+        form_limit = _form_int("limit", texts.get("limit"), 1, MAX_SEARCH_LIMIT)
+        limit = form_limit or limit or 10
+        found = await self.off_loop(_search, self.org_id, upload.body, limit)
+        self.reply({"products": found, "total": len(found)})
 
 
 class MediaFileHandler(tornado.web.RequestHandler):

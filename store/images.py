@@ -100,15 +100,29 @@ def _encode_webp(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+def _upright(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError):  # broken EXIF: show it as stored
+        return image
+
+
+def upright_image(data: bytes, field: str, max_side: int | None = None) -> Image.Image:
+    """The checked image turned upright by its EXIF orientation (for the image model)."""
+    return _upright(open_image(data, field, max_side))
+
+
 def prepare_picture(data: bytes, field: str) -> Picture:
+    return prepare_upright(data, field)[0]
+
+
+def prepare_upright(data: bytes, field: str) -> tuple[Picture, Image.Image]:
     """Check `data` and make its rendition: WebP, longest side at most 1600 px, turned
-    upright by its EXIF orientation (the original is kept exactly as received)."""
+    upright by its EXIF orientation (the original is kept exactly as received).
+    Answers the upright image too, for the image model."""
     image = open_image(data, field)
     fmt = FORMATS[str(image.format)]
-    try:
-        upright = ImageOps.exif_transpose(image)
-    except (OSError, ValueError, SyntaxError):  # broken EXIF: show it as stored
-        upright = image
+    upright = _upright(image)
     rendition = _displayable(upright)
     rendition.thumbnail((RENDITION_MAX_SIDE, RENDITION_MAX_SIDE), Image.Resampling.LANCZOS)
     return Picture(
@@ -120,7 +134,7 @@ def prepare_picture(data: bytes, field: str) -> Picture:
         rendition_width=rendition.width,
         rendition_height=rendition.height,
         sha256=hashlib.sha256(data).hexdigest(),
-    )
+    ), upright
 
 
 def make_thumbnail(rendition: bytes, width: int) -> bytes:

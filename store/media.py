@@ -12,7 +12,7 @@ The product JSON is built by SQLite, so the absolute URLs come from an SQL funct
 from __future__ import annotations
 
 import secrets
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from store.cache import product_json
 from store.db import db, utcnow, writing
@@ -225,9 +225,9 @@ def save_thumbnail(token: str, kind: str, data: bytes) -> None:
 
 # ---- the image index -----------------------------------------------------------------------
 
-def all_renditions(batch: int) -> Any:
-    """(org_id, product_id, media_id, original bytes) of every media item, in batches,
-    for rebuilding the image index."""
+def all_originals(batch: int) -> Iterator[list[tuple[int, int, int, bytes]]]:
+    """(org_id, product_id, media_id, original bytes) of every media item, in id
+    order and batches, each batch its own short read (for rebuilding the image index)."""
     last = 0
     while True:
         rows = db.execute_sql(
@@ -239,6 +239,15 @@ def all_renditions(batch: int) -> Any:
             return
         last = rows[-1][2]
         yield [(int(o), int(p), int(m), bytes(d)) for o, p, m, d in rows]
+
+
+def existing_ids(media_ids: list[int]) -> set[int]:
+    """Those of `media_ids` still stored."""
+    if not media_ids:
+        return set()
+    marks = ",".join("?" * len(media_ids))
+    return {int(row[0]) for row in db.execute_sql(
+        f"SELECT id FROM media WHERE id IN ({marks})", media_ids)}
 
 
 def count_media() -> int:
