@@ -30,7 +30,10 @@ THUMBNAIL_WIDTHS = (160, 320, 640)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
-FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+# Pillow names a JPEG with a multi-picture index (many phone cameras write them) MPO;
+# browsers show it as the JPEG it is.
+FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+DECODERS = ["JPEG", "PNG", "WEBP", "GIF"]  # the JPEG decoder also opens MPO
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 
 
@@ -59,7 +62,7 @@ def open_image(data: bytes, field: str, max_side: int | None = None) -> Image.Im
     if len(data) > MAX_BYTES:
         raise BadRequest(f"{field}: the file is larger than {MAX_BYTES // (1024 * 1024)} MB")
     try:
-        image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+        image = Image.open(io.BytesIO(data), formats=DECODERS)
         if image.width * image.height > MAX_PIXELS:
             raise BadRequest(_too_many_pixels(field))
         if max_side and image.format == "JPEG":

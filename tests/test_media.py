@@ -265,6 +265,17 @@ async def test_every_accepted_format_is_taken(api: Any, product: int, fmt: str, 
     assert response.data["format"] == fmt.lower()
 
 
+async def test_a_multi_picture_jpeg_is_a_jpeg(api: Any, anon: Any, product: int) -> None:
+    """Phone cameras write MPO: a JPEG with more pictures indexed behind the first."""
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), (200, 0, 0)).save(
+        out, "MPO", save_all=True, append_images=[Image.new("RGB", (60, 40), (0, 200, 0))])
+    item = (await upload(api, product, out.getvalue())).data
+    assert item["format"] == "jpeg" and (item["width"], item["height"]) == (60, 40)
+    original = await anon.client.fetch(local_path(item["original_url"]))
+    assert original.headers["Content-Type"] == "image/jpeg" and original.body == out.getvalue()
+
+
 # ---- uploads --------------------------------------------------------------------------------------
 
 async def test_upload_takes_alt_text_and_position(api: Any, product: int) -> None:
