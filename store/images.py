@@ -115,6 +115,19 @@ def upright_image(data: bytes, field: str, max_side: int | None = None) -> Image
     return _upright(open_image(data, field, max_side))
 
 
+def _fit(image: Image.Image, side: int) -> Image.Image:
+    """Scaled so its longest side is at most `side`: a box reduction by a whole factor
+    first, then Lanczos over the last 1.25x or more (`reducing_gap`). A 12-megapixel
+    photo takes about a third of the time of plain Lanczos, and looks the same."""
+    scale = side / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = _displayable(image)  # resizing a palette image would mix indexes
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=1.25)
+
+
 def prepare_picture(data: bytes, field: str) -> Picture:
     return prepare_upright(data, field)[0]
 
@@ -126,8 +139,7 @@ def prepare_upright(data: bytes, field: str) -> tuple[Picture, Image.Image]:
     image = open_image(data, field)
     fmt = FORMATS[str(image.format)]
     upright = _upright(image)
-    rendition = _displayable(upright)
-    rendition.thumbnail((RENDITION_MAX_SIDE, RENDITION_MAX_SIDE), Image.Resampling.LANCZOS)
+    rendition = _displayable(_fit(upright, RENDITION_MAX_SIDE))
     return Picture(
         original=data,
         format=fmt,
