@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from typing import Any, Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urljoin, urlsplit, urlunsplit
 
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.httputil import HTTPInputError
@@ -78,7 +78,7 @@ class CheckedResolver(Resolver):
         try:
             answers = await self.base.resolve(host, port, family)
         except (OSError, UnicodeError) as exc:
-            raise BlockedAddress(f"cannot resolve host {host!r}: {exc}") from None
+            raise UnknownHost(f"cannot resolve host {host!r} ({exc})") from None
         for _family, sockaddr in answers:
             address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
             if not self.allowed(address):
@@ -90,15 +90,27 @@ class BlockedAddress(OSError):
     """Raised by `CheckedResolver`: the fetch must not connect there."""
 
 
+class UnknownHost(OSError):
+    """Raised by `CheckedResolver`: the name does not resolve."""
+
+
 class TooLarge(Exception):
     pass
 
 
 def _check_url(url: str, field: str) -> str:
+    """The URL to request, or a 400: http(s), a host, no credentials, no spaces or
+    control characters (they could split the request line); a non-ASCII host becomes
+    its IDNA form and other non-ASCII text is percent-encoded, as browsers do."""
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in url):
+        raise BadRequest(f"{field}: must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a port that is not a number in range
-    except ValueError as exc:
+        if not url.isascii():
+            url = _ascii_url(parts)
+            parts = urlsplit(url)
+    except ValueError as exc:  # UnicodeError (a bad IDNA name) is one too
         raise BadRequest(f"{field}: not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise BadRequest(f"{field}: only http and https URLs can be fetched")
@@ -107,6 +119,16 @@ def _check_url(url: str, field: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise BadRequest(f"{field}: URLs with a user name or password are not fetched")
     return url
+
+
+def _ascii_url(parts: SplitResult) -> str:
+    host = (parts.hostname or "").encode("idna").decode("ascii")
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    keep = "/?#[]@!$&'()*+,;=%:~"
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=keep),
+                       quote(parts.query, safe=keep), quote(parts.fragment, safe=keep)))
 
 
 async def fetch_image_bytes(
@@ -184,6 +206,8 @@ async def _get(
         response = await client.fetch(request, raise_error=False)
     except BlockedAddress as exc:
         raise BadRequest(f"{field}: refused: {exc}") from None
+    except UnknownHost as exc:
+        raise BadRequest(f"{field}: {exc}") from None
     except HTTPTimeoutError:
         raise BadRequest(f"{field}: no complete answer within {timeout:g} seconds") from None
     except (TooLarge, HTTPClientError, HTTPInputError, OSError, ValueError) as exc:

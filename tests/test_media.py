@@ -456,6 +456,10 @@ async def test_only_http_and_https_are_fetched(api: Any, product: int, url: str)
 
 
 @pytest.mark.parametrize("url, message", [
+    ("http://example.com/a.png\r\nX-Injected: 1", "file_url: must not contain spaces or control characters"),
+    ("http://example.com/a b.png", "file_url: must not contain spaces or control characters"),
+    ("http://exa\u0000mple.com/a.png", "file_url: must not contain spaces or control characters"),
+    ("http://" + "\u00e9" * 64 + ".com/a.png", "file_url: not a valid URL"),
     ("http:///a.png", "file_url: the URL has no host"),
     ("http://user:pw@example.com/a.png", "file_url: URLs with a user name or password are not fetched"),
     ("http://example.com:99999/a.png", "file_url: not a valid URL"),
@@ -484,6 +488,15 @@ async def test_a_redirect_from_an_allowed_host_to_loopback_is_refused(
     assert images.requests == []
     assert far.requests == ["/go", "/ok.png", "/escape"]
     assert stored_media() == (1, 2)
+
+
+async def test_non_ascii_paths_are_percent_encoded(api: Any, images: ImageServer, product: int) -> None:
+    images.add("/caf%C3%A9/l%C3%A4mpe.png", draw(17))
+    url = f"http://127.0.0.1:{images.port}/café/lämpe.png"
+    response = await api.post(f"/api/products/{product}/media", {"file_url": url})
+    assert response.code == 201, response.body
+    assert images.requests == ["/caf%C3%A9/l%C3%A4mpe.png"]
+    assert response.data["source_url"] == url
 
 
 async def test_allow_private_urls_lifts_only_the_address_check(api: Any, images: ImageServer,
