@@ -39,7 +39,7 @@ def test_migrations_are_recorded_and_not_reapplied(db_path: str) -> None:
 def test_a_failing_migration_leaves_nothing_behind(db_path: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     open_database(db_path)
     close_database()
-    last = migrations.MIGRATIONS[-1][0]
+    latest = max(version for version, _, _ in migrations.MIGRATIONS)
     broken = (999, "broken", "CREATE TABLE half_done (x INTEGER);\nCREATE TABLE oops (;")
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
     try:
@@ -50,7 +50,7 @@ def test_a_failing_migration_leaves_nothing_behind(db_path: str, monkeypatch) ->
         raise AssertionError("the broken migration should have failed")
     tables = {row[0] for row in db.execute_sql("SELECT name FROM sqlite_master")}
     assert "half_done" not in tables
-    assert db.execute_sql("SELECT max(version) FROM schema_migration").fetchone()[0] == last
+    assert db.execute_sql("SELECT max(version) FROM schema_migration").fetchone()[0] == latest
     close_database()
 
 
