@@ -1,7 +1,7 @@
 """MicroPIM: a self-hosted product information management service.
 
 `make_app()` builds the Tornado application (tests use it too); `main()` is the
-command line: `serve`, `create-key` and `backup`.
+command line: `serve`, `create-key`, `backup` and `reindex`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ from handlers.categories import (
     CategoryTreeHandler,
 )
 from handlers.channels import ChannelsHandler
+from handlers.media import (
+    ImageSearchHandler,
+    MediaFileHandler,
+    ProductMediaHandler,
+    ProductMediaListHandler,
+)
 from handlers.products import (
     ProductBarcodeHandler,
     ProductHandler,
@@ -55,8 +61,10 @@ class Settings:
     write_limit: int = 300
     public_url: str = "http://127.0.0.1:8080"
     allow_private_urls: bool = False
+    fetch_timeout: float = 15.0  # seconds for a whole media fetch by URL
     clock: Callable[[], float] = time.monotonic
     query_threads: int = 2
+    image_model: str | None = None  # an operator's ONNX image model; None = built-in
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,6 +73,7 @@ def routes() -> list[tuple[Any, ...]]:
     table: list[tuple[Any, ...]] = [
         (r"/api/products", ProductListHandler),
         (r"/api/products/barcode/([^/]+)", ProductBarcodeHandler),
+        (r"/api/products/image-search", ImageSearchHandler),
         (rf"/api/products/{ID}", ProductHandler),
         (rf"/api/products/{ID}/stock", ProductStockHandler),
         (rf"/api/products/{ID}/translations", TranslationListHandler),
@@ -83,6 +92,10 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"/api/product-attributes/{ID}", AttributeHandler),
         (rf"/api/products/{ID}/variants", VariantListHandler),
         (rf"/api/products/{ID}/variants/{ID}", VariantHandler),
+        (rf"/api/products/{ID}/media", ProductMediaListHandler),
+        (rf"/api/products/{ID}/media/{ID}", ProductMediaHandler),
+        # Public files, outside /api/: no key, no envelope (see handlers.media).
+        (r"/media/(.*)", MediaFileHandler),
     ]
     for path, resource in (
         ("brands", "brands"),
@@ -98,6 +111,10 @@ def routes() -> list[tuple[Any, ...]]:
 def make_app(settings: Settings | None = None) -> tornado.web.Application:
     """The application; the store must already be open (see `store.db.open_database`)."""
     settings = settings or Settings()
+    from store import media
+
+    media.configure(settings.public_url)  # product JSON shows absolute media URLs
+    _configure_image_model(settings)
     return tornado.web.Application(
         routes(),
         default_handler_class=NotFoundHandler,
@@ -107,8 +124,21 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
         ),
         public_url=settings.public_url.rstrip("/"),
         allow_private_urls=settings.allow_private_urls,
+        media_fetch_timeout=settings.fetch_timeout,
         **settings.extra,
     )
+
+
+def _configure_image_model(settings: Settings) -> None:
+    """Point image search at its model; the built-in one is cached beside the database."""
+    from search.model import configure
+    from store.db import db
+
+    database = db.database if isinstance(db.database, str) else None
+    cache_dir = None
+    if database and database != ":memory:":
+        cache_dir = os.path.dirname(os.path.abspath(database))
+    configure(settings.image_model, cache_dir)
 
 
 # ---- command line --------------------------------------------------------------------
@@ -185,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(env MICROPIM_TRUST_PROXY; only behind your own reverse proxy)")
     serve.add_argument("--access-log", action="store_true", default=None,
                        help="log every request, not only failed ones (env MICROPIM_ACCESS_LOG)")
+    serve.add_argument("--image-model", default=_env("IMAGE_MODEL"),
+                       help="ONNX image model to use for image search instead of the built-in "
+                            "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL)")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="create the demo catalog if missing and print an API key for it "
                             "(env MICROPIM_DEMO)")
@@ -193,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_option(key)
     key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
                      help="organization name, created if new (env MICROPIM_ORG)")
+
+    reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)")
+    db_option(reindex)
+    reindex.add_argument("--image-model", default=_env("IMAGE_MODEL"),
+                         help="ONNX image model to index with instead of the built-in "
+                              "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL); serve must use the same")
 
     backup = commands.add_parser("backup", help="write a consistent copy of the database")
     backup.add_argument("dest", help="file to write the copy to (replaced if it exists)")
@@ -224,6 +263,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Tornado logs 4xx as warnings and 5xx as errors; successful requests cost
         # ~0.07 ms each to log, a fifth of a product read, so they are opt-in.
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    if args.image_model is not None and not os.path.isfile(args.image_model):
+        fail(f"argument --image-model: no such file {args.image_model}")
     _open(args.db)
     if args.demo:
         from store import demo
@@ -231,7 +272,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         demo.seed(progress=lambda message: print(message, flush=True))
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
-                            public_url=public_url, allow_private_urls=args.allow_private_urls))
+                            public_url=public_url, allow_private_urls=args.allow_private_urls,
+                            image_model=args.image_model))
     server = tornado.httpserver.HTTPServer(app, xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
 
     async def run() -> None:
@@ -289,10 +331,44 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(done: int, total: int, width: int = 30) -> str:
+    filled = width if total == 0 else width * done // total
+    share = 100 if total == 0 else 100 * done // total
+    return f"reindex [{'#' * filled}{'.' * (width - filled)}] {done}/{total} images ({share}%)"
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from search.reindex import reindex
+
+    if args.image_model is not None and not os.path.isfile(args.image_model):
+        fail(f"argument --image-model: no such file {args.image_model}")
+    _open(args.db, create=False)
+    _configure_image_model(Settings(image_model=args.image_model))
+    tty = sys.stderr.isatty()
+    shown = -1
+
+    def progress(done: int, total: int) -> None:
+        # On a terminal the bar redraws in place; in a log, one line per tenth.
+        nonlocal shown
+        tenth = 10 if total == 0 else 10 * done // total
+        if tty:
+            print("\r" + _progress_bar(done, total), end="", file=sys.stderr, flush=True)
+        elif tenth != shown:
+            print(_progress_bar(done, total), file=sys.stderr, flush=True)
+        shown = tenth
+
+    outcome = reindex(progress)
+    if tty:
+        print(file=sys.stderr)
+    print(f"reindexed {outcome.indexed} images ({outcome.skipped} skipped)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup}
+    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup,
+                "reindex": cmd_reindex}
     return commands[args.command](args)
 
 

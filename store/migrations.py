@@ -428,6 +428,67 @@ CREATE UNIQUE INDEX product_translation_slug
 """,
     ),
     (
+        5,
+        "product media: metadata, and their bytes in a table of their own",
+        """
+-- `token` is the media's public name in URLs: random, so that media of unpublished
+-- products cannot be found by counting ids.
+CREATE TABLE media (
+    id INTEGER PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES organization(id),
+    product_id INTEGER NOT NULL REFERENCES product(id) ON DELETE CASCADE,
+    token TEXT NOT NULL UNIQUE,
+    position INTEGER NOT NULL,
+    alt_text TEXT NOT NULL DEFAULT '',
+    source_url TEXT,
+    format TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX media_product ON media(product_id, position);
+CREATE INDEX media_org ON media(org_id, id);
+-- The bytes: the original, the WebP rendition and thumbnails made on demand. Kept
+-- apart so that reading products and media lists never pages through BLOBs.
+CREATE TABLE media_file (
+    id INTEGER PRIMARY KEY,
+    media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    data BLOB NOT NULL,
+    UNIQUE (media_id, kind)
+);
+""",
+    ),
+    (
+        6,
+        "image embeddings: the model the index holds, one re-rank vector per media item",
+        """
+-- The model whose embeddings the index holds (one row, absent until the first
+-- embedding). The sqlite-vec table `image_vec` is created by search/vectors.py for
+-- that model's dimension, since no migration can know it.
+CREATE TABLE image_index (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    dim INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+-- Per media item: its product and the embedding as int8 (largest component 127),
+-- the exact copy the coarse bit-vector search is re-ranked with.
+CREATE TABLE image_embedding (
+    media_id INTEGER PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES organization(id),
+    product_id INTEGER NOT NULL REFERENCES product(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE INDEX image_embedding_product ON image_embedding(product_id);
+""",
+    ),
+    (
         7,
         "categories: product counts kept by triggers, slugs unique per organization",
         f"""

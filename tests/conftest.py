@@ -7,6 +7,8 @@ organization, for isolation tests. Nothing of our own store is mocked.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -19,6 +21,10 @@ from store import orgs
 from store.db import close_database, open_database
 
 store_db.TRACE = True  # for count_queries(); each connection opened from now on reports
+
+# The built-in image model is built once per machine and loaded once per test process,
+# not built beside every test's database (search/model.py checks the cache by hash).
+os.environ.setdefault("MICROPIM_MODEL_CACHE", os.path.join(tempfile.gettempdir(), "micropim-test-model"))
 
 
 @contextmanager

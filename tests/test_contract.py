@@ -20,7 +20,7 @@ from store import orgs
 from store.db import db
 
 ID_GROUP = micropim.ID
-BARCODE_GROUP = r"([^/]+)"
+BARCODE_GROUP = r"([^/]+)"  # a barcode or a locale
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ENVELOPE_KEYS = {"status", "data", "error"}
 RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
@@ -70,7 +70,8 @@ def assert_envelope(response: Any, code: int | None = None) -> dict[str, Any]:
 
 
 def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
-    return [(route[0], route[1]) for route in micropim.routes()]
+    """The API's routes; the public media files (`/media/...`) are not the envelope's."""
+    return [(route[0], route[1]) for route in micropim.routes() if route[0].startswith("/api/")]
 
 
 def implements(handler: type[tornado.web.RequestHandler], method: str) -> bool:
@@ -80,25 +81,30 @@ def implements(handler: type[tornado.web.RequestHandler], method: str) -> bool:
 
 def fill(pattern: str, ids: dict[str, int], default_id: int) -> str:
     """A concrete path for a route pattern: the resource's sample id, a sample barcode."""
-    family = pattern.split("/")[2]
-    path = pattern.replace(ID_GROUP, str(ids.get(family, default_id)), 1)
-    path = path.replace(ID_GROUP, str(ids.get("variants", default_id)))  # a second id
-    path = path.replace(BARCODE_GROUP, EAN)
-    return path
+    parts = pattern.split("/")
+    path = pattern.replace(ID_GROUP, str(ids.get(parts[2], default_id)), 1)
+    # A nested resource's id (/api/products/{id}/media/{mediaId}) is that resource's sample.
+    path = path.replace(ID_GROUP, str(ids.get(parts[-2], default_id)))
+    # The other free-form segments: a translation's locale, a product's barcode.
+    return path.replace(BARCODE_GROUP, "de" if "/translations/" in pattern else EAN)
 
 
 @pytest.fixture
 def sample_ids(api: Any, org_id: int) -> dict[str, int]:
     """One row of every resource, so that id routes reach their handler's real work."""
-    from store import attributes, categories, products, variants
+    from store import attributes, categories, images, media, products, translations, variants
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
+    from tests.test_media import draw
 
     product = products.create_product(org_id, {"name": "Mug", "sku": "MUG-1", "ean": EAN})
+    picture = images.prepare_picture(draw(1), "file")
+    translations.put_translation(org_id, product["id"], "de", {"name": "Becher"})  # fill()'s locale
     return {
         "products": product["id"],
         "product-attributes": attributes.create_attribute(
             org_id, {"name": "Colour", "type": "text"})["id"],
         "variants": variants.create_variant(org_id, product["id"], {"sku": "MUG-1-V"})["id"],
+        "media": media.add_media(org_id, product["id"], picture, "", None, None)["id"],
         "brands": BRANDS.create(org_id, {"name": "Brand"})["id"],
         "suppliers": SUPPLIERS.create(org_id, {"name": "Supplier"})["id"],
         "vat-rates": VAT_RATES.create(org_id, {"name": "Std", "rate": 19, "country_code": "RO"})["id"],

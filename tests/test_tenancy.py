@@ -116,6 +116,8 @@ async def snapshot(client: Any) -> dict[str, Any]:
                        " product_count, updated_at FROM category ORDER BY id"))
     state["product_category"] = list(
         db.execute_sql("SELECT product_id, category_id FROM product_category ORDER BY 1, 2"))
+    state["media"] = list(
+        db.execute_sql("SELECT id, org_id, product_id, position, alt_text FROM media ORDER BY id"))
     return state
 
 
@@ -152,6 +154,12 @@ PATH_CALLS = [
     ("POST", "/api/products/{id}/variants", {"sku": "HIJACK-1"}),
     *[(method, "/api/products/{id}/variants/{id}", body)
       for method, body in (("GET", None), ("PATCH", {"stock_quantity": 5}), ("DELETE", None))],
+    ("GET", "/api/products/{id}/media", None),
+    # A documentation address (TEST-NET-1): the product is checked before any fetch.
+    ("POST", "/api/products/{id}/media", {"file_url": "http://192.0.2.1/a.png"}),
+    ("GET", "/api/products/{id}/media/{id}", None),
+    ("PATCH", "/api/products/{id}/media/{id}", {"alt_text": "Hijacked", "position": 0}),
+    ("DELETE", "/api/products/{id}/media/{id}", None),
     ("PATCH", "/api/vat-rates/{id}", {"rate": "0", "country_code": "DE"}),
     ("GET", "/api/categories/{id}", None),
     ("PUT", "/api/categories/{id}", {"name": "Hijacked", "parent_id": None}),
@@ -392,3 +400,21 @@ async def test_names_skus_and_eans_repeat_freely_across_organizations(
     assert ours["ean"] == their["ean"] == THEIR_EAN
     assert ours["brand"]["name"] == their["brand"]["name"] == "Shared Name"
     assert ours["brand"]["id"] != their["brand"]["id"]
+
+
+async def test_their_media_under_my_product_is_a_404_like_a_missing_one(
+    api: Any, other_api: Any, theirs: Theirs, mine: Mine, other_org_id: int, missing_id: int
+) -> None:
+    from store import images, media
+    from tests.test_media import draw
+
+    picture = images.prepare_picture(draw(3), "file")
+    their_media = media.add_media(other_org_id, theirs.product, picture, "theirs", None, None)["id"]
+    before = await snapshot(other_api)
+    for method, body in (("GET", None), ("PATCH", {"alt_text": "Hijacked"}), ("DELETE", None)):
+        answer = await api.call(method, f"/api/products/{mine.product}/media/{their_media}", body)
+        missing = await api.call(method, f"/api/products/{mine.product}/media/{missing_id}", body)
+        assert answer.code == 404
+        same_answer(answer, missing, their_media, missing_id)
+        assert answer.error == f"media {their_media} not found"
+    assert await snapshot(other_api) == before

@@ -1,0 +1,306 @@
+"""Product media: add by URL or upload, list, reorder, delete; image search; and the
+public files.
+
+Adding runs in three steps so that nothing slow holds the event loop or the write
+lock: fetch (async client) or read the upload; then, off the loop, decode, make the
+rendition and compute the embedding; then one short write transaction that stores the
+media row, its files and its embedding, or nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import numpy as np
+import tornado.web
+from pydantic import Field, StringConstraints
+from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
+from tornado.ioloop import IOLoop
+
+from handlers.base import INTEGER, BaseHandler
+from handlers.fetch import fetch_image_bytes, is_public_address
+from handlers.fields import Body
+from handlers.util import path_id
+from search import vectors
+from search.model import get_model
+from store import images, media, products
+from store.errors import ApiError, BadRequest
+
+MAX_POSITION = 10_000
+AltText = Annotated[str, StringConstraints(max_length=500)]
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
+FileUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+# A multipart body carries the file and a few small fields: boundaries, part headers.
+MULTIPART_OVERHEAD = 64 * 1024
+UPLOAD_BODY_LIMIT = images.MAX_BYTES + MULTIPART_OVERHEAD
+MAX_SEARCH_LIMIT = 50
+# The query image is decoded at reduced size when it is a JPEG (Image.draft): the model
+# looks at 224 px, so more is decoding work thrown away.
+QUERY_DECODE_SIDE = 512
+MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})(\.webp|/original)")
+
+
+class MediaCreate(Body):
+    file_url: FileUrl
+    alt_text: AltText | None = None
+    position: Position | None = None
+
+
+class MediaPatch(Body):
+    alt_text: AltText | None = None
+    position: Position = None  # type: ignore[assignment]
+
+
+class UploadHandler(BaseHandler):
+    """A handler that takes a `multipart/form-data` upload up to the file cap.
+
+    JSON bodies keep the 1 MB limit (413); a multipart body past the file cap is a 400
+    naming the file field, because it is the file that is too large.
+    """
+
+    file_field = "file"
+
+    def prepare(self) -> None:
+        if self.is_multipart:
+            self.max_body_bytes = UPLOAD_BODY_LIMIT
+        try:
+            super().prepare()
+        except ApiError as exc:
+            if exc.status == 413 and self.is_multipart:
+                raise self._too_large() from None
+            raise
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.request.headers.get("Content-Type", "").lower().startswith("multipart/form-data")
+
+    def _too_large(self) -> BadRequest:
+        return BadRequest(f"{self.file_field}: the file is larger than {images.MAX_BYTES // (1024 * 1024)} MB")
+
+    def form(self, fields: tuple[str, ...]) -> tuple[HTTPFile, dict[str, str]]:
+        """The uploaded file and the text fields; unknown or repeated fields are 400s."""
+        if self._body_bytes > self.max_body_bytes:
+            raise self._too_large()
+        arguments: dict[str, list[bytes]] = {}
+        files: dict[str, list[HTTPFile]] = {}
+        try:
+            parse_body_arguments(self.request.headers["Content-Type"], self.body, arguments, files)
+        except (HTTPInputError, ValueError) as exc:
+            raise BadRequest(f"body: malformed multipart/form-data ({exc})") from None
+        for name in [*arguments, *files]:
+            if name != self.file_field and name not in fields:
+                raise BadRequest(f"{name}: unknown field")
+            if len(arguments.get(name, [])) + len(files.get(name, [])) > 1:
+                raise BadRequest(f"{name}: sent more than once")
+        if self.file_field in arguments:
+            raise BadRequest(f"{self.file_field}: must be a file part (with a filename)")
+        if self.file_field not in files:
+            raise BadRequest(f"{self.file_field}: is required")
+        upload = files[self.file_field][0]
+        if len(upload.body) > images.MAX_BYTES:
+            raise self._too_large()
+        texts = {}
+        for name, (value,) in arguments.items():
+            try:
+                texts[name] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest(f"{name}: must be UTF-8 text") from None
+        return upload, texts
+
+
+def _form_int(name: str, raw: str | None, low: int, high: int) -> int | None:
+    """An integer form field, checked like a query-string integer."""
+    if raw is None or raw == "":
+        return None
+    if not INTEGER.fullmatch(raw):
+        raise BadRequest(f"{name}: must be an integer")
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadRequest(f"{name}: must be between {low} and {high}")
+    return value
+
+
+def _form_position(raw: str | None) -> int | None:
+    return _form_int("position", raw, 0, MAX_POSITION)
+
+
+def _stale(exc: vectors.StaleIndex) -> ApiError:
+    """The index holds another model's embeddings: the operator must reindex."""
+    return ApiError(503, f"image search unavailable: {exc}")
+
+
+def _prepare(data: bytes, field: str) -> tuple[images.Picture, np.ndarray, str]:
+    """Off the loop: check the bytes, make the rendition, compute the embedding."""
+    picture, upright = images.prepare_upright(data, field)
+    model = get_model()
+    return picture, model.embed([upright])[0], model.digest
+
+
+def _search(org_id: int, data: bytes, limit: int) -> list[dict[str, Any]]:
+    """Off the loop: embed the query image, search the index, fetch the products."""
+    image = images.upright_image(data, "image", QUERY_DECODE_SIDE)
+    model = get_model()
+    vector = model.embed([image])[0]
+    try:
+        found = vectors.search_products(org_id, vector, limit, model.digest)
+    except vectors.StaleIndex as exc:
+        raise _stale(exc) from None
+    scores = dict(found)
+    shown = products.products_by_id(org_id, [product_id for product_id, _ in found])
+    return [{**product, "score": scores[product["id"]]} for product in shown]
+
+
+def _form_alt_text(raw: str | None) -> str:
+    if raw is not None and len(raw) > 500:
+        raise BadRequest("alt_text: must be at most 500 characters")
+    return raw or ""
+
+
+class ProductMediaListHandler(UploadHandler):
+    """GET /api/products/{id}/media (position order) and POST (by URL or upload)."""
+
+    def get(self, raw_id: str) -> None:
+        items = media.list_media(self.org_id, path_id(raw_id, "product"))
+        self.reply({"media": items, "total": len(items)})
+
+    async def post(self, raw_id: str) -> None:
+        product_id = path_id(raw_id, "product")
+        media.check_product(self.org_id, product_id)  # a 404 before reading or fetching
+        if self.is_multipart:
+            upload, texts = self.form(("alt_text", "position"))
+            alt_text, position = _form_alt_text(texts.get("alt_text")), _form_position(texts.get("position"))
+            field, data, source = "file", upload.body, None
+        else:
+            body = self.json_body(MediaCreate)
+            alt_text, position, source = body.alt_text or "", body.position, body.file_url
+            field, data = "file_url", await self._fetch(body.file_url)
+        picture, vector, digest = await self.off_loop(_prepare, data, field)
+
+        def index(media_id: int) -> None:
+            vectors.add_embedding(self.org_id, product_id, media_id, vector, digest)
+
+        try:
+            created = media.add_media(self.org_id, product_id, picture, alt_text, position, source, index)
+        except vectors.StaleIndex as exc:
+            raise _stale(exc) from None
+        self.reply(created, status=201)
+
+    async def _fetch(self, url: str) -> bytes:
+        allow_private = self.settings.get("allow_private_urls", False)
+        allowed = self.settings.get("media_address_allowed", is_public_address)
+        return await fetch_image_bytes(
+            url, field="file_url", max_bytes=images.MAX_BYTES,
+            timeout=self.settings.get("media_fetch_timeout", 15.0),
+            allowed=(lambda address: True) if allow_private else allowed,
+        )
+
+
+class ProductMediaHandler(BaseHandler):
+    """GET, PATCH (alt_text, position) and DELETE /api/products/{id}/media/{mediaId}."""
+
+    def _ids(self, raw_product: str, raw_media: str) -> tuple[int, int]:
+        return path_id(raw_product, "product"), path_id(raw_media, "media")
+
+    def get(self, raw_product: str, raw_media: str) -> None:
+        self.reply(media.get_media(self.org_id, *self._ids(raw_product, raw_media)))
+
+    def patch(self, raw_product: str, raw_media: str) -> None:
+        product_id, media_id = self._ids(raw_product, raw_media)
+        body = self.json_body(MediaPatch)
+        fields = body.model_dump(exclude_unset=True)
+        if "alt_text" in fields:
+            fields["alt_text"] = fields["alt_text"] or ""
+        self.reply(media.update_media(self.org_id, product_id, media_id, fields))
+
+    def delete(self, raw_product: str, raw_media: str) -> None:
+        product_id, media_id = self._ids(raw_product, raw_media)
+        self.reply(media.delete_media(self.org_id, product_id, media_id, vectors.remove_embedding))
+
+
+class ImageSearchHandler(UploadHandler):
+    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50)."""
+
+    file_field = "image"
+
+    async def post(self) -> None:
+        if not self.is_multipart:
+            raise BadRequest("image: send the image as multipart/form-data in a field named image")
+        limit = self.query_int("limit", None, 1, MAX_SEARCH_LIMIT)
+        upload, texts = self.form(("limit",))
+        form_limit = _form_int("limit", texts.get("limit"), 1, MAX_SEARCH_LIMIT)
+        limit = form_limit or limit or 10
+        found = await self.off_loop(_search, self.org_id, upload.body, limit)
+        self.reply({"products": found, "total": len(found)})
+
+
+class MediaFileHandler(tornado.web.RequestHandler):
+    """GET /media/{token}.webp[?w=160|320|640] and /media/{token}/original.
+
+    Public (storefronts use these in `<img>`), so no key and no envelope; a file never
+    changes under its URL, so clients may keep it for a year.
+    """
+
+    def compute_etag(self) -> str | None:
+        return None  # the stored ETag is set explicitly
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    async def get(self, path: str) -> None:
+        matched = MEDIA_PATH.fullmatch(path)
+        if matched is None:
+            raise tornado.web.HTTPError(404)
+        token, suffix = matched.groups()
+        kind = media.ORIGINAL if suffix == "/original" else media.RENDITION
+        width = self._width() if kind == media.RENDITION else None
+        if width is not None:
+            kind = f"w{width}"
+            if media.file_etag(token, kind) is None:
+                await self._make_thumbnail(token, kind, width)
+        etag = media.file_etag(token, kind)
+        if etag is None:
+            raise tornado.web.HTTPError(404)
+        self.set_header("ETag", etag)
+        self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+        if self.check_etag_header():
+            self.set_status(304)
+            return
+        found = await self._run(media.read_file, token, kind)
+        if found is None:  # deleted between the two reads
+            raise tornado.web.HTTPError(404)
+        content_type, _, data = found
+        self.set_header("Content-Type", content_type)
+        self.finish(data)
+
+    head = get
+
+    def _width(self) -> int | None:
+        raw = self.get_query_argument("w", None)
+        if raw is None:
+            return None
+        if not raw.isascii() or not raw.isdigit() or int(raw) not in images.THUMBNAIL_WIDTHS:
+            widths = ", ".join(map(str, images.THUMBNAIL_WIDTHS))
+            raise tornado.web.HTTPError(400, f"w: must be one of {widths}")
+        return int(raw)
+
+    async def _make_thumbnail(self, token: str, kind: str, width: int) -> None:
+        found = media.read_file(token, media.RENDITION)
+        if found is None:
+            raise tornado.web.HTTPError(404)
+        thumbnail = await self._run(images.make_thumbnail, found[2], width)
+        media.save_thumbnail(token, kind, thumbnail)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = "not found"
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code == 400:
+            message = exc.log_message
+        elif status_code != 404:
+            message = self._reason.lower()
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.clear_header("Cache-Control")
+        self.finish(message + "\n")

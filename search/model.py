@@ -1,0 +1,272 @@
+"""The image model: pictures in, L2-normalised embeddings out (onnxruntime on the CPU).
+
+The built-in model is EfficientNet-Lite0 (ImageNet), built once from the weights
+package into an .onnx file cached beside the database (see `search/lite0.py`); an
+operator can bring their own ONNX model instead (`serve --image-model PATH`).
+
+Preprocessing (what measured best for product photos, see README "Image model"):
+transparency composited over white, RGB; a uniform border (studio white) trimmed when
+at least 60 % of the border pixels share its colour; shorter side to 256 (bicubic),
+centre crop 224; `(x - 127) / 128`. The embedding is the average-pooled 1280-d head
+feature vector, L2-normalised, so a dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+log = logging.getLogger("micropim.search")
+
+RESIZE = 256
+CROP = 224
+# Bumped whenever the built-in graph or how it is written changes: the cache file
+# name carries it, so an upgrade never loads an .onnx built by an older version.
+BUILD_VERSION = "lite0-v1"
+BUILTIN_OUTPUT = "pooled"
+TRIM_SHARE = 0.6  # share of border pixels that must match for a border to be trimmed
+TRIM_TOLERANCE = 24  # per channel, so JPEG noise around studio white still matches
+DECODE_SIDE = 512  # large JPEGs are decoded at the smallest scale keeping this much
+BATCH = 16
+
+
+def _threads() -> int:
+    """Intra-op threads: all cores on a small server (one embed at a time is the
+    common case, and the threads do not spin, so they leave the CPU to HTTP when
+    idle), at most 4 since a small CNN gains little beyond that."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+# ---- preprocessing -------------------------------------------------------------------
+
+def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
+    """Decode image bytes for embedding: a large JPEG is decoded at reduced size
+    (`Image.draft`, 2-8x faster), EXIF orientation applied. Raises ValueError for bytes
+    that are not an image or (with `max_pixels`) have too many pixels."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        if max_pixels is not None and image.width * image.height > max_pixels:
+            raise ValueError(f"image has more than {max_pixels} pixels")
+        if image.format == "JPEG":
+            image.draft("RGB", (DECODE_SIDE, DECODE_SIDE))
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"not a readable image: {exc}") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB, with anything transparent composited over white (a product cut out on a
+    transparent background looks like the same product shot on studio white)."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """Cheaply bring a huge image near the working size (box reduce), so trimming
+    and resizing never handle tens of megapixels."""
+    factor = min(image.size) // (2 * RESIZE)
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def trim_border(image: Image.Image) -> Image.Image:
+    """Crop a uniform border away when at least 60 % of the border pixels match its
+    colour (the median border colour, within a tolerance); otherwise unchanged."""
+    pixels = np.asarray(image, dtype=np.int16)
+    if pixels.ndim != 3 or min(pixels.shape[:2]) < 3:
+        return image
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    colour = np.median(border, axis=0)
+    if (np.abs(border - colour).max(axis=1) <= TRIM_TOLERANCE).mean() < TRIM_SHARE:
+        return image
+    content = np.abs(pixels - colour).max(axis=2) > TRIM_TOLERANCE
+    # A row or column is content when more than a sliver of it differs, so that
+    # stray JPEG noise does not stop the trim.
+    rows = np.flatnonzero(content.sum(axis=1) > content.shape[1] // 200)
+    cols = np.flatnonzero(content.sum(axis=0) > content.shape[0] // 200)
+    if not rows.size or not cols.size:
+        return image  # all border: nothing to centre on
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    return image if box == (0, 0, *image.size) else image.crop(box)
+
+
+def resize_crop(image: Image.Image, size: int = CROP, resize: int = RESIZE) -> Image.Image:
+    """Shorter side to `resize` (bicubic), then the centre `size` x `size`."""
+    width, height = image.size
+    scale = resize / min(width, height)
+    new = (max(size, round(width * scale)), max(size, round(height * scale)))
+    image = image.resize(new, Image.Resampling.BICUBIC)
+    left, top = (new[0] - size) // 2, (new[1] - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def preprocess(image: Image.Image, size: int = CROP) -> np.ndarray:
+    """One image as the model's (3, size, size) float32 input."""
+    image = trim_border(_shrink(to_rgb(image)))
+    pixels = np.asarray(resize_crop(image, size, round(size * RESIZE / CROP)), dtype=np.float32)
+    return ((pixels - 127.0) / 128.0).transpose(2, 0, 1)
+
+
+# ---- the model -----------------------------------------------------------------------
+
+class ImageModel:
+    """An ONNX image model and the name of the output used as the embedding."""
+
+    def __init__(self, onnx_bytes: bytes, output: str | None = None) -> None:
+        self.digest = hashlib.sha256(onnx_bytes).hexdigest()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = _threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning threads would burn the cores the HTTP server needs between runs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        first = self.session.get_inputs()[0]
+        self.input_name = first.name
+        shape = first.shape
+        self.size = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else CROP
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        self.output = output if output in outputs else self.session.get_outputs()[0].name
+        # The embedding size: from the declared shape, or by running one blank image.
+        declared = outputs[self.output].shape
+        if len(declared) == 2 and isinstance(declared[1], int):
+            self.dim = int(declared[1])
+        else:
+            self.dim = int(self._run(np.zeros((1, 3, self.size, self.size), np.float32)).shape[1])
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.session.run([self.output], {self.input_name: batch})[0], np.float32)
+        if out.ndim == 4:  # a feature map: average-pool it
+            out = out.mean(axis=(2, 3))
+        return out.reshape(out.shape[0], -1)
+
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """(n, dim) float32 L2-normalised embeddings. Thread-safe; CPU-heavy, so call it
+        off the event loop."""
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        chunks = []
+        for start in range(0, len(images), BATCH):
+            batch = np.stack([preprocess(im, self.size) for im in images[start:start + BATCH]])
+            chunks.append(self._run(batch))
+        vectors = np.concatenate(chunks)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def classify(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """ImageNet class probabilities (built-in model only): the test oracle."""
+        batch = np.stack([preprocess(im, self.size) for im in images])
+        logits = self.session.run(["logits"], {self.input_name: batch})[0]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True), np.float32)
+
+
+# ---- the built-in model's cache ------------------------------------------------------
+
+def _weights_key() -> str:
+    """Names the cache file: the builder version and a hash of the weights file."""
+    from search.lite0 import weights_path
+
+    digest = hashlib.sha256()
+    with open(weights_path(), "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{BUILD_VERSION}-{digest.hexdigest()[:16]}"
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, rename over it."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def builtin_onnx(cache_dir: str) -> bytes:
+    """The built-in model's .onnx bytes, from the cache when its recorded hash still
+    matches, else built from the weights and cached (file and hash written atomically;
+    a torn, corrupt or stale cache is simply rebuilt)."""
+    path = os.path.join(cache_dir, f"micropim-efficientnet-{_weights_key()}.onnx")
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+        with open(path + ".sha256") as file:
+            expected = file.read().strip()
+        if hashlib.sha256(data).hexdigest() == expected:
+            return data
+        log.warning("image model cache %s does not match its hash; rebuilding", path)
+    except FileNotFoundError:
+        pass
+    from search.lite0 import build_onnx
+
+    log.info("building the image model into %s", path)
+    data = build_onnx()
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        _write_atomically(path, data)
+        _write_atomically(path + ".sha256", hashlib.sha256(data).hexdigest().encode() + b"\n")
+    except OSError as exc:  # a read-only directory: run from memory, build again next time
+        log.warning("cannot cache the image model in %s: %s", cache_dir, exc)
+    return data
+
+
+# ---- process-wide model --------------------------------------------------------------
+
+_lock = threading.Lock()
+_model_path: str | None = None
+_cache_dir: str | None = None
+_model: ImageModel | None = None
+
+
+def cache_dir_for(cache_dir: str | None) -> str:
+    """Where the built-in .onnx goes: MICROPIM_MODEL_CACHE when set (tests share one
+    cache per machine that way), else `cache_dir`, else the working directory."""
+    return os.environ.get("MICROPIM_MODEL_CACHE") or cache_dir or "."
+
+
+def configure(model_path: str | None, cache_dir: str | None) -> None:
+    """Choose the model: an operator's ONNX file, or None for the built-in one cached
+    in `cache_dir`. The model loads on first use; choosing another model path drops
+    a model already loaded, a new cache directory alone does not (same model)."""
+    global _model_path, _cache_dir, _model
+    with _lock:
+        if model_path != _model_path:
+            _model = None
+        _model_path, _cache_dir = model_path, cache_dir
+
+
+def get_model() -> ImageModel:
+    """The configured model, loaded (or built) once per process."""
+    global _model
+    with _lock:
+        if _model is None:
+            if _model_path is not None:
+                with open(_model_path, "rb") as file:
+                    _model = ImageModel(file.read())
+            else:
+                _model = ImageModel(builtin_onnx(cache_dir_for(_cache_dir)), BUILTIN_OUTPUT)
+            log.info("image model %s loaded (%d-d)", _model.digest[:12], _model.dim)
+        return _model
