@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from handlers.base import BaseHandler
-from handlers.fields import Body, Ean, Money, Name, Quantity, Sku
+from handlers.fields import Body, Ean, Id, Money, Name, Quantity, Sku
 from handlers.products import Attributes
 from handlers.util import path_id
 from store import variants
@@ -28,6 +28,7 @@ class VariantPatch(Body):
     position: Annotated[int, Field(ge=0, le=1_000_000)] = None  # type: ignore[assignment]
     ean: Ean = None
     attributes: Attributes = None  # type: ignore[assignment]
+    media_id: Id | None = None  # one of the product's media: the variant's `image`
 
 
 class VariantCreate(VariantPatch):

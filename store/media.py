@@ -182,6 +182,9 @@ def delete_media(
             also(media_id)
         db.execute_sql("DELETE FROM media_file WHERE media_id = ?", (media_id,))
         db.execute_sql("DELETE FROM media WHERE id = ?", (media_id,))
+        # Variants that showed it lose their image (their product is touched below).
+        db.execute_sql("UPDATE product_variant SET media_id = NULL, updated_at = ? WHERE media_id = ?",
+                       (utcnow(), media_id))
         db.execute_sql(
             "UPDATE media SET position = position - 1 WHERE product_id = ? AND position > ?",
             (product_id, current["position"]),

@@ -25,8 +25,11 @@ from store.values import money_from_db, money_to_db
 
 COLUMNS = (
     "id, product_id, sku, name, price, sale_price, cost, weight, stock_quantity, backorders,"
-    " is_enabled, position, ean, attributes, created_at, updated_at"
+    " is_enabled, position, ean, attributes, created_at, updated_at, media_id"
 )
+# The variant's image: the public URL of the product's media it points at.
+IMAGE = "(SELECT media_url(m.token) FROM media m WHERE m.id = product_variant.media_id)"
+SELECTED = f"{COLUMNS}, {IMAGE}"
 MONEY = ("price", "sale_price", "cost", "weight")
 
 
@@ -45,7 +48,7 @@ def _stock_status(quantity: int, backorders: bool) -> str:
 
 def _to_api(row: tuple[Any, ...], names: dict[str, tuple[int, str]]) -> dict[str, Any]:
     (variant_id, _, sku, name, price, sale_price, cost, weight, quantity, backorders,
-     enabled, position, ean, values_text, created_at, updated_at) = row
+     enabled, position, ean, values_text, created_at, updated_at, _, image) = row
     values = attributes.decode(values_text)
     order = sorted(values, key=lambda code: names.get(code, (0, code)))
     return {
@@ -54,7 +57,7 @@ def _to_api(row: tuple[Any, ...], names: dict[str, tuple[int, str]]) -> dict[str
         "cost": money_from_db(cost), "stock_quantity": quantity,
         "stock_status": _stock_status(quantity, bool(backorders)),
         "weight": money_from_db(weight), "is_enabled": bool(enabled), "position": position,
-        "ean": ean, "image": None,
+        "ean": ean, "image": image,
         "attributes": [
             {"attribute_name": names.get(code, (0, code))[1], "attribute_code": code,
              "value": _shown(values[code])}
@@ -90,7 +93,7 @@ def list_variants(org_id: int, product_id: int) -> dict[str, Any]:
     with db.atomic():  # one snapshot
         _, name, _, _ = _product(org_id, product_id)
         rows = db.execute_sql(
-            f"SELECT {COLUMNS} FROM product_variant WHERE product_id = ? AND org_id = ?"
+            f"SELECT {SELECTED} FROM product_variant WHERE product_id = ? AND org_id = ?"
             " ORDER BY position, id", (product_id, org_id),
         ).fetchall()
         names = _axis_names(org_id) if rows else {}
@@ -101,7 +104,7 @@ def list_variants(org_id: int, product_id: int) -> dict[str, Any]:
 def _row(org_id: int, product_id: int, variant_id: int) -> tuple[Any, ...]:
     _product(org_id, product_id)
     row = db.execute_sql(
-        f"SELECT {COLUMNS} FROM product_variant WHERE id = ? AND product_id = ? AND org_id = ?",
+        f"SELECT {SELECTED} FROM product_variant WHERE id = ? AND product_id = ? AND org_id = ?",
         (variant_id, product_id, org_id),
     ).fetchone()
     if row is None:
@@ -151,6 +154,15 @@ def _check_unique(org_id: int, product_id: int, columns: dict[str, Any], variant
         ).fetchone()
         if clash is not None:
             raise BadRequest(f"attributes: variant {clash[0]} of this product has the same axis values")
+
+
+def _check_media(org_id: int, product_id: int, media_id: int | None) -> None:
+    """A variant's image is one of its own product's media."""
+    if media_id is not None and db.execute_sql(
+        "SELECT 1 FROM media WHERE id = ? AND product_id = ? AND org_id = ?",
+        (media_id, product_id, org_id),
+    ).fetchone() is None:
+        raise BadRequest(f"media_id: product {product_id} has no media {media_id}")
 
 
 def _money_columns(data: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
@@ -211,9 +223,10 @@ def create_variant(org_id: int, product_id: int, data: dict[str, Any]) -> dict[s
         columns: dict[str, Any] = {
             "sku": data["sku"], "ean": data.get("ean"), "attributes": attributes.encode(values),
             "stock_quantity": data.get("stock_quantity", 0),
-            "is_enabled": data.get("is_enabled", True),
+            "is_enabled": data.get("is_enabled", True), "media_id": data.get("media_id"),
         }
         _check_unique(org_id, product_id, columns, None)
+        _check_media(org_id, product_id, columns["media_id"])
         columns.update(_money_columns(data, {}))
         columns.update(_stock_columns(data, columns["stock_quantity"]))
         columns["name"] = data.get("name") or _default_name(org_id, product_name, values)
@@ -236,8 +249,11 @@ def update_variant(org_id: int, product_id: int, variant_id: int, data: dict[str
         row = _row(org_id, product_id, variant_id)
         current = dict(zip([c.strip() for c in COLUMNS.split(",")], row))
         columns: dict[str, Any] = {
-            field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled") if field in data
+            field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled", "media_id")
+            if field in data
         }
+        if "media_id" in columns:
+            _check_media(org_id, product_id, columns["media_id"])
         values = attributes.decode(current["attributes"])
         if "attributes" in data:
             values = attributes.merge_values(org_id, data["attributes"], values, variant=True)

@@ -482,3 +482,28 @@ async def test_variable_products_list_without_a_query_per_row(api: Any) -> None:
         assert [p["stock"] for p in listed.data["products"]] == list(range(total - 1, -1, -1))
         counts.append(len(seen))
     assert counts[0] == counts[1], counts
+
+
+async def test_a_variant_shows_one_of_its_products_media_as_its_image(api: Any, axes: dict[str, int]) -> None:
+    from tests.test_media import draw, upload
+
+    product, other = await make_product(api), await make_product(api, sku="OTHER")
+    mine = (await upload(api, product["id"], draw(1))).data
+    theirs = (await upload(api, other["id"], draw(2))).data
+    path = f"/api/products/{product['id']}/variants"
+    created = await api.post(path, {"sku": "TS-R", "attributes": {"color": "Red"}, "media_id": mine["id"]})
+    assert created.code == 201, created.body
+    assert created.data["image"] == mine["url"] and mine["url"].endswith(".webp")
+    assert (await api.get(f"{path}/{created.data['id']}")).data["image"] == mine["url"]
+
+    refused = await api.post(path, {"sku": "TS-B", "attributes": {"color": "Blue"}, "media_id": theirs["id"]})
+    assert refused.code == 400
+    assert refused.error == f"media_id: product {product['id']} has no media {theirs['id']}"
+    moved = await api.patch(f"{path}/{created.data['id']}", {"media_id": theirs["id"]})
+    assert moved.code == 400 and moved.error.startswith("media_id: ")
+    assert (await api.patch(f"{path}/{created.data['id']}", {"media_id": None})).data["image"] is None
+    assert (await api.patch(f"{path}/{created.data['id']}", {"media_id": mine["id"]})).data["image"] == mine["url"]
+
+    # Deleting the media takes it off the variant.
+    assert (await api.delete(f"/api/products/{product['id']}/media/{mine['id']}")).code == 200
+    assert (await api.get(path)).data["variants"][0]["image"] is None
