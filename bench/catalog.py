@@ -57,8 +57,8 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from api import (  # noqa: E402
-    COLOURS, HOST, SEED, Server, create_references, describe_setup, free_port,
-    generate_products, start_server, stop_server, wait_ready,
+    COLOURS, HOST, SEED, Server, cpu_seconds, create_references, describe_setup, free_port,
+    generate_products, machine_busy_seconds, start_server, stop_server, wait_ready,
 )
 
 from store import attributes, categories, orgs, products  # noqa: E402
@@ -424,9 +424,16 @@ def serve_and_time(work: Path, db_path: str, targets: Targets, repeat: int) -> N
     ], port, work / "micropim.log")
     try:
         wait_ready(server)
+        before = (cpu_seconds(server.process.pid), cpu_seconds(os.getpid()), machine_busy_seconds(),
+                  time.monotonic())
         timings = run_timings(server, key, targets, repeat)
+        ours = cpu_seconds(server.process.pid) - before[0] + cpu_seconds(os.getpid()) - before[1]
+        other = machine_busy_seconds() - before[2] - ours
+        capacity = (time.monotonic() - before[3]) * (os.cpu_count() or 1)
         tree = json.loads(request(server, key, "GET", "/api/categories/tree")[1])["data"]["categories"]
         print_table(timings, tree)
+        print(f"  noise: other processes used {max(0.0, other / capacity * 100):.0f} % of the machine's"
+              " CPU during the timings (hypervisor steal included)")
     finally:
         stop_server(server)
 
