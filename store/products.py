@@ -8,7 +8,7 @@ VAT rate) come from joins on the page's rows; categories from one query per page
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
@@ -174,22 +174,41 @@ def _filters(org_id: int, q: ProductQuery) -> tuple[list[str], list[Any], list[s
     if q.channel:
         # Written exactly as the partial indexes' WHERE, so SQLite can use them.
         extra.append(f"p.channels & {CHANNELS[q.channel][0]}")
-    if q.category is not None and q.include_subcategories:
-        extra.append(
-            "p.id IN (SELECT pc.product_id FROM product_category pc WHERE pc.category_id IN"
-            f" ({SUBTREE_SQL} SELECT id FROM subtree))"
-        )
-        extra_params += [q.category, org_id, org_id]
-    elif q.category is not None:
-        extra.append(
-            "p.id IN (SELECT pc.product_id FROM product_category pc"
-            " JOIN category c ON c.id = pc.category_id WHERE c.id = ? AND c.org_id = ?)"
-        )
-        extra_params += [q.category, org_id]
+    if q.category is not None:
+        linked, linked_params = _linked_products(org_id, q)
+        extra.append(f"p.id IN ({linked})")
+        extra_params += linked_params
     if q.updated_since:
         extra.append("p.updated_at >= ?")
         extra_params.append(q.updated_since)
     return base, base_params, extra, extra_params
+
+
+def _linked_products(org_id: int, q: ProductQuery) -> tuple[str, list[Any]]:
+    """The ids of the products linked to `q.category` (or to its subtree): a SELECT."""
+    if q.include_subcategories:
+        return (f"SELECT pc.product_id FROM product_category pc WHERE pc.category_id IN"
+                f" ({SUBTREE_SQL} SELECT id FROM subtree)", [q.category, org_id, org_id])
+    return ("SELECT pc.product_id FROM product_category pc"
+            " JOIN category c ON c.id = pc.category_id WHERE c.id = ? AND c.org_id = ?",
+            [q.category, org_id])
+
+
+def _count_linked(org_id: int, q: ProductQuery) -> int:
+    """How many products of one category pass the other filters, counted from the
+    category's links: left to itself SQLite walks every product of the organization and
+    looks each one up among the links (6-11 ms at 100k products for a category of 90,
+    0.05 ms this way). Not for a whole subtree, whose tens of thousands of links count
+    faster the other way round (22 ms against 59 ms for 25k products)."""
+    without = replace(q, category=None, include_subcategories=False)
+    base, base_params, extra, extra_params = _filters(org_id, without)
+    linked, linked_params = _linked_products(org_id, q)  # one link per product
+    where = " AND ".join(base + extra)
+    return int(db.execute_sql(
+        f"SELECT count(*) FROM ({linked}) linked"
+        f" CROSS JOIN product p ON p.id = linked.product_id WHERE {where}",
+        [*linked_params, *base_params, *extra_params],
+    ).fetchone()[0])
 
 
 def _count_by_status(org_id: int, status: str | None) -> int:
@@ -285,6 +304,8 @@ def _list_keys(org_id: int, q: ProductQuery) -> tuple[list[Key], int]:
 
     if not extra and not q.search:
         total = _count_by_status(org_id, q.status)
+    elif q.category is not None and not q.include_subcategories and not q.search:
+        total = _count_linked(org_id, q)
     else:
         total = db.execute_sql(f"SELECT count(*) FROM product p WHERE {where}", params).fetchone()[0]
     if offset >= total:
