@@ -37,6 +37,7 @@ from handlers.media import (
     MediaFileHandler,
     ProductMediaHandler,
     ProductMediaListHandler,
+    ProductMediaOriginalHandler,
 )
 from handlers.products import (
     ProductBarcodeHandler,
@@ -93,6 +94,8 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"/api/products/{ID}/variants", VariantListHandler),
         (rf"/api/products/{ID}/variants/{ID}", VariantHandler),
         (rf"/api/products/{ID}/media", ProductMediaListHandler),
+        # The sub-resource before its item, so that a walk of the table deletes last.
+        (rf"/api/products/{ID}/media/{ID}/original", ProductMediaOriginalHandler),
         (rf"/api/products/{ID}/media/{ID}", ProductMediaHandler),
         # Public files, outside /api/: no key, no envelope (see handlers.media).
         (r"/media/(.*)", MediaFileHandler),
@@ -112,8 +115,10 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
     """The application; the store must already be open (see `store.db.open_database`)."""
     settings = settings or Settings()
     from store import media
+    from store.db import wait_briefly_on_this_thread
 
     media.configure(settings.public_url)  # product JSON shows absolute media URLs
+    wait_briefly_on_this_thread()  # the event loop's thread: see store.db
     _configure_image_model(settings)
     return tornado.web.Application(
         routes(),

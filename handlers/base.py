@@ -18,6 +18,7 @@ from tornado.ioloop import IOLoop
 
 from handlers.ratelimit import RateLimiter
 from store import orgs
+from store.db import is_busy
 from store.errors import ApiError, BadRequest, StoreError
 
 log = logging.getLogger("micropim.api")
@@ -259,10 +260,14 @@ class BaseHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, StoreError):
             status_code = exc.status
+        elif is_busy(exc):
+            status_code = 503
         if not self._rate_headers:
             # Tornado refuses a method it does not know (TRACE, ...) before prepare()
             # runs; that request still costs a token and still gets the headers.
             self._charge()
+        if status_code == 503:
+            self._rate_headers["Retry-After"] = "1"  # kept by set_default_headers
         super().send_error(status_code, **kwargs)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -275,6 +280,8 @@ class BaseHandler(tornado.web.RequestHandler):
                 message = f"method {self.request.method} not allowed on {self.request.path}"
         elif status_code < 500:
             message = self._reason.lower()
+        elif is_busy(exc):
+            message = "the database is busy with another write; retry in a moment"
         else:
             message = "internal server error"
         self.finish(envelope(error=message))
@@ -284,6 +291,9 @@ class BaseHandler(tornado.web.RequestHandler):
             isinstance(value, tornado.web.HTTPError) and value.status_code < 500
         ):
             return  # an expected answer, not a crash
+        if is_busy(value):
+            log.warning("503 %s %s: %s", self.request.method, self.request.path, value)
+            return
         super().log_exception(typ, value, tb)
 
 

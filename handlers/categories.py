@@ -70,13 +70,15 @@ class CategoryHandler(BaseHandler):
     def get(self, raw_id: str) -> None:
         self.reply(categories.get_category(self.org_id, _category_id(raw_id)))
 
-    def put(self, raw_id: str) -> None:
+    # A rename or a delete touches every product of the category (their JSON shows
+    # it): 0.6-0.9 s for 100k products, so off the loop.
+    async def put(self, raw_id: str) -> None:
         category_id = _category_id(raw_id)
         body = self.json_body(CategoryPatch).model_dump(exclude_unset=True)
-        self.reply(categories.update_category(self.org_id, category_id, body))
+        self.reply(await self.off_loop(categories.update_category, self.org_id, category_id, body))
 
-    def delete(self, raw_id: str) -> None:
-        self.reply(categories.delete_category(self.org_id, _category_id(raw_id)))
+    async def delete(self, raw_id: str) -> None:
+        self.reply(await self.off_loop(categories.delete_category, self.org_id, _category_id(raw_id)))
 
 
 class CategoryChildrenHandler(BaseHandler):

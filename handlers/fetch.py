@@ -16,6 +16,7 @@ is a way to read the metadata service or an intranet page (SSRF). So:
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from typing import Any, Callable
 from urllib.parse import SplitResult, quote, urljoin, urlsplit, urlunsplit
@@ -27,6 +28,8 @@ from tornado.netutil import DefaultExecutorResolver, Resolver
 from tornado.simple_httpclient import HTTPTimeoutError, SimpleAsyncHTTPClient
 
 from store.errors import BadRequest
+
+log = logging.getLogger("micropim.fetch")
 
 MAX_REDIRECTS = 3
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -82,7 +85,10 @@ class CheckedResolver(Resolver):
         for _family, sockaddr in answers:
             address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
             if not self.allowed(address):
-                raise BlockedAddress(f"host {host!r} resolves to {address}, which is not a public address")
+                # The address itself stays in the log: told to the client, it would map
+                # internal names to addresses for anyone holding a key.
+                log.info("media fetch refused: host %r resolves to %s", host, address)
+                raise BlockedAddress(f"host {host!r} is not a public address")
         return answers
 
 

@@ -38,7 +38,7 @@ MAX_SEARCH_LIMIT = 50
 # The query image is decoded at reduced size when it is a JPEG (Image.draft): the model
 # looks at 224 px, so more is decoding work thrown away.
 QUERY_DECODE_SIDE = 512
-MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})(\.webp|/original)")
+MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})\.webp")
 
 
 class MediaCreate(Body):
@@ -168,7 +168,7 @@ class ProductMediaListHandler(UploadHandler):
         product_id = path_id(raw_id, "product")
         media.check_product(self.org_id, product_id)  # a 404 before reading or fetching
         if self.is_multipart:
-            upload, texts = self.form(("alt_text", "position"))
+            upload, texts = await self.off_loop(self.form, ("alt_text", "position"))
             alt_text, position = _form_alt_text(texts.get("alt_text")), _form_position(texts.get("position"))
             field, data, source = "file", upload.body, None
         else:
@@ -181,7 +181,9 @@ class ProductMediaListHandler(UploadHandler):
             vectors.add_embedding(self.org_id, product_id, media_id, vector, digest)
 
         try:
-            created = media.add_media(self.org_id, product_id, picture, alt_text, position, source, index)
+            # Off the loop: up to 20 MB of BLOBs written and synced.
+            created = await self.off_loop(
+                media.add_media, self.org_id, product_id, picture, alt_text, position, source, index)
         except vectors.StaleIndex as exc:
             raise _stale(exc) from None
         self.reply(created, status=201)
@@ -218,6 +220,29 @@ class ProductMediaHandler(BaseHandler):
         self.reply(media.delete_media(self.org_id, product_id, media_id, vectors.remove_embedding))
 
 
+class ProductMediaOriginalHandler(BaseHandler):
+    """GET /api/products/{id}/media/{mediaId}/original: the bytes as uploaded.
+
+    Behind the key, unlike the renditions: an original keeps its metadata (a phone
+    photo's camera and GPS position), which a storefront's visitors must not get.
+    The body is the image itself; errors are the envelope as everywhere under /api/.
+    """
+
+    async def get(self, raw_product: str, raw_media: str) -> None:
+        ids = path_id(raw_product, "product"), path_id(raw_media, "media")
+        content_type, etag, data = await self.off_loop(media.read_original, self.org_id, *ids)
+        self.set_header("Content-Type", content_type)
+        self.set_header("ETag", etag)
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        self.finish(data)
+
+    def compute_etag(self) -> str | None:
+        return None  # set above from the stored hash
+
+
 class ImageSearchHandler(UploadHandler):
     """POST /api/products/image-search: multipart `image`, optional `limit` (1-50)."""
 
@@ -227,7 +252,7 @@ class ImageSearchHandler(UploadHandler):
         if not self.is_multipart:
             raise BadRequest("image: send the image as multipart/form-data in a field named image")
         limit = self.query_int("limit", None, 1, MAX_SEARCH_LIMIT)
-        upload, texts = self.form(("limit",))
+        upload, texts = await self.off_loop(self.form, ("limit",))
         form_limit = _form_int("limit", texts.get("limit"), 1, MAX_SEARCH_LIMIT)
         limit = form_limit or limit or 10
         found = await self.off_loop(_search, self.org_id, upload.body, limit)
@@ -235,7 +260,7 @@ class ImageSearchHandler(UploadHandler):
 
 
 class MediaFileHandler(tornado.web.RequestHandler):
-    """GET /media/{token}.webp[?w=160|320|640] and /media/{token}/original.
+    """GET /media/{token}.webp[?w=160|320|640]: a rendition or a thumbnail.
 
     Public (storefronts use these in `<img>`), so no key and no envelope; a file never
     changes under its URL, so clients may keep it for a year.
@@ -251,9 +276,9 @@ class MediaFileHandler(tornado.web.RequestHandler):
         matched = MEDIA_PATH.fullmatch(path)
         if matched is None:
             raise tornado.web.HTTPError(404)
-        token, suffix = matched.groups()
-        kind = media.ORIGINAL if suffix == "/original" else media.RENDITION
-        width = self._width() if kind == media.RENDITION else None
+        token = matched.group(1)
+        kind = media.RENDITION
+        width = self._width()
         if width is not None:
             kind = f"w{width}"
             if media.file_etag(token, kind) is None:

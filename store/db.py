@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from typing import Any, Callable
 
 import peewee
@@ -20,6 +21,10 @@ from store.cache import product_json
 log = logging.getLogger("micropim.store")
 
 BUSY_TIMEOUT_MS = 5000
+# The event loop's own connection waits at most this long for another connection's
+# write lock (a long write on the query threads, another process): past it the request
+# answers 503 with Retry-After instead of every client waiting behind the stalled loop.
+LOOP_BUSY_TIMEOUT_MS = 300
 
 # Tests count the statements a request runs: with TRACE set before connections open,
 # every statement (not the trigger markers) goes to each listener.
@@ -49,7 +54,25 @@ class MicroPIMDatabase(peewee.SqliteDatabase):
             conn.enable_load_extension(False)
         if TRACE:
             conn.set_trace_callback(_trace)
+        if threading.get_ident() == _loop_thread:
+            conn.execute(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
         return conn
+
+
+_loop_thread: int | None = None
+
+
+def wait_briefly_on_this_thread() -> None:
+    """Give this thread's connection (the event loop's) the short busy timeout."""
+    global _loop_thread
+    _loop_thread = threading.get_ident()
+    if not db.is_closed():
+        db.execute_sql(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
+
+
+def is_busy(exc: BaseException | None) -> bool:
+    """True for SQLite's "database is locked": the write lock was not free in time."""
+    return isinstance(exc, peewee.OperationalError) and "locked" in str(exc)
 
 
 # Models bind to this; `open_database()` points it at a file.
@@ -72,8 +95,10 @@ def open_database(path: str) -> MicroPIMDatabase:
     """Point the shared database at `path`, creating and migrating it as needed."""
     from store import orgs  # it builds on this module
 
+    global _loop_thread
     if not db.is_closed():
         db.close()
+    _loop_thread = None  # until make_app() names the event loop's thread again
     db.init(path)
     product_json.clear()  # ids and timestamps of another file mean other products
     orgs.forget_keys()

@@ -44,8 +44,9 @@ def media_url(token: str) -> str:
     return f"{_public_url}/media/{token}.webp"
 
 
-def original_url(token: str) -> str:
-    return f"{_public_url}/media/{token}/original"
+def original_url(product_id: int, media_id: int) -> str:
+    """The original as uploaded, EXIF (camera, GPS) and all: behind the API key."""
+    return f"{_public_url}/api/products/{product_id}/media/{media_id}/original"
 
 
 def _to_api(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def _to_api(row: tuple[Any, ...]) -> dict[str, Any]:
      size, created_at, updated_at) = row
     return {
         "id": media_id, "product_id": product_id, "url": media_url(token),
-        "original_url": original_url(token), "alt_text": alt_text, "position": position,
+        "original_url": original_url(product_id, media_id), "alt_text": alt_text, "position": position,
         "width": width, "height": height, "format": fmt, "bytes": size,
         "source_url": source_url, "created_at": created_at, "updated_at": updated_at,
     }
@@ -211,6 +212,19 @@ def read_file(token: str, kind: str) -> tuple[str, str, bytes] | None:
         " WHERE m.token = ? AND f.kind = ?", (token, kind),
     ).fetchone()
     return None if row is None else (str(row[0]), str(row[1]), bytes(row[2]))
+
+
+def read_original(org_id: int, product_id: int, media_id: int) -> tuple[str, str, bytes]:
+    """(content type, ETag, bytes) of the organization's media item's original."""
+    row = db.execute_sql(
+        "SELECT f.content_type, f.etag, f.data FROM media m JOIN media_file f ON f.media_id = m.id"
+        " WHERE m.id = ? AND m.product_id = ? AND m.org_id = ? AND f.kind = ?",
+        (media_id, product_id, org_id, ORIGINAL),
+    ).fetchone()
+    if row is None:
+        check_product(org_id, product_id)
+        raise NotFound(f"media {media_id} not found")
+    return str(row[0]), str(row[1]), bytes(row[2])
 
 
 def save_thumbnail(token: str, kind: str, data: bytes) -> None:

@@ -136,7 +136,8 @@ class Api:
             allow_nonstandard_methods=True,
         )
         text = response.body or b""
-        parsed = json.loads(text) if text and response.code != 304 else None
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        parsed = json.loads(text) if text and is_json and response.code != 304 else None
         return Response(response.code, parsed, response.headers, text)
 
     async def get(self, path: str, **kw: Any) -> Response:

@@ -158,6 +158,7 @@ PATH_CALLS = [
     # A documentation address (TEST-NET-1): the product is checked before any fetch.
     ("POST", "/api/products/{id}/media", {"file_url": "http://192.0.2.1/a.png"}),
     ("GET", "/api/products/{id}/media/{id}", None),
+    ("GET", "/api/products/{id}/media/{id}/original", None),
     ("PATCH", "/api/products/{id}/media/{id}", {"alt_text": "Hijacked", "position": 0}),
     ("DELETE", "/api/products/{id}/media/{id}", None),
     ("PATCH", "/api/vat-rates/{id}", {"rate": "0", "country_code": "DE"}),
