@@ -374,13 +374,18 @@ def merge_values(
     """`current` (None on create) with `changes` applied, every change checked against
     the definitions: a key set to null (or an empty list) is removed. Variants take
     variant-axis attributes only. A required attribute must be present on create and
-    cannot be removed later (required axis attributes are required on variants)."""
+    cannot be removed later (required axis attributes are required on variants).
+    A key held without a definition (the foundation took any keys, such as `Color`, and
+    codes are lower-case now) can still be removed with null, or it could never go."""
     defs = definitions(org_id, changes, required=current is None)
     merged = dict(current or {})
     for code, value in changes.items():
         where = f"attributes.{code}"
         definition = defs.get(code)
         if definition is None:
+            if (value is None or value == []) and code in merged:
+                del merged[code]
+                continue
             raise BadRequest(f"{where}: no attribute with code '{code}'")
         if variant and not definition.is_variant_axis:
             raise BadRequest(f"{where}: '{code}' is not a variant axis attribute")

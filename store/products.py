@@ -424,12 +424,45 @@ def _barcode_forms(barcode: str) -> list[str]:
     return sorted(forms)
 
 
+# The organization's locales that hold translated slugs, hopping the
+# product_translation_slug index (org_id, locale, slug) one locale at a time: a few
+# lookups instead of a walk over every translation (params: org id twice).
+_SLUG_LOCALES = (
+    "WITH RECURSIVE slug_locale(locale) AS ("
+    " SELECT (SELECT min(locale) FROM product_translation WHERE org_id = ? AND slug IS NOT NULL)"
+    " UNION ALL SELECT (SELECT min(locale) FROM product_translation WHERE org_id = ?"
+    " AND slug IS NOT NULL AND locale > s.locale) FROM slug_locale s WHERE s.locale IS NOT NULL)"
+)
+
+
+def _translated_slug_locale(org_id: int, slug: str, product_id: int | None) -> str | None:
+    """A locale where another product shows `slug` as its translated slug while this one
+    would show its own (default) slug there, having no translated slug for that locale
+    or a parent of it: the default slug must not repeat what a localized read shows."""
+    row = db.execute_sql(
+        f"{_SLUG_LOCALES} SELECT t.locale FROM slug_locale l"
+        " CROSS JOIN product_translation t ON t.org_id = ? AND t.locale = l.locale AND t.slug = ?"
+        " WHERE t.product_id != ? AND NOT EXISTS (SELECT 1 FROM product_translation mine"
+        " WHERE mine.product_id = ? AND mine.slug IS NOT NULL AND (mine.locale = t.locale"
+        " OR (t.locale > mine.locale || '-' AND t.locale < mine.locale || '.'))) LIMIT 1",
+        (org_id, org_id, org_id, slug, product_id or 0, product_id or 0),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def _unique_slug(org_id: int, name: str, product_id: int | None) -> str:
+    """A slug from the name, `-2`, `-3`… past other products' default and translated slugs."""
     base = slugify(name)
     used = {row[0] for row in db.execute_sql(
         "SELECT slug FROM product WHERE org_id = ? AND id != ? AND (slug = ? OR slug LIKE ?)",
         (org_id, product_id or 0, base, base + "-%"),
     )}
+    used.update(row[0] for row in db.execute_sql(
+        f"{_SLUG_LOCALES} SELECT t.slug FROM slug_locale l CROSS JOIN product_translation t"
+        " ON t.org_id = ? AND t.locale = l.locale AND t.slug >= ? AND t.slug < ?"
+        " WHERE t.product_id != ?",
+        (org_id, org_id, org_id, base, base + ".", product_id or 0),  # '.' sorts after '-'
+    ))
     slug, n = base, 1
     while slug in used:
         n += 1
@@ -473,6 +506,10 @@ def _columns(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) 
     if columns.get("slug") is not None:
         if _taken(org_id, "slug", [columns["slug"]], product_id) is not None:
             raise BadRequest(f"slug: slug '{columns['slug']}' is already taken")
+        locale = _translated_slug_locale(org_id, columns["slug"], product_id)
+        if locale is not None:
+            raise BadRequest(f"slug: slug '{columns['slug']}' is already taken:"
+                             f" another product shows it in locale {locale}")
     elif current is None or "slug" in columns:  # new product, or slug reset with null
         name = columns.get("name") or (current or {}).get("name", "")
         columns["slug"] = _unique_slug(org_id, name, product_id)

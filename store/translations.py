@@ -14,7 +14,7 @@ from typing import Any
 from store.db import db, utcnow, writing
 from store.errors import BadRequest, NotFound
 from store.products import TRANSLATED
-from store.values import slugify
+from store.values import locale_fallbacks, slugify
 
 _SELECT = (
     "SELECT locale, name, description, short_description, slug, created_at, updated_at"
@@ -67,27 +67,85 @@ def get_translation(org_id: int, product_id: int, locale: str) -> dict[str, Any]
     return found
 
 
-def _slug_taken(org_id: int, locale: str, slug: str, product_id: int) -> bool:
-    return db.execute_sql(
-        "SELECT 1 FROM product_translation"
-        " WHERE org_id = ? AND locale = ? AND slug = ? AND product_id != ?",
-        (org_id, locale, slug, product_id),
-    ).fetchone() is not None
+def _clashes(
+    org_id: int, product_id: int, locale: str, slug: str, *, family: bool = False
+) -> list[tuple[str, str]]:
+    """(slug, locale) pairs where another product of the organization shows `slug` (with
+    `family`, also `slug-…`) where this product would show its slug for `locale`: in
+    `locale` itself, whatever the other product's slug comes from (its own translation,
+    a parent locale's, or its default slug), and in a more specific locale that falls
+    back to `locale` for this product (`de-AT` when it has no `de-AT` slug of its own).
+    Slugs are unique per organization in what a localized read SHOWS (DESIGN). One
+    query through the slug indexes."""
+    chain = locale_fallbacks(locale)
+    match = "{0} >= ? AND {0} < ?" if family else "{0} = ?"
+    bounds = (slug, slug + ".") if family else (slug,)  # '.' sorts right after '-'
+    marks = ",".join("?" * len(chain))
+    shown = ", ".join(f"t{i}.slug" for i in range(len(chain)))
+    joins = "".join(
+        f" LEFT JOIN product_translation t{i} ON t{i}.product_id = p.id AND t{i}.locale = ?"
+        for i in range(len(chain))
+    )
+    below = (locale + "-", locale + ".")
+    rows = db.execute_sql(
+        "WITH RECURSIVE candidate(id) AS ("
+        f" SELECT id FROM product WHERE org_id = ? AND {match.format('slug')}"
+        " UNION SELECT product_id FROM product_translation"
+        f" WHERE org_id = ? AND locale IN ({marks}) AND {match.format('slug')}),"
+        # The more specific locales holding slugs, hopping the index one locale at a time.
+        " below(locale) AS (SELECT (SELECT min(locale) FROM product_translation"
+        " WHERE org_id = ? AND slug IS NOT NULL AND locale > ? AND locale < ?)"
+        " UNION ALL SELECT (SELECT min(locale) FROM product_translation"
+        " WHERE org_id = ? AND slug IS NOT NULL AND locale > b.locale AND locale < ?)"
+        " FROM below b WHERE b.locale IS NOT NULL)"
+        f" SELECT coalesce({shown}, p.slug), ? FROM candidate c JOIN product p ON p.id = c.id{joins}"
+        " WHERE p.id != ?"
+        " UNION ALL SELECT t.slug, t.locale FROM below b CROSS JOIN product_translation t"
+        f" ON t.org_id = ? AND t.locale = b.locale AND {match.format('t.slug')}"
+        " WHERE t.product_id != ? AND NOT EXISTS (SELECT 1 FROM product_translation mine"
+        " WHERE mine.product_id = ? AND mine.slug IS NOT NULL AND mine.locale > ? AND mine.locale < ?"
+        " AND (mine.locale = t.locale"
+        " OR (t.locale > mine.locale || '-' AND t.locale < mine.locale || '.')))",
+        (org_id, *bounds, org_id, *chain, *bounds, org_id, *below, org_id, below[1],
+         locale, *chain, product_id, org_id, *bounds, product_id, product_id, *below),
+    ).fetchall()
+    return [(found, where) for found, where in rows
+            if found == slug or (family and found.startswith(slug + "-"))]
 
 
 def _unique_slug(org_id: int, locale: str, name: str, product_id: int) -> str:
-    """A slug from the translated name, `-2`, `-3`… on a clash within the locale."""
+    """A slug from the translated name, `-2`, `-3`… when another product shows it."""
     base = slugify(name)
-    used = {row[0] for row in db.execute_sql(
-        "SELECT slug FROM product_translation WHERE org_id = ? AND locale = ?"
-        " AND product_id != ? AND (slug = ? OR slug LIKE ?)",
-        (org_id, locale, product_id, base, base + "-%"),
-    )}
+    used = {found for found, _ in _clashes(org_id, product_id, locale, base, family=True)}
     slug, n = base, 1
     while slug in used:
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+def _fallback_slug(product_id: int, locale: str) -> str:
+    """The slug the product shows in `locale` without a slug of its own there."""
+    parents = locale_fallbacks(locale)[1:]
+    marks = ",".join("?" * len(parents))
+    return str(db.execute_sql(
+        "SELECT slug, length(locale) FROM product_translation WHERE product_id = ?"
+        f" AND slug IS NOT NULL AND locale IN ({marks})"
+        " UNION ALL SELECT slug, 0 FROM product WHERE id = ? ORDER BY 2 DESC LIMIT 1",
+        (product_id, *parents, product_id),
+    ).fetchone()[0])
+
+
+def _check_fallback(org_id: int, product_id: int, locale: str) -> None:
+    """A translation losing its slug (replaced without one, or deleted) shows the
+    fallback slug again, which another product may show there meanwhile."""
+    slug = _fallback_slug(product_id, locale)
+    clash = _clashes(org_id, product_id, locale, slug)
+    if clash:
+        raise BadRequest(
+            f"slug: without a slug of its own in locale {locale} the product would show"
+            f" slug '{slug}', which another product shows in locale {clash[0][1]}; give a slug"
+        )
 
 
 def _fields(org_id: int, product_id: int, locale: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -99,10 +157,15 @@ def _fields(org_id: int, product_id: int, locale: str, data: dict[str, Any]) -> 
             "body: give at least one of name, description, short_description, slug"
         )
     if fields["slug"] is not None:
-        if _slug_taken(org_id, locale, fields["slug"], product_id):
-            raise BadRequest(f"slug: slug '{fields['slug']}' is already taken in locale {locale}")
+        clash = _clashes(org_id, product_id, locale, fields["slug"])
+        if clash:
+            raise BadRequest(f"slug: slug '{fields['slug']}' is already taken in locale {clash[0][1]}")
     elif fields["name"] is not None:
         fields["slug"] = _unique_slug(org_id, locale, fields["name"], product_id)
+    else:
+        held = _find(product_id, locale)
+        if held is not None and held["slug"] is not None:
+            _check_fallback(org_id, product_id, locale)
     return fields
 
 
@@ -135,6 +198,8 @@ def delete_translation(org_id: int, product_id: int, locale: str) -> dict[str, A
     """Remove the locale's translation; answers it as it was."""
     with writing():
         found = get_translation(org_id, product_id, locale)
+        if found["slug"] is not None:
+            _check_fallback(org_id, product_id, locale)
         db.execute_sql(
             "DELETE FROM product_translation WHERE product_id = ? AND locale = ?",
             (product_id, locale),

@@ -300,6 +300,48 @@ async def test_patch_merges_keys_and_null_removes_one(api: Any) -> None:
     assert (await api.patch(f"/api/products/{created['id']}", {"attributes": {"color": None}})).code == 200
 
 
+LEGACY_STAMP = "2026-01-01T00:00:00.000000Z"  # a row written before (and a fresh cache key)
+
+
+async def test_null_removes_a_legacy_key_that_has_no_definition(api: Any) -> None:
+    # The foundation stored attributes with any keys; such a key has no definition (and
+    # cannot get one: codes are lower-case), yet it must be removable.
+    await define(api, "material")
+    created = await product(api, material="Linen")
+    db.execute_sql("UPDATE product SET attributes = ?, updated_at = ? WHERE id = ?",
+                   ('{"Color":"Red","material":"Linen","Size":"M"}', LEGACY_STAMP, created["id"]))
+    path = f"/api/products/{created['id']}"
+    before = (await api.get(path)).data
+    assert before["attributes"]["Color"] == "Red"
+    removed = await api.patch(path, {"attributes": {"Color": None, "Size": []}})
+    assert removed.code == 200, removed.body
+    assert removed.data["attributes"] == {"material": "Linen"}
+    assert removed.data["updated_at"] > before["updated_at"]
+    assert stored(created["id"]) == '{"material":"Linen"}'
+    read = (await api.get(path)).data
+    assert read["attributes"] == {"material": "Linen"} and read["updated_at"] == removed.data["updated_at"]
+    listed = (await api.get(f"/api/products?updated_since={before['updated_at']}")).data["products"]
+    assert [p["id"] for p in listed] == [created["id"]]
+
+
+@pytest.mark.parametrize("change", [
+    {"Color": None},                 # no definition, and the product does not hold it
+    {"Color": "Blue"},               # a legacy key cannot be given a value
+    {"Legacy": None, "ghost": None},  # the first key the product holds, the second not
+])
+async def test_an_undefined_key_the_product_does_not_hold_is_still_a_400(
+    api: Any, change: dict[str, Any]
+) -> None:
+    created = await product(api)
+    db.execute_sql("UPDATE product SET attributes = ?, updated_at = ? WHERE id = ?",
+                   ('{"Legacy":"x"}', LEGACY_STAMP, created["id"]))
+    code = next(code for code, value in change.items() if code != "Legacy")
+    response = await api.patch(f"/api/products/{created['id']}", {"attributes": change})
+    assert response.code == 400
+    assert response.error == f"attributes.{code}: no attribute with code '{code}'"
+    assert stored(created["id"]) == '{"Legacy":"x"}'
+
+
 async def test_required_attributes(api: Any) -> None:
     await define_all(api)
     await define(api, "brand_line", is_required=True)

@@ -321,7 +321,7 @@ async def test_translated_slugs_are_unique_per_organization_and_locale(
     assert (await put(api, first["id"], "de", {"name": "Hemd"}, 201)).data["slug"] == "hemd"
     assert (await put(api, second["id"], "de", {"name": "Hemd"}, 201)).data["slug"] == "hemd-2"
     # Another locale, or the same product again, does not clash.
-    assert (await put(api, second["id"], "de-AT", {"name": "Hemd"}, 201)).data["slug"] == "hemd"
+    assert (await put(api, second["id"], "fr", {"name": "Hemd"}, 201)).data["slug"] == "hemd"
     assert (await put(api, first["id"], "de", {"name": "Hemd!"}, 200)).data["slug"] == "hemd"
     # An explicit slug is kept as given, and refused when taken in that locale.
     taken = await put(api, second["id"], "de", {"name": "Hemd", "slug": "hemd"}, 400)
@@ -339,6 +339,109 @@ async def test_a_translation_without_name_or_slug_keeps_the_default_slug(api: An
     created = await put(api, product["id"], "ro", {"description": "Din in"}, 201)
     assert created.data["slug"] is None
     assert (await read(api, product["id"], "ro"))["slug"] == product["slug"]
+
+
+async def listed_slugs(api: Any, locale: str) -> dict[int, str]:
+    response = await api.get(f"/api/products?locale={locale}&limit=100")
+    assert response.code == 200, response.body
+    return {p["id"]: p["slug"] for p in response.data["products"]}
+
+
+async def test_a_translated_slug_cannot_be_a_default_slug_another_product_shows(api: Any) -> None:
+    shirt = await create(api, "Shirt", "S-1")
+    tee = await create(api, "Tee", "T-1")
+    assert shirt["slug"] == "shirt"
+    taken = await put(api, tee["id"], "ro", {"name": "Tricou", "slug": "shirt"}, 400)
+    assert taken.error == "slug: slug 'shirt' is already taken in locale ro"
+    assert (await api.get(f"/api/products/{tee['id']}/translations")).data["total"] == 0
+    assert (await read(api, tee["id"]))["updated_at"] == tee["updated_at"]
+    # A generated slug steps aside instead.
+    assert (await put(api, tee["id"], "ro", {"name": "Shirt"}, 201)).data["slug"] == "shirt-2"
+    assert await listed_slugs(api, "ro") == {shirt["id"]: "shirt", tee["id"]: "shirt-2"}
+    # Once the shirt shows a slug of its own in ro, its default slug is free there.
+    await put(api, shirt["id"], "ro", {"name": "Cămașă"}, 201)
+    assert (await put(api, tee["id"], "ro", {"name": "Tricou", "slug": "shirt"}, 200)).data["slug"] == "shirt"
+    assert await listed_slugs(api, "ro") == {shirt["id"]: "camasa", tee["id"]: "shirt"}
+    # Other locales still show the shirt's default slug.
+    assert (await put(api, tee["id"], "fr", {"name": "Shirt"}, 201)).data["slug"] == "shirt-2"
+
+
+async def test_translated_slugs_count_what_a_locale_falls_back_to(api: Any) -> None:
+    first = await create(api, "Shirt A", "A-1")
+    second = await create(api, "Shirt B", "B-1")
+    await put(api, first["id"], "de", {"name": "Hemd"}, 201)
+    # In de-AT the first product shows its de slug, so the second cannot show it too.
+    assert (await put(api, second["id"], "de-AT", {"name": "Hemd"}, 201)).data["slug"] == "hemd-2"
+    taken = await put(api, second["id"], "de-AT", {"name": "Hemd", "slug": "hemd"}, 400)
+    assert taken.error == "slug: slug 'hemd' is already taken in locale de-AT"
+    # The other way round: a de slug that a third product would show in de-AT too, where
+    # the first has a slug of its own.
+    await put(api, first["id"], "de-AT", {"name": "Hemd", "slug": "hemd-at"}, 201)
+    third = await create(api, "Shirt C", "C-1")
+    taken = await put(api, third["id"], "de", {"slug": "hemd-at"}, 400)
+    assert taken.error == "slug: slug 'hemd-at' is already taken in locale de-AT"
+    # Fine for the second, which shows a de-AT slug of its own.
+    assert (await put(api, second["id"], "de", {"slug": "hemd-at"}, 201)).data["slug"] == "hemd-at"
+    assert await listed_slugs(api, "de-AT") == {
+        first["id"]: "hemd-at", second["id"]: "hemd-2", third["id"]: "shirt-c"}
+    assert await listed_slugs(api, "de") == {
+        first["id"]: "hemd", second["id"]: "hemd-at", third["id"]: "shirt-c"}
+
+
+async def test_dropping_a_translated_slug_must_not_show_a_taken_one(api: Any) -> None:
+    shirt = await create(api, "Shirt", "S-1")
+    tee = await create(api, "Tee", "T-1")
+    await put(api, shirt["id"], "ro", {"name": "Cămașă"}, 201)
+    await put(api, tee["id"], "ro", {"slug": "shirt"}, 201)
+    # Without its ro slug the shirt would show "shirt" in ro, as the tee does.
+    message = ("slug: without a slug of its own in locale ro the product would show"
+               " slug 'shirt', which another product shows in locale ro; give a slug")
+    replaced = await put(api, shirt["id"], "ro", {"description": "Din in"}, 400)
+    assert replaced.error == message
+    deleted = await api.delete(f"/api/products/{shirt['id']}/translations/ro")
+    assert deleted.code == 400 and deleted.error == message
+    assert (await read(api, shirt["id"], "ro"))["slug"] == "camasa"
+    # Once the tee moves, both go through.
+    await put(api, tee["id"], "ro", {"slug": "tricou"}, 200)
+    assert (await put(api, shirt["id"], "ro", {"description": "Din in"}, 200)).data["slug"] is None
+    assert (await api.delete(f"/api/products/{shirt['id']}/translations/ro")).code == 200
+    assert await listed_slugs(api, "ro") == {shirt["id"]: "shirt", tee["id"]: "tricou"}
+
+
+async def test_a_default_slug_cannot_be_a_slug_another_product_shows_in_a_locale(api: Any) -> None:
+    tee = await create(api, "Tee", "T-1")
+    shirt = await create(api, "Shirt", "S-1")
+    await put(api, tee["id"], "ro", {"name": "Tricou"}, 201)
+    patched = await api.patch(f"/api/products/{shirt['id']}", {"slug": "tricou"})
+    assert patched.code == 400
+    assert patched.error == "slug: slug 'tricou' is already taken: another product shows it in locale ro"
+    created = await api.post("/api/products", {"name": "Other", "sku": "O-1", "slug": "tricou"})
+    assert created.code == 400 and created.error == patched.error
+    # A generated default slug steps aside.
+    third = await create(api, "Tricou", "R-1")
+    assert third["slug"] == "tricou-2"
+    # The tee itself may take it, and so may a product with a ro slug of its own.
+    assert (await api.patch(f"/api/products/{tee['id']}", {"slug": "tricou"})).code == 200
+    assert (await api.patch(f"/api/products/{tee['id']}", {"slug": "tee"})).code == 200
+    await put(api, shirt["id"], "ro", {"name": "Cămașă"}, 201)
+    ok = await api.patch(f"/api/products/{shirt['id']}", {"slug": "tricou"})
+    assert ok.code == 200, ok.body
+    assert await listed_slugs(api, "ro") == {
+        tee["id"]: "tricou", shirt["id"]: "camasa", third["id"]: "tricou-2"}
+
+
+async def test_the_default_slug_check_is_one_indexed_query(api: Any) -> None:
+    shirt = await create(api, "Shirt", "S-1")
+    for locale in ("de", "fr", "ro"):
+        await put(api, shirt["id"], locale, {"name": f"Shirt {locale}"}, 201)
+    tee = await create(api, "Tee", "T-1")
+    with count_queries() as seen:
+        assert (await api.patch(f"/api/products/{tee['id']}", {"slug": "tee-2"})).code == 200
+    checks = [sql for sql in seen if "slug_locale" in sql]
+    assert len(checks) == 1, seen
+    plan = " ".join(str(row[-1]) for row in db.execute_sql(
+        f"EXPLAIN QUERY PLAN {checks[0]}").fetchall())
+    assert "product_translation_slug" in plan and "SCAN t " not in plan + " ", plan
 
 
 # ---- search ----------------------------------------------------------------------------
