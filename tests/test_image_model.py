@@ -187,11 +187,18 @@ def test_transparency_is_composited_over_white(model: ImageModel) -> None:
 
 
 def test_a_uniform_border_is_trimmed() -> None:
-    canvas = Image.new("RGB", (400, 300), (255, 255, 255))
-    canvas.paste(product_image(size=(100, 120)), (50, 80))
+    canvas = Image.new("RGB", (250, 200), (255, 255, 255))
     ImageDraw.Draw(canvas).rectangle((60, 90, 140, 190), fill=(0, 0, 0))
     trimmed = trim_border(canvas)
     assert trimmed.size == (81, 101)  # the black box, the white around it gone
+
+
+def test_a_large_picture_is_trimmed_exactly() -> None:
+    canvas = Image.new("RGB", (2000, 1200), (255, 255, 255))
+    ImageDraw.Draw(canvas).rectangle((600, 300, 1399, 999), fill=(0, 90, 0))
+    trimmed = trim_border(canvas)
+    assert trimmed.size == (800, 700)
+    assert (np.asarray(trimmed) == (0, 90, 0)).all()
 
 
 def test_a_border_of_another_uniform_colour_is_trimmed_too() -> None:
