@@ -156,7 +156,10 @@ def resize_crop(image: Image.Image, size: int = CROP, resize: int = RESIZE) -> I
 
 def preprocess(image: Image.Image, size: int = CROP) -> np.ndarray:
     """One image as the model's (3, size, size) float32 input."""
-    image = trim_border(_shrink(to_rgb(image)))
+    image = _shrink(to_rgb(image))
+    # Twice: a photo on a coloured backdrop pasted onto white loses the white first,
+    # then the backdrop, and ends up cropped like the photo alone.
+    image = trim_border(trim_border(image))
     pixels = np.asarray(resize_crop(image, size, round(size * RESIZE / CROP)), dtype=np.float32)
     return ((pixels - 127.0) / 128.0).transpose(2, 0, 1)
 

@@ -16,11 +16,11 @@ import struct
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 from PIL import Image, ImageDraw
 
+import micropim
 from search import model as image_model
 from search.lite0 import weights_path
 from search.model import ImageModel, decode_image, get_model, to_rgb, trim_border
@@ -227,6 +227,14 @@ def test_white_padding_barely_moves_the_embedding(model: ImageModel) -> None:
     assert cosine(a, b) > 0.98
 
 
+def test_a_photo_on_a_backdrop_padded_with_white_embeds_like_the_photo(model: ImageModel) -> None:
+    photo = product_image((200, 120, 40), size=(260, 300), background=(40, 60, 160))
+    padded = Image.new("RGB", (600, 420), (255, 255, 255))
+    padded.paste(photo, (40, 90))
+    a, b = model.embed([photo, padded])
+    assert cosine(a, b) > 0.99
+
+
 def test_large_jpegs_are_decoded_at_reduced_size() -> None:
     buffer = io.BytesIO()
     product_image(size=(4000, 3000)).save(buffer, "JPEG", quality=80)
@@ -287,6 +295,25 @@ def test_the_model_loads_once_per_process(model: ImageModel) -> None:
 
 def test_the_cache_goes_beside_the_database(app: Any, db_path: str) -> None:
     assert image_model._cache_dir == os.path.dirname(os.path.abspath(db_path))
+
+
+def test_settings_choose_an_operator_model(store: str, tmp_path: pathlib.Path, model: ImageModel) -> None:
+    path = tmp_path / "mine.onnx"
+    _tiny_model(path)
+    app = micropim.make_app(micropim.Settings(image_model=str(path)))
+    try:
+        assert get_model().dim == 8
+    finally:
+        app.settings["executor"].shutdown(wait=True)
+        image_model.configure(None, None)
+    assert get_model() is not None and get_model().dim == 1280
+
+
+def test_serve_refuses_a_missing_model_file(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        micropim.main(["serve", "--db", str(tmp_path / "x.db"), "--image-model", str(tmp_path / "none.onnx")])
+    assert stopped.value.code == 2
+    assert not (tmp_path / "x.db").exists()
 
 
 # ---- an operator's own model ---------------------------------------------------------
