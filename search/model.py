@@ -149,7 +149,7 @@ def resize_crop(image: Image.Image, size: int = CROP, resize: int = RESIZE) -> I
     width, height = image.size
     scale = resize / min(width, height)
     new = (max(size, round(width * scale)), max(size, round(height * scale)))
-    image = image.resize(new, Image.Resampling.BICUBIC)
+    image = image.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
     left, top = (new[0] - size) // 2, (new[1] - size) // 2
     return image.crop((left, top, left + size, top + size))
 

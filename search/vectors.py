@@ -1,10 +1,10 @@
 """The image-embedding index: a coarse bit-vector search in sqlite-vec, re-ranked exactly.
 
 Two copies of each embedding, both keyed by media id:
-- `image_vec` (sqlite-vec vec0, partitioned by organization): one bit per dimension,
-  set where the component is above the vector's own mean. A Hamming KNN over these
-  160-byte codes is the coarse search; the partition key means an organization's
-  search never reads another's rows.
+- `image_vec` (sqlite-vec vec0, partitioned by organization): a SimHash code, the
+  signs of 2560 fixed random projections (320 bytes). A Hamming KNN over these is the
+  coarse search; the partition key means an organization's search never reads
+  another's rows.
 - `image_embedding`: the vector as int8 (largest component scaled to 127; 1280 bytes
   where float32 would take 5120), with its product. The coarse candidates are
   re-ranked by exact cosine against these, grouped to one entry per product (its best
@@ -31,9 +31,9 @@ from store.db import db, utcnow
 # Coarse candidates per query; grown while too few distinct products come out.
 COARSE_K = 128
 MAX_K = 4096  # sqlite-vec's limit on k
-CHUNK_SIZE = 4096
+CHUNK_SIZE = 4096  # vec0 rows per chunk
 CODE_BITS = 2560  # bits of the coarse code of a new index (recorded with it)
-PROJECTION_SEED = 20260401  # vec0 rows per chunk: fewer, larger chunks scan faster
+PROJECTION_SEED = 20260401
 
 
 class StaleIndex(ValueError):
@@ -236,6 +236,8 @@ def search_products(org_id: int, vector: np.ndarray, limit: int,
     row = _index_row()
     if row is None:
         return []
+    if row[:2] != (v.size, _current_digest(digest)) and not count_embeddings():
+        return []  # emptied: the next embedding sets it up for the new model
     _check(v.size, _current_digest(digest))
     code = _code(v, row[2])
     k = max(COARSE_K, 4 * limit)

@@ -227,3 +227,11 @@ def test_many_at_once_index_like_one_by_one(org_id: int) -> None:
     assert rows("image_embedding") == 3 and rows("image_vec") == 3
     assert search(org_id, unit(4), limit=1) == [(b, pytest.approx(1.0, abs=0.005))]
     assert search(org_id, unit(3), limit=1) == [(a, pytest.approx(1.0, abs=0.005))]
+
+
+def test_an_emptied_index_of_another_model_answers_nothing_rather_than_stale(org_id: int) -> None:
+    a = product(org_id)
+    add(org_id, a, 1, unit(1))
+    with writing():
+        remove_embedding(1)
+    assert search_products(org_id, unit(1, dim=32), 10, digest="small-model") == []
