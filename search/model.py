@@ -7,8 +7,8 @@ operator can bring their own ONNX model instead (`serve --image-model PATH`).
 Preprocessing (what measured best for product photos, see README "Image model"):
 transparency composited over white, RGB; a uniform border (studio white) trimmed when
 at least 60 % of the border pixels share its colour; shorter side to 256 (bicubic),
-centre crop 224; `(x - 127) / 128`. The embedding is the average-pooled 1280-d head
-feature vector, L2-normalised, so a dot product is the cosine similarity.
+centre crop 224; `(x - 127) / 128`. The embedding is the 1280-d head feature map
+GeM-pooled (p = 3), L2-normalised, so a dot product is the cosine similarity.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ RESIZE = 256
 CROP = 224
 # Bumped whenever the built-in graph or how it is written changes: the cache file
 # name carries it, so an upgrade never loads an .onnx built by an older version.
-BUILD_VERSION = "lite0-v1"
-BUILTIN_OUTPUT = "pooled"
+BUILD_VERSION = "lite0-v2"
+EMBEDDING_KEY = "micropim.embedding"  # metadata naming the embedding output
 TRIM_SHARE = 0.6  # share of border pixels that must match for a border to be trimmed
 TRIM_TOLERANCE = 24  # per channel, so JPEG noise around studio white still matches
 TRIM_SIDE = 256  # the border is looked for on a copy this big
@@ -169,7 +169,7 @@ def preprocess(image: Image.Image, size: int = CROP) -> np.ndarray:
 class ImageModel:
     """An ONNX image model and the name of the output used as the embedding."""
 
-    def __init__(self, onnx_bytes: bytes, output: str | None = None) -> None:
+    def __init__(self, onnx_bytes: bytes) -> None:
         self.digest = hashlib.sha256(onnx_bytes).hexdigest()
         options = ort.SessionOptions()
         options.intra_op_num_threads = _threads()
@@ -184,7 +184,8 @@ class ImageModel:
         shape = first.shape
         self.size = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else CROP
         outputs = {o.name: o for o in self.session.get_outputs()}
-        self.output = output if output in outputs else self.session.get_outputs()[0].name
+        named = self.session.get_modelmeta().custom_metadata_map.get(EMBEDDING_KEY)
+        self.output = named if named in outputs else self.session.get_outputs()[0].name
         # The embedding size: from the declared shape, or by running one blank image.
         declared = outputs[self.output].shape
         if len(declared) == 2 and isinstance(declared[1], int):
@@ -310,6 +311,6 @@ def get_model() -> ImageModel:
                 with open(_model_path, "rb") as file:
                     _model = ImageModel(file.read())
             else:
-                _model = ImageModel(builtin_onnx(cache_dir_for(_cache_dir)), BUILTIN_OUTPUT)
+                _model = ImageModel(builtin_onnx(cache_dir_for(_cache_dir)))
             log.info("image model %s loaded (%d-d)", _model.digest[:12], _model.dim)
         return _model

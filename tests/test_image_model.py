@@ -144,7 +144,7 @@ def test_embeddings_are_unit_vectors_of_the_model_size(model: ImageModel) -> Non
         product_image(size=(3000, 200)),
     ]
     vectors = model.embed(images)
-    assert model.dim == 1280
+    assert model.dim == 1280 and model.output == "gem"  # named in the .onnx metadata
     assert vectors.shape == (len(images), 1280) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert model.embed([]).shape == (0, 1280)
