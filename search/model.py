@@ -4,7 +4,7 @@ The built-in model is EfficientNet-Lite0 (ImageNet), built once from the weights
 package into an .onnx file cached beside the database (see `search/lite0.py`); an
 operator can bring their own ONNX model instead (`serve --image-model PATH`).
 
-Preprocessing (what measured best for product photos, see README "Image model"):
+Preprocessing (what measured best for product photos, see README "Image model and vector index"):
 transparency composited over white, RGB; a uniform border (studio white) trimmed when
 at least 60 % of the border pixels share its colour; shorter side to 256 (bicubic),
 centre crop 224; `(x - 127) / 128`. The embedding is the 1280-d head feature map
