@@ -4,11 +4,11 @@ The built-in model is EfficientNet-Lite0 (ImageNet), built once from the weights
 package into an .onnx file cached beside the database (see `search/lite0.py`); an
 operator can bring their own ONNX model instead (`serve --image-model PATH`).
 
-Preprocessing (what measured best for product photos, see README "Image model"):
+Preprocessing (what measured best for product photos, see README "Image model and vector index"):
 transparency composited over white, RGB; a uniform border (studio white) trimmed when
 at least 60 % of the border pixels share its colour; shorter side to 256 (bicubic),
-centre crop 224; `(x - 127) / 128`. The embedding is the average-pooled 1280-d head
-feature vector, L2-normalised, so a dot product is the cosine similarity.
+centre crop 224; `(x - 127) / 128`. The embedding is the 1280-d head feature map
+GeM-pooled (p = 3), L2-normalised, so a dot product is the cosine similarity.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ RESIZE = 256
 CROP = 224
 # Bumped whenever the built-in graph or how it is written changes: the cache file
 # name carries it, so an upgrade never loads an .onnx built by an older version.
-BUILD_VERSION = "lite0-v1"
-BUILTIN_OUTPUT = "pooled"
+BUILD_VERSION = "lite0-v2"
+EMBEDDING_KEY = "micropim.embedding"  # metadata naming the embedding output
 TRIM_SHARE = 0.6  # share of border pixels that must match for a border to be trimmed
 TRIM_TOLERANCE = 24  # per channel, so JPEG noise around studio white still matches
+TRIM_SIDE = 256  # the border is looked for on a copy this big
 DECODE_SIDE = 512  # large JPEGs are decoded at the smallest scale keeping this much
 BATCH = 16
 
@@ -85,12 +86,19 @@ def _shrink(image: Image.Image) -> Image.Image:
 
 def trim_border(image: Image.Image) -> Image.Image:
     """Crop a uniform border away when at least 60 % of the border pixels match its
-    colour (the median border colour, within a tolerance); otherwise unchanged."""
-    pixels = np.asarray(image, dtype=np.int16)
+    colour (the median border colour, within a tolerance); otherwise unchanged.
+
+    The border is found on a copy at most 256 px on a side (box-reduced), then each
+    edge exactly in a narrow band of the full picture: 10x faster on an 800 px photo
+    than working on all of it."""
+    width, height = image.size
+    factor = -(-max(width, height) // TRIM_SIDE)  # ceiling division
+    small = image.reduce(factor) if factor > 1 else image
+    pixels = np.asarray(small, dtype=np.int16)
     if pixels.ndim != 3 or min(pixels.shape[:2]) < 3:
         return image
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    colour = np.median(border, axis=0)
+    colour = np.median(border, axis=0).astype(np.int16)
     if (np.abs(border - colour).max(axis=1) <= TRIM_TOLERANCE).mean() < TRIM_SHARE:
         return image
     content = np.abs(pixels - colour).max(axis=2) > TRIM_TOLERANCE
@@ -101,7 +109,39 @@ def trim_border(image: Image.Image) -> Image.Image:
     if not rows.size or not cols.size:
         return image  # all border: nothing to centre on
     box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-    return image if box == (0, 0, *image.size) else image.crop(box)
+    if factor > 1:
+        box = _refine(image, colour, box, width / small.width, height / small.height)
+    return image if box == (0, 0, width, height) else image.crop(box)
+
+
+def _content(region: Image.Image, colour: np.ndarray, axis: int) -> np.ndarray:
+    """Indexes of the columns (axis 0) or rows (axis 1) of `region` that are content."""
+    pixels = np.asarray(region, dtype=np.int16)
+    differs = np.abs(pixels - colour).max(axis=2) > TRIM_TOLERANCE
+    return np.flatnonzero(differs.sum(axis=axis) > differs.shape[axis] // 200)
+
+
+def _refine(image: Image.Image, colour: np.ndarray, small_box: tuple[int, int, int, int],
+            sx: float, sy: float) -> tuple[int, int, int, int]:
+    """The exact full-size crop box, from the box found on the small copy: each edge
+    is looked for in a band a few small-copy pixels wide around where it must be."""
+    width, height = image.size
+    bx, by = int(np.ceil(sx)) + 1, int(np.ceil(sy)) + 1
+    left = max(0, int((small_box[0] - 1) * sx))
+    right = min(width, int(np.ceil((small_box[2] + 1) * sx)))
+    top = max(0, int((small_box[1] - 1) * sy))
+    bottom = min(height, int(np.ceil((small_box[3] + 1) * sy)))
+    cols = _content(image.crop((left, top, min(right, left + 3 * bx), bottom)), colour, 0)
+    new_left = left + int(cols[0]) if cols.size else left
+    start = max(new_left, right - 3 * bx)
+    cols = _content(image.crop((start, top, right, bottom)), colour, 0)
+    new_right = start + int(cols[-1]) + 1 if cols.size else right
+    rows = _content(image.crop((new_left, top, new_right, min(bottom, top + 3 * by))), colour, 1)
+    new_top = top + int(rows[0]) if rows.size else top
+    start = max(new_top, bottom - 3 * by)
+    rows = _content(image.crop((new_left, start, new_right, bottom)), colour, 1)
+    new_bottom = start + int(rows[-1]) + 1 if rows.size else bottom
+    return new_left, new_top, new_right, new_bottom
 
 
 def resize_crop(image: Image.Image, size: int = CROP, resize: int = RESIZE) -> Image.Image:
@@ -109,14 +149,17 @@ def resize_crop(image: Image.Image, size: int = CROP, resize: int = RESIZE) -> I
     width, height = image.size
     scale = resize / min(width, height)
     new = (max(size, round(width * scale)), max(size, round(height * scale)))
-    image = image.resize(new, Image.Resampling.BICUBIC)
+    image = image.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
     left, top = (new[0] - size) // 2, (new[1] - size) // 2
     return image.crop((left, top, left + size, top + size))
 
 
 def preprocess(image: Image.Image, size: int = CROP) -> np.ndarray:
     """One image as the model's (3, size, size) float32 input."""
-    image = trim_border(_shrink(to_rgb(image)))
+    image = _shrink(to_rgb(image))
+    # Twice: a photo on a coloured backdrop pasted onto white loses the white first,
+    # then the backdrop, and ends up cropped like the photo alone.
+    image = trim_border(trim_border(image))
     pixels = np.asarray(resize_crop(image, size, round(size * RESIZE / CROP)), dtype=np.float32)
     return ((pixels - 127.0) / 128.0).transpose(2, 0, 1)
 
@@ -126,7 +169,7 @@ def preprocess(image: Image.Image, size: int = CROP) -> np.ndarray:
 class ImageModel:
     """An ONNX image model and the name of the output used as the embedding."""
 
-    def __init__(self, onnx_bytes: bytes, output: str | None = None) -> None:
+    def __init__(self, onnx_bytes: bytes) -> None:
         self.digest = hashlib.sha256(onnx_bytes).hexdigest()
         options = ort.SessionOptions()
         options.intra_op_num_threads = _threads()
@@ -141,7 +184,8 @@ class ImageModel:
         shape = first.shape
         self.size = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else CROP
         outputs = {o.name: o for o in self.session.get_outputs()}
-        self.output = output if output in outputs else self.session.get_outputs()[0].name
+        named = self.session.get_modelmeta().custom_metadata_map.get(EMBEDDING_KEY)
+        self.output = named if named in outputs else self.session.get_outputs()[0].name
         # The embedding size: from the declared shape, or by running one blank image.
         declared = outputs[self.output].shape
         if len(declared) == 2 and isinstance(declared[1], int):
@@ -267,6 +311,6 @@ def get_model() -> ImageModel:
                 with open(_model_path, "rb") as file:
                     _model = ImageModel(file.read())
             else:
-                _model = ImageModel(builtin_onnx(cache_dir_for(_cache_dir)), BUILTIN_OUTPUT)
+                _model = ImageModel(builtin_onnx(cache_dir_for(_cache_dir)))
             log.info("image model %s loaded (%d-d)", _model.digest[:12], _model.dim)
         return _model

@@ -475,6 +475,7 @@ CREATE TABLE image_index (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     dim INTEGER NOT NULL,
     digest TEXT NOT NULL,
+    code_bits INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
 -- Per media item: its product and the embedding as int8 (largest component 127),

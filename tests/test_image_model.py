@@ -16,11 +16,11 @@ import struct
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 from PIL import Image, ImageDraw
 
+import micropim
 from search import model as image_model
 from search.lite0 import weights_path
 from search.model import ImageModel, decode_image, get_model, to_rgb, trim_border
@@ -144,7 +144,7 @@ def test_embeddings_are_unit_vectors_of_the_model_size(model: ImageModel) -> Non
         product_image(size=(3000, 200)),
     ]
     vectors = model.embed(images)
-    assert model.dim == 1280
+    assert model.dim == 1280 and model.output == "gem"  # named in the .onnx metadata
     assert vectors.shape == (len(images), 1280) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert model.embed([]).shape == (0, 1280)
@@ -187,11 +187,18 @@ def test_transparency_is_composited_over_white(model: ImageModel) -> None:
 
 
 def test_a_uniform_border_is_trimmed() -> None:
-    canvas = Image.new("RGB", (400, 300), (255, 255, 255))
-    canvas.paste(product_image(size=(100, 120)), (50, 80))
+    canvas = Image.new("RGB", (250, 200), (255, 255, 255))
     ImageDraw.Draw(canvas).rectangle((60, 90, 140, 190), fill=(0, 0, 0))
     trimmed = trim_border(canvas)
     assert trimmed.size == (81, 101)  # the black box, the white around it gone
+
+
+def test_a_large_picture_is_trimmed_exactly() -> None:
+    canvas = Image.new("RGB", (2000, 1200), (255, 255, 255))
+    ImageDraw.Draw(canvas).rectangle((600, 300, 1399, 999), fill=(0, 90, 0))
+    trimmed = trim_border(canvas)
+    assert trimmed.size == (800, 700)
+    assert (np.asarray(trimmed) == (0, 90, 0)).all()
 
 
 def test_a_border_of_another_uniform_colour_is_trimmed_too() -> None:
@@ -218,6 +225,14 @@ def test_white_padding_barely_moves_the_embedding(model: ImageModel) -> None:
     padded.paste(image, (300, 120))
     a, b = model.embed([image, padded])
     assert cosine(a, b) > 0.98
+
+
+def test_a_photo_on_a_backdrop_padded_with_white_embeds_like_the_photo(model: ImageModel) -> None:
+    photo = product_image((200, 120, 40), size=(260, 300), background=(40, 60, 160))
+    padded = Image.new("RGB", (600, 420), (255, 255, 255))
+    padded.paste(photo, (40, 90))
+    a, b = model.embed([photo, padded])
+    assert cosine(a, b) > 0.99
 
 
 def test_large_jpegs_are_decoded_at_reduced_size() -> None:
@@ -280,6 +295,25 @@ def test_the_model_loads_once_per_process(model: ImageModel) -> None:
 
 def test_the_cache_goes_beside_the_database(app: Any, db_path: str) -> None:
     assert image_model._cache_dir == os.path.dirname(os.path.abspath(db_path))
+
+
+def test_settings_choose_an_operator_model(store: str, tmp_path: pathlib.Path, model: ImageModel) -> None:
+    path = tmp_path / "mine.onnx"
+    _tiny_model(path)
+    app = micropim.make_app(micropim.Settings(image_model=str(path)))
+    try:
+        assert get_model().dim == 8
+    finally:
+        app.settings["executor"].shutdown(wait=True)
+        image_model.configure(None, None)
+    assert get_model() is not None and get_model().dim == 1280
+
+
+def test_serve_refuses_a_missing_model_file(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        micropim.main(["serve", "--db", str(tmp_path / "x.db"), "--image-model", str(tmp_path / "none.onnx")])
+    assert stopped.value.code == 2
+    assert not (tmp_path / "x.db").exists()
 
 
 # ---- an operator's own model ---------------------------------------------------------

@@ -216,3 +216,22 @@ def test_search_runs_few_statements(org_id: int) -> None:
     assert len(seen) <= 4, seen
 
 
+
+
+def test_many_at_once_index_like_one_by_one(org_id: int) -> None:
+    a, b = product(org_id), product(org_id)
+    with writing():
+        vectors.add_embeddings(org_id, [(a, 1, unit(1)), (b, 2, unit(2)), (a, 3, unit(3)),
+                                        (b, 1, unit(4))], digest=DIGEST)  # media 1 twice: last wins
+        vectors.add_embeddings(org_id, [], digest=DIGEST)
+    assert rows("image_embedding") == 3 and rows("image_vec") == 3
+    assert search(org_id, unit(4), limit=1) == [(b, pytest.approx(1.0, abs=0.005))]
+    assert search(org_id, unit(3), limit=1) == [(a, pytest.approx(1.0, abs=0.005))]
+
+
+def test_an_emptied_index_of_another_model_answers_nothing_rather_than_stale(org_id: int) -> None:
+    a = product(org_id)
+    add(org_id, a, 1, unit(1))
+    with writing():
+        remove_embedding(1)
+    assert search_products(org_id, unit(1, dim=32), 10, digest="small-model") == []
