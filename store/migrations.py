@@ -475,7 +475,6 @@ CREATE TABLE image_index (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     dim INTEGER NOT NULL,
     digest TEXT NOT NULL,
-    code_bits INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
 -- Per media item: its product and the embedding as int8 (largest component 127),
@@ -503,6 +502,13 @@ UPDATE category SET slug = slug || '-' || id WHERE EXISTS (
 CREATE UNIQUE INDEX category_slug ON category(org_id, slug);
 {CATEGORY_COUNT_TRIGGERS}
 """,
+    ),
+    (
+        8,
+        "image index: the bit length of its coarse codes",
+        # Recorded per index, so that an index built with another code length keeps
+        # being searched with its own (2560 bits, the first length used).
+        "ALTER TABLE image_index ADD COLUMN code_bits INTEGER NOT NULL DEFAULT 2560;",
     ),
 ]
 
