@@ -145,18 +145,21 @@ def _refine(image: Image.Image, colour: np.ndarray, small_box: tuple[int, int, i
 
 
 def resize_crop(image: Image.Image, size: int = CROP, resize: int = RESIZE) -> Image.Image:
-    """Shorter side to `resize` (bicubic), then the centre `size` x `size`."""
+    """Shorter side to `resize` (bicubic), then the centre `size` x `size`.
+
+    Done as one resize of the source box that the crop keeps, never of the whole
+    image: scaling a 30000 x 1 strip's shorter side to 256 would first make a
+    7,680,000 x 256 image (6 GB)."""
     width, height = image.size
-    scale = resize / min(width, height)
-    new = (max(size, round(width * scale)), max(size, round(height * scale)))
-    image = image.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
-    left, top = (new[0] - size) // 2, (new[1] - size) // 2
-    return image.crop((left, top, left + size, top + size))
+    side = min(width, height) * size / resize  # source pixels the crop covers
+    left, top = (width - side) / 2, (height - side) / 2
+    return image.resize((size, size), Image.Resampling.BICUBIC,
+                        box=(left, top, left + side, top + side), reducing_gap=3.0)
 
 
 def preprocess(image: Image.Image, size: int = CROP) -> np.ndarray:
     """One image as the model's (3, size, size) float32 input."""
-    image = _shrink(to_rgb(image))
+    image = to_rgb(_shrink(image))  # shrink first: compositing 49 MP over white costs GBs
     # Twice: a photo on a coloured backdrop pasted onto white loses the white first,
     # then the backdrop, and ends up cropped like the photo alone.
     image = trim_border(trim_border(image))

@@ -351,3 +351,16 @@ def test_an_operator_model_is_used_with_its_own_size_and_digest(
     finally:
         image_model.configure(None, None)
     assert get_model().digest == model.digest
+
+
+@pytest.mark.parametrize("size", [(30000, 1), (1, 30000), (20000, 3)])
+def test_a_thin_strip_embeds_without_blowing_up(model: ImageModel, size: tuple[int, int]) -> None:
+    """A 167-byte 30000 x 1 PNG once became a 7,680,000 x 256 image (6 GB) before the
+    centre crop; only the cropped box is resized now."""
+    from search.model import resize_crop
+
+    strip = Image.new("RGB", size, (180, 40, 40))
+    assert resize_crop(strip).size == (224, 224)
+    vector = model.embed([strip])[0]
+    assert vector.shape == (model.dim,) and np.isfinite(vector).all()
+    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
