@@ -22,7 +22,6 @@ import io
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -35,6 +34,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import variants as variants_bench  # noqa: E402  (its median_ms)
 
 
 def picture(seed: int, size: tuple[int, int], fmt: str) -> bytes:
@@ -53,12 +55,7 @@ def picture(seed: int, size: tuple[int, int], fmt: str) -> bytes:
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
     fn()  # warm up (the model loads on first use)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return variants_bench.median_ms(fn, repeat)
 
 
 def percentile(values: list[float], share: float) -> float:

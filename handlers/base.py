@@ -120,6 +120,20 @@ def validate(model: type[Model], data: Any) -> Model:
         raise BadRequest(validation_message(exc)) from None
 
 
+def parse_int(name: str, raw: str | None, low: int, high: int) -> int | None:
+    """An integer from a query string or a form field (None when absent or empty),
+    or a 400 naming it."""
+    if raw is None or raw == "":
+        return None
+    # int() would also take "1_0" and non-ASCII digits.
+    if not INTEGER.fullmatch(raw):
+        raise BadRequest(f"{name}: must be an integer")
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadRequest(f"{name}: must be between {low} and {high}")
+    return value
+
+
 @tornado.web.stream_request_body
 class BaseHandler(tornado.web.RequestHandler):
     """Base for every /api/ handler."""
@@ -202,16 +216,8 @@ class BaseHandler(tornado.web.RequestHandler):
         return validate(model, parse_json(self.body))
 
     def query_int(self, name: str, default: int | None, low: int, high: int) -> int | None:
-        raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
-            return default
-        # int() would also take "1_0" and non-ASCII digits.
-        if not INTEGER.fullmatch(raw):
-            raise BadRequest(f"{name}: must be an integer")
-        value = int(raw)
-        if not low <= value <= high:
-            raise BadRequest(f"{name}: must be between {low} and {high}")
-        return value
+        value = parse_int(name, self.get_query_argument(name, None), low, high)
+        return default if value is None else value
 
     def query_choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
         raw = self.get_query_argument(name, None)

@@ -18,7 +18,7 @@ from pydantic import Field, StringConstraints
 from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
 from tornado.ioloop import IOLoop
 
-from handlers.base import INTEGER, BaseHandler
+from handlers.base import BaseHandler, parse_int
 from handlers.fetch import fetch_image_bytes, is_public_address
 from handlers.fields import Body
 from handlers.util import path_id
@@ -109,20 +109,9 @@ class UploadHandler(BaseHandler):
         return upload, texts
 
 
-def _form_int(name: str, raw: str | None, low: int, high: int) -> int | None:
-    """An integer form field, checked like a query-string integer."""
-    if raw is None or raw == "":
-        return None
-    if not INTEGER.fullmatch(raw):
-        raise BadRequest(f"{name}: must be an integer")
-    value = int(raw)
-    if not low <= value <= high:
-        raise BadRequest(f"{name}: must be between {low} and {high}")
-    return value
-
 
 def _form_position(raw: str | None) -> int | None:
-    return _form_int("position", raw, 0, MAX_POSITION)
+    return parse_int("position", raw, 0, MAX_POSITION)
 
 
 def _stale(exc: vectors.StaleIndex) -> ApiError:
@@ -253,7 +242,7 @@ class ImageSearchHandler(UploadHandler):
             raise BadRequest("image: send the image as multipart/form-data in a field named image")
         limit = self.query_int("limit", None, 1, MAX_SEARCH_LIMIT)
         upload, texts = await self.off_loop(self.form, ("limit",))
-        form_limit = _form_int("limit", texts.get("limit"), 1, MAX_SEARCH_LIMIT)
+        form_limit = parse_int("limit", texts.get("limit"), 1, MAX_SEARCH_LIMIT)
         limit = form_limit or limit or 10
         found = await self.off_loop(_search, self.org_id, upload.body, limit)
         self.reply({"products": found, "total": len(found)})

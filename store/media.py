@@ -61,6 +61,7 @@ def _to_api(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def check_product(org_id: int, product_id: int) -> None:
+    """404 unless the organization has this product (any status)."""
     row = db.execute_sql(
         "SELECT 1 FROM product WHERE id = ? AND org_id = ?", (product_id, org_id)
     ).fetchone()

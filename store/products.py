@@ -404,14 +404,20 @@ def _check_categories(org_id: int, category_ids: list[int]) -> list[int]:
     return wanted
 
 
-def _taken(org_id: int, column: str, values: Sequence[str], product_id: int | None) -> str | None:
-    """The SKU of another product of the organization holding one of `values` in `column`."""
+def _holder(table: str, org_id: int, column: str, values: Sequence[str], other_than: int | None) -> str | None:
+    """The SKU of a row of `table` of the organization, other than id `other_than`,
+    holding one of `values` in `column`."""
     marks = ",".join("?" * len(values))
     row = db.execute_sql(
-        f"SELECT sku FROM product WHERE org_id = ? AND {column} IN ({marks}) AND id != ?",
-        (org_id, *values, product_id or 0),
+        f"SELECT sku FROM {table} WHERE org_id = ? AND {column} IN ({marks}) AND id != ?",
+        (org_id, *values, other_than or 0),
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+def _taken(org_id: int, column: str, values: Sequence[str], product_id: int | None) -> str | None:
+    """The SKU of another product of the organization holding one of `values` in `column`."""
+    return _holder("product", org_id, column, values, product_id)
 
 
 def _barcode_forms(barcode: str) -> list[str]:
@@ -529,12 +535,7 @@ def _stored_attributes(product_id: int) -> str:
 def variant_taken(org_id: int, column: str, values: Sequence[str], variant_id: int | None) -> str | None:
     """The SKU of a variant of the organization holding one of `values` in `column`
     (SKUs and EANs are unique across products and variants)."""
-    marks = ",".join("?" * len(values))
-    row = db.execute_sql(
-        f"SELECT sku FROM product_variant WHERE org_id = ? AND {column} IN ({marks}) AND id != ?",
-        (org_id, *values, variant_id or 0),
-    ).fetchone()
-    return None if row is None else str(row[0])
+    return _holder("product_variant", org_id, column, values, variant_id)
 
 
 def _check_product_type(org_id: int, data: dict[str, Any], columns: dict[str, Any],

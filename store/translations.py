@@ -13,6 +13,8 @@ from typing import Any
 
 from store.db import db, utcnow, writing
 from store.errors import BadRequest, NotFound
+# 404 unless the organization has this product (any status, as reads do).
+from store.media import check_product as require_product
 from store.products import TRANSLATED
 from store.values import locale_fallbacks, slugify
 
@@ -29,15 +31,6 @@ def _to_api(row: tuple[Any, ...]) -> dict[str, Any]:
         "short_description": short_description, "slug": slug,
         "created_at": created_at, "updated_at": updated_at,
     }
-
-
-def require_product(org_id: int, product_id: int) -> None:
-    """404 unless the organization has this product (any status, as reads do)."""
-    row = db.execute_sql(
-        "SELECT 1 FROM product WHERE id = ? AND org_id = ?", (product_id, org_id)
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"product {product_id} not found")
 
 
 def _find(product_id: int, locale: str) -> dict[str, Any] | None:
