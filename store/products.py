@@ -763,7 +763,7 @@ def bulk_import(org_id: int, products: Iterable[dict[str, Any]]) -> int:
                 product.get("vat_rate_id"),
                 channels_to_mask(product.get("publishing_channels", [])),
                 product.get("product_condition", "new"),
-                json.dumps(product.get("attributes", {}), sort_keys=True),
+                attributes.encode(product.get("attributes", {})),
                 product.get("stock", 0), now, now,
             ))
             if product.get("stock"):
