@@ -127,6 +127,7 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
         executor=concurrent.futures.ThreadPoolExecutor(
             settings.query_threads, thread_name_prefix="micropim-query"
         ),
+        writer=concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="micropim-write"),
         public_url=settings.public_url.rstrip("/"),
         allow_private_urls=settings.allow_private_urls,
         media_fetch_timeout=settings.fetch_timeout,

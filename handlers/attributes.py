@@ -84,10 +84,10 @@ class AttributeHandler(BaseHandler):
     async def patch(self, raw_id: str) -> None:
         attribute_id = path_id(raw_id, "attribute")
         data = self.json_body(AttributePatch).model_dump(exclude_unset=True)
-        self.reply(await self.off_loop(attributes.update_attribute, self.org_id, attribute_id, data))
+        self.reply(await self.off_loop_write(attributes.update_attribute, self.org_id, attribute_id, data))
 
     put = patch
 
     async def delete(self, raw_id: str) -> None:
         attribute_id = path_id(raw_id, "attribute")
-        self.reply(await self.off_loop(attributes.delete_attribute, self.org_id, attribute_id))
+        self.reply(await self.off_loop_write(attributes.delete_attribute, self.org_id, attribute_id))

@@ -243,8 +243,14 @@ class BaseHandler(tornado.web.RequestHandler):
         return page, limit
 
     async def off_loop(self, fn: Callable[..., Result], *args: Any) -> Result:
-        """Run a slow store call on the query thread pool instead of the event loop."""
+        """Run a slow read (or CPU work) on the query thread pool instead of the event loop."""
         return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)
+
+    async def off_loop_write(self, fn: Callable[..., Result], *args: Any) -> Result:
+        """Run a slow write on the one writer thread. Writes wait there for SQLite's
+        write lock (up to the busy timeout), never in the query pool, so a write stuck
+        behind another process's lock does not hold up searches and lists."""
+        return await IOLoop.current().run_in_executor(self.settings["writer"], fn, *args)
 
     async def head(self, *args: str) -> None:
         """HEAD is GET without the body (Tornado drops it); a read like GET."""

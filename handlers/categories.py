@@ -75,10 +75,10 @@ class CategoryHandler(BaseHandler):
     async def put(self, raw_id: str) -> None:
         category_id = _category_id(raw_id)
         body = self.json_body(CategoryPatch).model_dump(exclude_unset=True)
-        self.reply(await self.off_loop(categories.update_category, self.org_id, category_id, body))
+        self.reply(await self.off_loop_write(categories.update_category, self.org_id, category_id, body))
 
     async def delete(self, raw_id: str) -> None:
-        self.reply(await self.off_loop(categories.delete_category, self.org_id, _category_id(raw_id)))
+        self.reply(await self.off_loop_write(categories.delete_category, self.org_id, _category_id(raw_id)))
 
 
 class CategoryChildrenHandler(BaseHandler):

@@ -9,6 +9,7 @@ media row, its files and its embedding, or nothing.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any
 
@@ -25,7 +26,10 @@ from handlers.util import path_id
 from search import vectors
 from search.model import get_model
 from store import images, media, products
+from store.db import is_busy
 from store.errors import ApiError, BadRequest
+
+log = logging.getLogger("micropim.media")
 
 MAX_POSITION = 10_000
 AltText = Annotated[str, StringConstraints(max_length=500)]
@@ -171,7 +175,7 @@ class ProductMediaListHandler(UploadHandler):
 
         try:
             # Off the loop: up to 20 MB of BLOBs written and synced.
-            created = await self.off_loop(
+            created = await self.off_loop_write(
                 media.add_media, self.org_id, product_id, picture, alt_text, position, source, index)
         except vectors.StaleIndex as exc:
             raise _stale(exc) from None
@@ -248,6 +252,14 @@ class ImageSearchHandler(UploadHandler):
         self.reply({"products": found, "total": len(found)})
 
 
+def _log_unkept(kept: Any) -> None:
+    """A thumbnail that could not be kept is made again next time; say so only for
+    a failure other than the write lock being taken."""
+    exc = kept.exception()
+    if exc is not None and not is_busy(exc):
+        log.error("keeping a thumbnail failed", exc_info=exc)
+
+
 class MediaFileHandler(tornado.web.RequestHandler):
     """GET /media/{token}.webp[?w=160|320|640]: a rendition or a thumbnail.
 
@@ -271,14 +283,13 @@ class MediaFileHandler(tornado.web.RequestHandler):
         if width is not None:
             kind = f"w{width}"
             if media.file_etag(token, kind) is None:
-                await self._make_thumbnail(token, kind, width)
+                thumbnail = await self._make_thumbnail(token, kind, width)
+                self._send(images.etag_of(thumbnail), "image/webp", thumbnail)
+                return
         etag = media.file_etag(token, kind)
         if etag is None:
             raise tornado.web.HTTPError(404)
-        self.set_header("ETag", etag)
-        self.set_header("Cache-Control", "public, max-age=31536000, immutable")
-        if self.check_etag_header():
-            self.set_status(304)
+        if self._not_modified(etag):
             return
         found = await self._run(media.read_file, token, kind)
         if found is None:  # deleted between the two reads
@@ -289,6 +300,22 @@ class MediaFileHandler(tornado.web.RequestHandler):
 
     head = get
 
+    def _not_modified(self, etag: str) -> bool:
+        """Set the caching headers; answer 304 (True) when the client has this file."""
+        self.set_header("ETag", etag)
+        self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return True
+        return False
+
+    def _send(self, etag: str, content_type: str, data: bytes) -> None:
+        if self._not_modified(etag):
+            return
+        self.set_header("Content-Type", content_type)
+        self.finish(data)
+
     def _width(self) -> int | None:
         raw = self.get_query_argument("w", None)
         if raw is None:
@@ -298,12 +325,19 @@ class MediaFileHandler(tornado.web.RequestHandler):
             raise tornado.web.HTTPError(400, f"w: must be one of {widths}")
         return int(raw)
 
-    async def _make_thumbnail(self, token: str, kind: str, width: int) -> None:
+    async def _make_thumbnail(self, token: str, kind: str, width: int) -> bytes:
+        """Make a thumbnail and keep it on the writer thread, without waiting: the
+        request is answered from the bytes just made (a thumbnail is the same whenever
+        it is made, so its ETag is too). If keeping it fails (the write lock stayed
+        taken), the next request makes it again."""
         found = media.read_file(token, media.RENDITION)
         if found is None:
             raise tornado.web.HTTPError(404)
-        thumbnail = await self._run(images.make_thumbnail, found[2], width)
-        media.save_thumbnail(token, kind, thumbnail)
+        thumbnail: bytes = await self._run(images.make_thumbnail, found[2], width)
+        kept = IOLoop.current().run_in_executor(
+            self.settings["writer"], media.save_thumbnail, token, kind, thumbnail)
+        kept.add_done_callback(_log_unkept)
+        return thumbnail
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)

@@ -85,6 +85,7 @@ def app(store: str, settings: micropim.Settings) -> Iterator[Any]:
     application = micropim.make_app(settings)
     yield application
     application.settings["executor"].shutdown(wait=True)
+    application.settings["writer"].shutdown(wait=True)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pytest
+from tornado.ioloop import IOLoop
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
@@ -228,13 +229,16 @@ async def test_unknown_media_are_a_plain_404(anon: Any, path: str) -> None:
     assert response.body == b"not found\n"
 
 
-async def test_thumbnails_come_in_fixed_widths_and_are_kept(api: Any, anon: Any, product: int) -> None:
+async def test_thumbnails_come_in_fixed_widths_and_are_kept(api: Any, anon: Any, product: int,
+                                                            app: Any) -> None:
     item = (await upload(api, product, draw(3, (1000, 500)))).data
     path = local_path(item["url"])
     for width in (160, 320, 640):
         served = await anon.client.fetch(f"{path}?w={width}")
         assert decode(served.body).size == (width, width // 2)
         assert served.headers["ETag"] and "immutable" in served.headers["Cache-Control"]
+    # Kept by the one writer thread after the answer: wait for what it has queued.
+    await IOLoop.current().run_in_executor(app.settings["writer"], lambda: None)
     assert stored_media() == (1, 5)  # original, rendition, three thumbnails
     again = await anon.client.fetch(f"{path}?w=320")
     assert decode(again.body).size == (320, 160)

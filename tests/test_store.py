@@ -64,3 +64,21 @@ async def test_count_queries_sees_statements_of_a_request(api: Any) -> None:
     assert response.code == 200
     assert any("product" in sql for sql in seen), seen
     assert not any(sql.startswith("--") for sql in seen)
+
+
+def test_migration_8_takes_a_file_whose_image_index_already_has_code_bits(db_path: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A development build of main (3d4df82) made `code_bits` in migration 6."""
+    monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] < 8])
+    open_database(db_path)
+    db.execute_sql("DROP TABLE image_index")
+    db.execute_sql("CREATE TABLE image_index (id INTEGER PRIMARY KEY CHECK (id = 1), dim INTEGER NOT NULL,"
+                   " digest TEXT NOT NULL, code_bits INTEGER NOT NULL, created_at TEXT NOT NULL)")
+    db.execute_sql("INSERT INTO image_index VALUES (1, 1280, 'abc', 2560, '2026-11-27T10:00:00.000000Z')")
+    close_database()
+    monkeypatch.undo()
+    open_database(db_path)
+    try:
+        assert db.execute_sql("SELECT dim, digest, code_bits FROM image_index").fetchall() == [(1280, "abc", 2560)]
+        assert 8 in {row[0] for row in db.execute_sql("SELECT version FROM schema_migration")}
+    finally:
+        close_database()
