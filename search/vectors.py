@@ -92,8 +92,12 @@ def _current_digest(digest: str | None) -> str:
     return get_model().digest
 
 
-def _check(dim: int, digest: str) -> None:
-    held = index_model()
+def _has_embeddings() -> bool:
+    return db.execute_sql("SELECT 1 FROM image_embedding LIMIT 1").fetchone() is not None
+
+
+def _check(held: tuple[int, str] | None, dim: int, digest: str) -> None:
+    """StaleIndex unless the index (holding model `held`) is for (`dim`, `digest`)."""
     if held != (dim, digest):
         raise StaleIndex(
             "the image index holds embeddings of another image model; run `micropim reindex`"
@@ -165,8 +169,8 @@ def add_embeddings(org_id: int, items: Sequence[tuple[int, int, np.ndarray]],
     digest = _current_digest(digest)
     row = _index_row()
     if row is None or row[:2] != (dim, digest):
-        if db.execute_sql("SELECT 1 FROM image_embedding LIMIT 1").fetchone():
-            _check(dim, digest)
+        if _has_embeddings():
+            _check(None if row is None else row[:2], dim, digest)
         reset_index(dim, digest)
         row = (dim, digest, CODE_BITS)
     codes = _codes(matrix, row[2])
@@ -236,9 +240,11 @@ def search_products(org_id: int, vector: np.ndarray, limit: int,
     row = _index_row()
     if row is None:
         return []
-    if row[:2] != (v.size, _current_digest(digest)) and not count_embeddings():
-        return []  # emptied: the next embedding sets it up for the new model
-    _check(v.size, _current_digest(digest))
+    held, digest = row[:2], _current_digest(digest)
+    if held != (v.size, digest):
+        if not _has_embeddings():
+            return []  # emptied: the next embedding sets it up for the new model
+        _check(held, v.size, digest)
     code = _code(v, row[2])
     k = max(COARSE_K, 4 * limit)
     while True:
