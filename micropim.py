@@ -49,6 +49,7 @@ from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
+from handlers.ui import UI_DIR, UIFileHandler
 
 log = logging.getLogger("micropim")
 
@@ -99,6 +100,9 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"/api/products/{ID}/media/{ID}", ProductMediaHandler),
         # Public files, outside /api/: no key, no envelope (see handlers.media).
         (r"/media/(.*)", MediaFileHandler),
+        # The web UI (static/ui/): its page at `/`, its files under `/ui/`; no key.
+        (r"/()", UIFileHandler, {"path": UI_DIR, "default_filename": "index.html"}),
+        (r"/ui/(.*)", UIFileHandler, {"path": UI_DIR}),
     ]
     for path, resource in (
         ("brands", "brands"),

@@ -170,3 +170,83 @@ def other_api(http_server_client: Any, other_org_id: int) -> Api:
 @pytest.fixture
 def anon(http_server_client: Any) -> Api:
     return Api(http_server_client, None)
+
+
+# ---- browser tests (tests/browser.py) -------------------------------------------------
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: Any) -> Iterator[Any]:
+    """`micropim serve` on its own database with a small catalog, for the whole run."""
+    from tests.browser import start_site
+
+    running = start_site(tmp_path_factory.mktemp("ui"))
+    yield running
+    running.server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Playwright (no browser is downloaded).
+
+    Once per module, not per session: Playwright's sync client holds an event loop on
+    the main thread while it runs, and the async API tests need that thread's loop free.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"browser tests need Chromium at {CHROMIUM}: `apt-get install chromium` "
+                    "(or set MICROPIM_CHROMIUM to another Chromium)")
+    driver = sync_playwright().start()
+    try:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    finally:
+        driver.stop()
+
+
+def _tab(browser: Any, site: Any, key: str | None, request: Any) -> Iterator[Any]:
+    """A new browser context (own session storage); fails the test on any script error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=site.url)
+    if key:
+        context.add_init_script(f"sessionStorage.setItem('micropim.key', {json.dumps(key)})")
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    tab.on("console", lambda message: errors.append(f"console: {message.text}")
+           if message.type == "error" and not _expected_console_error(message.text) else None)
+    yield tab
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        from tests.browser import screenshot
+
+        screenshot(tab, f"failed-{request.node.name}")
+    context.close()
+    assert not errors, errors
+
+
+def _expected_console_error(text: str) -> bool:
+    # Chromium logs every 4xx answer a page receives; the UI shows those to the user.
+    return text.startswith("Failed to load resource: the server responded with a status of 4")
+
+
+@pytest.fixture
+def page(browser: Any, site: Any, request: Any) -> Iterator[Any]:
+    """A signed-in tab on the site (the key already in session storage)."""
+    yield from _tab(browser, site, site.key, request)
+
+
+@pytest.fixture
+def signed_out_page(browser: Any, site: Any, request: Any) -> Iterator[Any]:
+    yield from _tab(browser, site, None, request)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """Keep each phase's report on the test, so fixtures can tell a failure (screenshots)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -182,7 +182,7 @@ async def test_barcode_route_answers_404_for_an_unknown_barcode(api: Any) -> Non
 
 
 @pytest.mark.parametrize("path", [
-    "/api/nope", "/api", "/api/", "/", "/api/products/", "/api/products/abc",
+    "/api/nope", "/api", "/api/", "/nope", "/api/products/", "/api/products/abc",
     "/api/products/1/nope", "/api/products/99999999999999999999", "/api/brands/1/2",
     "/api/vat_rates", "/api/products/barcode/", "/static/../api/products",
 ])

@@ -1,0 +1,49 @@
+"""The web UI: one HTML page at `/` and its files under `/ui/`, from `static/ui/`.
+
+The UI is plain HTML, CSS and JavaScript modules that talk to the same REST API as every
+other client, with the key the user signs in with. Nothing here touches the store.
+The files have no version in their names, so browsers revalidate them on every load
+(a 304 costs one round trip) instead of keeping a stale copy after an upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+import tornado.web
+
+UI_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static", "ui")
+
+# Only our own origin for code and styles; images may come from the public media URL,
+# which an operator can put on another host (`--public-url`).
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob: http: https:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def _secure(handler: tornado.web.RequestHandler) -> None:
+    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("Referrer-Policy", "same-origin")
+    handler.set_header("Cache-Control", "no-cache")
+
+
+class UIFileHandler(tornado.web.StaticFileHandler):
+    """GET / (index.html) and /ui/{file}: the UI's page, scripts and styles.
+
+    No key: the files hold no catalog data; the page asks for the key and sends it
+    with each API call.
+    """
+
+    def set_default_headers(self) -> None:
+        _secure(self)
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("Cache-Control", "no-cache")

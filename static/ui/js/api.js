@@ -1,0 +1,117 @@
+// The REST API client every page uses: the key from session storage, the
+// {status, data, error} envelope unwrapped, and every failure turned into an
+// ApiError whose message a person can read.
+
+const KEY_NAME = 'micropim.key';
+
+export function getKey() {
+  return sessionStorage.getItem(KEY_NAME);
+}
+
+export function setKey(key) {
+  sessionStorage.setItem(KEY_NAME, key);
+}
+
+export function clearKey() {
+  sessionStorage.removeItem(KEY_NAME);
+}
+
+/** A failed call. `field` is the body or query field the server named, if any. */
+export class ApiError extends Error {
+  constructor(message, { status = 0, field = null } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.field = field;
+  }
+}
+
+// The server's messages start with the field they are about: "price: must be …",
+// "attributes.colour: must be one of …". The part before the first ": " is the field
+// when it looks like a name (letters, digits, dots, brackets, underscores).
+const FIELD_PREFIX = /^([A-Za-z_][\w.\[\]-]*): /;
+
+function fieldOf(message) {
+  const found = FIELD_PREFIX.exec(message || '');
+  return found ? found[1] : null;
+}
+
+function describeStatus(status, response) {
+  if (status === 401) return 'Your API key was not accepted. Sign in again.';
+  if (status === 403) return 'This key has no access to the organization.';
+  if (status === 404) return 'Not found. It may have been deleted.';
+  if (status === 413) return 'That is too large for the server to accept.';
+  if (status === 429) {
+    const wait = response.headers.get('Retry-After');
+    return `Too many requests. Try again in ${wait || 'a few'} seconds.`;
+  }
+  if (status === 503) return 'The server is busy. Try again in a moment.';
+  return `The server answered ${status}.`;
+}
+
+function queryString(query) {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') continue;
+    params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/**
+ * Call the API and answer the envelope's `data`.
+ *
+ *   await api('GET', '/api/products', { query: { search: 'mug', page: 2 } })
+ *   await api('PATCH', `/api/products/${id}`, { body: { price: '9.90' } })
+ *   await api('POST', `/api/products/${id}/media`, { form: formData })
+ *
+ * Throws ApiError. A 401 also signs the user out (the `micropim:signed-out` event),
+ * except while signing in (`checkingKey`), where the caller explains it.
+ */
+export async function api(method, path, { query, body, form, signal, checkingKey = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  const key = getKey();
+  if (key) headers['X-API-KEY'] = key;
+  let payload;
+  if (form !== undefined) {
+    payload = form; // the browser sets the multipart boundary
+  } else if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path + queryString(query), { method, headers, body: payload, signal });
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError('Cannot reach the MicroPIM server. Check that it is running and try again.');
+  }
+  let envelope = null;
+  if ((response.headers.get('Content-Type') || '').startsWith('application/json')) {
+    try {
+      envelope = await response.json();
+    } catch {
+      envelope = null;
+    }
+  }
+  if (response.status === 401 && key && !checkingKey) {
+    clearKey();
+    window.dispatchEvent(new CustomEvent('micropim:signed-out', { detail: { expired: true } }));
+  }
+  if (envelope && envelope.status === 1 && response.ok) return envelope.data;
+  const message = (envelope && envelope.error) || describeStatus(response.status, response);
+  throw new ApiError(message, { status: response.status, field: fieldOf(envelope && envelope.error) });
+}
+
+/** Every item of a paged list, following pages (for short lists such as brands). */
+export async function apiAll(path, itemsKey, { query = {}, signal } = {}) {
+  const items = [];
+  for (let page = 1; ; page += 1) {
+    const data = await api('GET', path, { query: { ...query, page, limit: 100 }, signal });
+    items.push(...data[itemsKey]);
+    const pages = data.pagination ? data.pagination.total_pages : 1;
+    if (page >= pages) return items;
+  }
+}

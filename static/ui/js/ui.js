@@ -1,0 +1,223 @@
+// Small DOM helpers shared by every page. Text always goes in as text (never as
+// HTML), so catalog content cannot inject markup into the interface.
+
+/**
+ * Build an element: h('button', { class: 'btn', onclick: save }, 'Save').
+ * Attributes starting with "on" become listeners; `dataset` and `style` take objects;
+ * true/false toggle boolean attributes; children may be strings, nodes, arrays or null.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on') && typeof value === 'function') {
+      node.addEventListener(name.slice(2).toLowerCase(), value);
+    } else if (name === 'dataset') {
+      Object.assign(node.dataset, value);
+    } else if (name === 'style' && typeof value === 'object') {
+      Object.assign(node.style, value);
+    } else if (name === 'value' && 'value' in node) {
+      node.value = value;
+    } else if (value === true) {
+      node.setAttribute(name, '');
+    } else {
+      node.setAttribute(name, String(value));
+    }
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace everything inside `node` with `children`. */
+export function replace(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+/** A short message at the corner of the screen; kind is "info", "success" or "error". */
+export function toast(message, kind = 'info') {
+  const region = document.getElementById('toasts');
+  const item = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+    h('span', {}, message),
+    h('button', { class: 'toast-close', type: 'button', 'aria-label': 'Dismiss', onclick: () => item.remove() }, '×'));
+  region.append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 3500);
+  return item;
+}
+
+/** The words to show for a failure: the API's message, or a plain fallback. */
+export function errorText(error) {
+  if (!error) return 'Something went wrong.';
+  return error.message || String(error);
+}
+
+/** A visible error box for a page or section (role=alert so it is announced). */
+export function errorBox(error, retry) {
+  return h('div', { class: 'alert alert-error', role: 'alert' },
+    h('span', {}, errorText(error)),
+    retry ? h('button', { class: 'btn btn-small', type: 'button', onclick: retry }, 'Try again') : null);
+}
+
+/** A centered placeholder for "nothing here" states. */
+export function emptyState(title, detail, action) {
+  return h('div', { class: 'empty' },
+    h('p', { class: 'empty-title' }, title),
+    detail ? h('p', { class: 'muted' }, detail) : null,
+    action || null);
+}
+
+export function spinner(label = 'Loading…') {
+  return h('div', { class: 'loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), label);
+}
+
+/** A labelled form field: label, control, optional hint, and a slot for its error. */
+export function field(label, control, hint) {
+  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
+  control.setAttribute('aria-describedby', `${id}-error`);
+  return h('div', { class: 'field' },
+    h('label', { for: id }, label),
+    control,
+    hint ? h('p', { class: 'hint' }, hint) : null,
+    error);
+}
+
+/** Clear every field error in `form`. */
+export function clearFieldErrors(form) {
+  for (const node of form.querySelectorAll('.field-error')) {
+    node.hidden = true;
+    node.textContent = '';
+  }
+  for (const node of form.querySelectorAll('[aria-invalid]')) node.removeAttribute('aria-invalid');
+}
+
+/**
+ * Show an API error next to the control it names (controls carry `name` or
+ * `data-field` equal to the API field: "price", "attributes.colour"), and answer
+ * whether one was found. The caller shows a toast or box when it answers false.
+ */
+export function showFieldError(form, error) {
+  clearFieldErrors(form);
+  if (!error || !error.field) return false;
+  const candidates = [error.field, error.field.split('.')[0], error.field.replace(/\[\d+\].*$/, '')];
+  for (const name of candidates) {
+    const control = form.querySelector(`[data-field="${CSS.escape(name)}"], [name="${CSS.escape(name)}"]`);
+    if (!control) continue;
+    control.setAttribute('aria-invalid', 'true');
+    const slot = document.getElementById(`${control.id}-error`);
+    if (slot) {
+      slot.textContent = errorText(error);
+      slot.hidden = false;
+    }
+    control.focus();
+    return true;
+  }
+  return false;
+}
+
+/** Ask for confirmation in a modal dialog; answers true when the user confirms. */
+export function confirmDialog(message, { confirm = 'Delete', danger = true } = {}) {
+  return new Promise((resolve) => {
+    const dialog = h('dialog', { class: 'dialog' },
+      h('form', { method: 'dialog' },
+        h('p', {}, message),
+        h('div', { class: 'dialog-actions' },
+          h('button', { class: 'btn', value: 'cancel' }, 'Cancel'),
+          h('button', { class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, value: 'ok' }, confirm))));
+    dialog.addEventListener('close', () => {
+      resolve(dialog.returnValue === 'ok');
+      dialog.remove();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** "1,234.50 EUR" from the API's decimal strings ("1234.5000"). */
+export function money(amount, currency = 'EUR') {
+  if (amount === null || amount === undefined || amount === '') return '—';
+  const number = Number(amount);
+  if (!Number.isFinite(number)) return String(amount);
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(number);
+  } catch {
+    return `${number.toFixed(2)} ${currency}`;
+  }
+}
+
+/** "2026-11-27 14:05" in the user's time zone from an ISO timestamp. */
+export function dateTime(iso) {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+const STATUS_LABELS = { active: 'Active', draft: 'Draft', archived: 'Archived', out_of_stock: 'Out of stock' };
+
+/** A coloured badge for a product status. */
+export function statusBadge(status) {
+  return h('span', { class: `badge badge-${status}` }, STATUS_LABELS[status] || status);
+}
+
+export function debounce(fn, ms = 250) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** Set the document title for a page. */
+export function title(text) {
+  document.title = text ? `${text} · MicroPIM` : 'MicroPIM';
+}
+
+/**
+ * Make `zone` accept dropped files (and clicks that open a file picker); `onFiles`
+ * gets an array of File objects. Answers the hidden <input type=file> for tests and
+ * keyboard users.
+ */
+export function dropZone(zone, onFiles, { accept = 'image/*', multiple = false } = {}) {
+  const input = h('input', { type: 'file', accept, multiple, class: 'visually-hidden', tabindex: '-1' });
+  input.addEventListener('change', () => {
+    if (input.files.length) onFiles([...input.files]);
+    input.value = '';
+  });
+  zone.append(input);
+  zone.tabIndex = 0;
+  zone.setAttribute('role', 'button');
+  zone.addEventListener('click', (event) => {
+    if (event.target !== input) input.click();
+  });
+  zone.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      input.click();
+    }
+  });
+  for (const type of ['dragenter', 'dragover']) {
+    zone.addEventListener(type, (event) => {
+      event.preventDefault();
+      zone.classList.add('is-dragging');
+    });
+  }
+  for (const type of ['dragleave', 'drop']) {
+    zone.addEventListener(type, () => zone.classList.remove('is-dragging'));
+  }
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    const files = [...(event.dataTransfer ? event.dataTransfer.files : [])];
+    if (files.length) onFiles(multiple ? files : files.slice(0, 1));
+  });
+  return input;
+}

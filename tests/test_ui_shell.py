@@ -1,0 +1,100 @@
+"""The web UI's shell in real Chromium: serving, sign-in, navigation, sign-out, phones."""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Any
+
+from tests.browser import screenshot
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def test_page_and_files_are_served_without_a_key_and_with_a_strict_policy(site: Any) -> None:
+    status, headers, body = fetch(site.url + "/")
+    assert status == 200 and b'<script type="module" src="/ui/js/app.js">' in body
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    status, headers, body = fetch(site.url + "/ui/js/app.js")
+    assert status == 200 and headers["Content-Type"].startswith(("application/javascript", "text/javascript"))
+    assert headers["Cache-Control"] == "no-cache" and headers.get("Etag")
+
+
+def test_a_file_outside_the_ui_folder_is_not_served(site: Any) -> None:
+    for path in ("/ui/../micropim.py", "/ui/%2e%2e/micropim.py", "/ui/nope.js"):
+        try:
+            fetch(site.url + path)
+        except urllib.error.HTTPError as error:
+            assert error.code in (403, 404), path
+        else:
+            raise AssertionError(f"{path} was served")
+
+
+def test_sign_in_with_a_wrong_key_says_so_then_a_right_key_opens_the_products(
+        signed_out_page: Any, site: Any) -> None:
+    page = signed_out_page
+    page.goto("/")
+    page.get_by_label("API key").fill("mpk_not-a-real-key")
+    page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "not accepted" in alert.inner_text()
+    assert page.evaluate("sessionStorage.getItem('micropim.key')") is None
+    screenshot(page, "sign-in")
+
+    page.get_by_label("API key").fill(site.key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Products").wait_for()
+    assert page.url.endswith("#/products")
+    assert page.evaluate("sessionStorage.getItem('micropim.key')") == site.key
+    # Only session storage holds it: nothing in local storage or cookies.
+    assert page.evaluate("localStorage.length") == 0
+    assert page.context.cookies() == []
+
+
+def test_empty_key_is_refused_in_words(signed_out_page: Any) -> None:
+    page = signed_out_page
+    page.goto("/")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "Enter your API key."
+
+
+def test_navigation_marks_the_current_section_and_sign_out_forgets_the_key(page: Any) -> None:
+    page.goto("/#/categories")
+    current = page.locator(".nav a[aria-current]")
+    assert current.inner_text() == "Categories"
+    page.get_by_role("link", name="Image search").click()
+    page.wait_for_url("**/#/image-search")
+    assert page.locator(".nav a[aria-current]").inner_text() == "Image search"
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("API key").wait_for()
+    assert page.evaluate("sessionStorage.getItem('micropim.key')") is None
+
+
+def test_an_unknown_address_says_so(page: Any) -> None:
+    page.goto("/#/nowhere")
+    page.get_by_role("heading", name="Page not found").wait_for()
+
+
+def test_on_a_phone_the_menu_folds_into_a_button(browser: Any, site: Any) -> None:
+    context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)
+    context.add_init_script(f"sessionStorage.setItem('micropim.key', '{site.key}')")
+    page = context.new_page()
+    try:
+        page.goto("/#/products")
+        categories = page.get_by_role("link", name="Categories")
+        assert not categories.is_visible()
+        page.get_by_role("button", name="Menu").click()
+        categories.click()
+        page.wait_for_url("**/#/categories")
+        assert not categories.is_visible()  # the menu closes after a choice
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+        screenshot(page, "phone-menu")
+    finally:
+        context.close()
