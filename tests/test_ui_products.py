@@ -300,6 +300,29 @@ def test_a_bad_filter_in_the_address_is_explained_next_to_its_control(page: Any)
     assert status.get_attribute("aria-invalid") is None
 
 
+def test_a_server_that_cannot_be_reached_is_said_in_words_and_try_again_recovers(
+        browser: Any, site: Site) -> None:
+    # Its own tab: Chromium logs the refused request as a console error, which the
+    # `page` fixture counts as a failure.
+    context = browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 860})
+    context.add_init_script(f"sessionStorage.setItem('micropim.key', {json.dumps(site.key)})")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.route("**/api/products?*", lambda route: route.abort("connectionrefused"))
+        page.goto("/#/products?sort=name")
+        alert = page.locator(".product-results").get_by_role("alert")
+        expect(alert).to_contain_text("Cannot reach the MicroPIM server. Check that it is running and try again.")
+        assert page.get_by_label("Search").is_enabled()  # the filters stay usable
+        page.unroute("**/api/products?*")
+        alert.get_by_role("button", name="Try again").click()
+        expect(page.locator(NAMES)).to_have_count(20)
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 def test_a_stale_key_returns_to_sign_in_and_says_why(page: Any) -> None:
     page.context.add_init_script(f"sessionStorage.setItem('micropim.key', {json.dumps('mpk_revoked-long-ago')})")
     page.goto("/#/products?search=mug")

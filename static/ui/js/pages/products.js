@@ -60,6 +60,9 @@ const SORTABLE = {
   updated: { key: 'updated_at', first: '-' },
 };
 
+// Sort values the select does not offer, when an address asks for them.
+const OTHER_SORTS = { id: 'Oldest first (by id)', '-id': 'Newest first (by id)', created_at: 'Oldest first (by date)' };
+
 const CHANNEL_SHORT = { web: 'Web', mobile: 'Mobile', api: 'API', marketplace: 'Marketplace', social: 'Social', email: 'Email' };
 
 // Reference lists and recent answers outlive one rendering of the screen, so that
@@ -215,7 +218,9 @@ function productList(ctx) {
       field('Sort by', sort)),
     filtersSummary);
 
-  const results = h('div', { class: 'product-results', 'aria-live': 'polite' });
+  const results = h('div', { class: 'product-results' });
+  // Tells screen readers what a change found, without reading the whole table out.
+  const announcer = h('p', { class: 'visually-hidden', role: 'status' });
   const summary = h('p', { class: 'page-summary' });
   const pageLabel = h('span', { class: 'page-label' });
   const pager = {
@@ -237,10 +242,12 @@ function productList(ctx) {
       h('div', { class: 'page-actions' },
         h('a', { class: 'btn btn-primary', href: '#/products/new' }, '+ New product'))),
     form,
+    announcer,
     results,
     pagination);
 
   let lastPagination = null;
+  let pagerPressed = null; // the pager button last used, to keep the focus near it
 
   // The words fold away on a phone; the arrows and the accessible name stay.
   function pageButton(where, name, before, after) {
@@ -259,7 +266,7 @@ function productList(ctx) {
     selectValue(category, state.category, (value) => `Category #${value}`);
     subcategories.checked = state.include_subcategories === 'true';
     subcategories.disabled = !state.category;
-    selectValue(sort, state.sort, (value) => value);
+    selectValue(sort, state.sort, (value) => OTHER_SORTS[value] || value);
     selectValue(limit, state.limit || DEFAULT_LIMIT, (value) => value);
     sort.options[0].textContent = state.search ? 'Best match' : 'Oldest first';
     describeFilters();
@@ -297,6 +304,7 @@ function productList(ctx) {
     const current = lastPagination.current_page;
     const last = Math.max(lastPagination.total_pages, 1);
     const target = { first: 1, prev: current - 1, next: current + 1, last }[where];
+    pagerPressed = where;
     apply({ page: String(Math.min(Math.max(target, 1), last)) }, { keepPage: true });
     if (form.getBoundingClientRect().bottom < 0) form.scrollIntoView({ block: 'start' });
   }
@@ -411,10 +419,11 @@ function productList(ctx) {
     lastPagination = info;
     if (!data.products.length) {
       replace(results, emptyFor(info));
-      updatePagination(info);
-      return;
+      announcer.textContent = info.total_items ? `No products on page ${info.current_page}.` : 'No products found.';
+    } else {
+      replace(results, table(data.products));
+      announcer.textContent = `${count(info.total_items, 'product', 'products')} found.`;
     }
-    replace(results, table(data.products));
     updatePagination(info);
   }
 
@@ -481,6 +490,12 @@ function productList(ctx) {
     pager.prev.disabled = current <= 1;
     pager.next.disabled = current >= pages;
     pager.last.disabled = current >= pages;
+    // A pager button that became disabled lost the focus: hand it to its neighbour.
+    if (pagerPressed && pager[pagerPressed].disabled) {
+      const other = ['first', 'prev'].includes(pagerPressed) ? pager.next : pager.prev;
+      if (!other.disabled && !pagerBox.hidden) other.focus();
+    }
+    pagerPressed = null;
   }
 
   function table(products) {
