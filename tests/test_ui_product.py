@@ -141,6 +141,7 @@ def test_create_a_product_through_the_form_and_land_on_its_page(page: Any, site:
     assert name_error.inner_text().startswith("name: ")
 
     page.get_by_label("Name *").fill("NEW Enamel Mug")
+    expect(name_error).to_be_hidden()  # typing takes the old error away
     page.get_by_label("Price", exact=True).fill("12.90")
     page.get_by_label("Brand").select_option(label="Lumen")
     page.get_by_label("Colour").select_option("White")
@@ -247,6 +248,26 @@ def test_phone_width_has_no_sideways_scroll(page: Any, site: Any) -> None:
     page.goto("/#/products/new")
     page.get_by_role("heading", name="New product", level=1).wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_breadcrumb_returns_to_the_list_with_its_filters_and_json_shows_the_product(
+        page: Any, site: Any) -> None:
+    product = make_product(site, "BRD")
+    page.goto("/#/products?search=BRD&status=draft")
+    page.get_by_role("heading", name="Products", level=1).wait_for()
+    page.evaluate(f"location.hash = '#/products/{product['id']}'")
+    page.get_by_role("heading", name=product["name"], level=1).wait_for()
+
+    page.get_by_role("button", name="View JSON").click()
+    dialog = page.get_by_role("dialog", name="Product JSON")
+    expect(dialog).to_contain_text(f'"sku": "{product["sku"]}"')
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    crumbs = page.get_by_role("navigation", name="Breadcrumbs")
+    assert crumbs.get_by_role("link", name="Products").get_attribute("href") == "#/products"
+    crumbs.get_by_role("link", name="Products").click()
+    page.wait_for_url("**/#/products?search=BRD&status=draft")
 
 
 def test_a_missing_product_says_so(page: Any) -> None:

@@ -86,6 +86,18 @@ function checkGroup(label, fieldName, boxes, hint, { hideLabel = false } = {}) {
     h('p', { class: 'field-error', id: `${id}-error`, hidden: true }));
 }
 
+/** Editing a control takes its error away (the server's words no longer apply). */
+function clearOwnError(control) {
+  const owner = control.closest('[aria-invalid="true"]');
+  if (!owner) return;
+  owner.removeAttribute('aria-invalid');
+  const slot = document.getElementById(`${owner.id}-error`);
+  if (slot) {
+    slot.hidden = true;
+    slot.textContent = '';
+  }
+}
+
 function checkbox(name, value, label, checked = false) {
   return h('label', { class: 'check' }, h('input', { type: 'checkbox', name, value, checked }), label);
 }
@@ -578,8 +590,12 @@ class ProductPage {
       event.preventDefault();
       this.save();
     });
-    form.addEventListener('input', () => this.showState());
-    form.addEventListener('change', () => this.showState());
+    const edited = (event) => {
+      clearOwnError(event.target);
+      this.showState();
+    };
+    form.addEventListener('input', edited);
+    form.addEventListener('change', edited);
     return form;
   }
 
@@ -597,7 +613,7 @@ class ProductPage {
 
   showState() {
     const dirty = this.dirty();
-    this.form.classList.toggle('is-dirty', dirty);
+    this.form.classList.toggle('is-dirty', dirty && !this.isNew);
     if (this.saving) {
       this.stateText.textContent = 'Saving…';
     } else if (this.isNew) {
@@ -738,7 +754,10 @@ class ProductPage {
             h('p', { class: 'field-error', id: `${inputs[index].id}-error`, hidden: true }))))
           : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No warehouses yet.'))))),
       h('div', { class: 'form-actions' }, button));
-    form.addEventListener('input', showTotal);
+    form.addEventListener('input', (event) => {
+      clearOwnError(event.target);
+      showTotal();
+    });
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       clearFieldErrors(form);
