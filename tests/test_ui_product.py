@@ -86,8 +86,8 @@ def test_edit_name_price_attribute_channels_and_categories_and_see_them_saved(pa
     assert page.get_by_role("checkbox", name="Mugs").is_checked()
     assert page.locator(".category-chips").inner_text().startswith("Home › Mugs")
 
-    # Saving again with nothing changed sends nothing and says so.
-    page.get_by_role("button", name="Save", exact=True).click()
+    # Saving again (Ctrl+S) with nothing changed sends nothing and says so.
+    page.keyboard.press("Control+s")
     toast(page, "No changes to save.")
 
 
@@ -121,6 +121,15 @@ def test_a_field_error_shows_next_to_its_field_and_nothing_is_saved(page: Any, s
     assert save(page).status == 400
     ean_error = page.locator(".field", has=page.get_by_label("EAN / UPC barcode")).locator(".field-error")
     expect(ean_error).to_have_text("ean: invalid check digit: expected 1, got 2")
+
+    # An attribute's value is checked by the server; its error sits by its control.
+    weight = site.call("POST", "/api/product-attributes",
+                       {"name": f"Weight {uuid.uuid4().hex[:6]}", "type": "number", "unit": "kg"})
+    page.reload()
+    page.get_by_label(f"{weight['name']} (kg)").fill("heavy")
+    assert save(page).status == 400
+    weight_error = page.locator(".field", has=page.get_by_label(f"{weight['name']} (kg)")).locator(".field-error")
+    expect(weight_error).to_have_text(f"attributes.{weight['code']}: must be a number such as 12.5")
 
     unchanged = site.call("GET", f"/api/products/{product['id']}")
     assert unchanged["name"] == product["name"] and unchanged["sku"] == product["sku"]

@@ -386,10 +386,19 @@ class ProductPage {
       event.stopPropagation();
       this.askToLeave(() => { location.hash = link.getAttribute('href'); });
     };
+    // Ctrl+S / ⌘S saves the form, as in a desktop editor.
+    this.onKey = (event) => {
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 's') {
+        event.preventDefault();
+        this.form.requestSubmit();
+      }
+    };
+    document.addEventListener('keydown', this.onKey);
     if (window.navigation) window.navigation.addEventListener('navigate', this.onNavigate);
     else document.addEventListener('click', this.onClick, { capture: true });
     this.cleanup = () => {
       window.removeEventListener('beforeunload', this.onBeforeUnload);
+      document.removeEventListener('keydown', this.onKey);
       if (window.navigation) window.navigation.removeEventListener('navigate', this.onNavigate);
       else document.removeEventListener('click', this.onClick, { capture: true });
       if (this.sectionsController) this.sectionsController.abort();
@@ -575,9 +584,11 @@ class ProductPage {
     const categories = card('Categories', categoryPicker(fields, refs.tree));
 
     this.stateText = h('span', { class: 'save-state', role: 'status' });
-    this.saveButton = h('button', { type: 'submit', class: 'btn btn-primary' }, this.isNew ? 'Create product' : 'Save');
+    this.saveButton = h('button', {
+      type: 'submit', class: 'btn btn-primary', title: 'Ctrl+S', 'aria-keyshortcuts': 'Control+S Meta+S',
+    }, this.isNew ? 'Create product' : 'Save');
     this.discardButton = h('button', { type: 'button', class: 'btn', onclick: () => this.discard() },
-      this.isNew ? 'Cancel' : 'Discard changes');
+      this.isNew ? 'Cancel' : 'Discard');
     const bar = h('div', { class: 'save-bar' }, this.stateText,
       h('div', { class: 'save-actions' }, this.discardButton, this.saveButton));
 
