@@ -242,10 +242,17 @@ def test_leaving_with_unsaved_changes_asks_first(page: Any, site: Any) -> None:
     assert page.get_by_label("Name *").input_value() == "LVE changed"
     assert page.url.endswith(f"#/products/{product['id']}")
 
+    # Discard puts the saved values back; then leaving asks nothing.
+    page.get_by_role("button", name="Discard").click()
+    toast(page, "Changes discarded.")
+    assert page.get_by_label("Name *").input_value() == product["name"]
+    page.get_by_label("Price", exact=True).fill("21")
+
     page.locator(".nav").get_by_role("link", name="Categories").click()
     page.get_by_role("dialog").get_by_role("button", name="Leave without saving").click()
     page.wait_for_url("**/#/categories")
-    assert site.call("GET", f"/api/products/{product['id']}")["name"] == product["name"]
+    left = site.call("GET", f"/api/products/{product['id']}")
+    assert (left["name"], left["price"]) == (product["name"], "20.0000")
 
 
 def test_phone_width_has_no_sideways_scroll(page: Any, site: Any) -> None:
@@ -277,6 +284,16 @@ def test_breadcrumb_returns_to_the_list_with_its_filters_and_json_shows_the_prod
     assert crumbs.get_by_role("link", name="Products").get_attribute("href") == "#/products"
     crumbs.get_by_role("link", name="Products").click()
     page.wait_for_url("**/#/products?search=BRD&status=draft")
+
+    # From the unfiltered list too, the breadcrumb goes back rather than forward.
+    page.evaluate("location.hash = '#/products'")
+    page.wait_for_url("**/#/products")
+    depth = page.evaluate("navigation.currentEntry.index")
+    page.evaluate(f"location.hash = '#/products/{product['id']}'")
+    page.get_by_role("heading", name=product["name"], level=1).wait_for()
+    page.get_by_role("navigation", name="Breadcrumbs").get_by_role("link", name="Products").click()
+    page.wait_for_url("**/#/products")
+    assert page.evaluate("navigation.currentEntry.index") == depth
 
 
 def test_a_missing_product_says_so(page: Any) -> None:

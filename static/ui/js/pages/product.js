@@ -333,6 +333,9 @@ async function loadReferences(signal) {
   return { brands, suppliers, vatRates, channels, tree, attributes };
 }
 
+/** The product list's address, with or without its query (an empty hash opens it too). */
+const isListAddress = (hash) => hash === '' || hash === '#/' || /^#\/products\/?(\?.*)?$/.test(hash);
+
 /** Back to the list: history.back() when the list is the previous screen, so that its
  *  search, filters and page come back as they were; else a plain link. */
 function breadcrumbs(current) {
@@ -341,7 +344,7 @@ function breadcrumbs(current) {
     onclick: (event) => {
       const nav = window.navigation;
       const previous = nav && nav.currentEntry && nav.entries()[nav.currentEntry.index - 1];
-      if (previous && /#\/products\/?(\?|$)/.test(new URL(previous.url).hash + '$')) {
+      if (previous && isListAddress(new URL(previous.url).hash)) {
         event.preventDefault();
         history.back();
       }
@@ -654,10 +657,11 @@ class ProductPage {
       this.ctx.navigate('/products');
       return;
     }
+    const dirty = this.dirty();
     for (const entry of this.fields) entry.set(entry.baseline);
     clearFieldErrors(this.form);
     this.showState();
-    toast('Changes discarded.');
+    toast(dirty ? 'Changes discarded.' : 'No changes to discard.');
   }
 
   body() {
