@@ -472,7 +472,7 @@ class ProductPage {
               h('span', { class: 'muted', 'data-role': 'updated' }, `Updated ${dateTime(product.updated_at)}`)))),
         actions),
       archived ? h('p', { class: 'alert alert-info', role: 'status' },
-        'This product is archived: it stays in the catalog but is hidden from the active lists.') : null);
+        'This product is archived: it keeps all its data and can be restored at any time.') : null);
   }
 
   showJson() {
