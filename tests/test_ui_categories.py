@@ -50,6 +50,9 @@ def test_the_tree_shows_nesting_counts_and_links_to_the_products(page: Any, site
                                                   "price": "12.00", "category_ids": [ids[f"{top} Tools"]]})
     open_tree(page, top)
     tools = row(page, f"{top} Tools")
+    tools.hover()  # a row's actions show on hover (and on focus)
+    page.wait_for_function("r => getComputedStyle(r.querySelector('.cat-actions')).opacity === '1'",
+                           arg=tools.element_handle())
     assert tools.locator(".cat-count [aria-hidden]").inner_text() == "1"
     assert "1 product" in tools.locator(".cat-count .visually-hidden").inner_text()
     # Nested rows are indented deeper than their parents.
@@ -73,8 +76,16 @@ def test_dragging_a_category_onto_another_nests_it_last(page: Any, site: Any) ->
     a, b = unique("Kitchen"), unique("Bathroom")
     ids = make_tree(site, {a: {f"{a} Pans": {}}, b: {}})
     open_tree(page, b)
+    # A real mouse drag, step by step, so the drop target shows where it will land.
+    row(page, b).hover()
+    page.mouse.down()
+    target = row(page, a).bounding_box()
+    page.mouse.move(target["x"] + 200, target["y"] + target["height"] / 2, steps=8)
+    page.mouse.move(target["x"] + 210, target["y"] + target["height"] / 2)
+    row(page, a).and_(page.locator(".drop-inside")).wait_for()
+    screenshot(page, "categories-drag")
     with page.expect_response(lambda r: r.url.endswith(f"/api/categories/{ids[b]}/move")) as answer:
-        row(page, b).drag_to(row(page, a))  # the middle of the row: inside
+        page.mouse.up()  # the middle of the row: inside
     assert answer.value.status == 200
     assert placed(site, ids[b]) == (ids[a], 1)
     assert children_names(site, ids[a]) == [f"{a} Pans", b]
@@ -120,6 +131,8 @@ def test_the_move_dialog_moves_from_the_keyboard(page: Any, site: Any) -> None:
     assert children_names(site, ids[b]) == [f"{b} Cards", a, f"{b} Dice"]
     page.get_by_text(f"Moved “{a}” into “{b}”.").wait_for()
     assert dialog.count() == 0
+    # The keyboard's place is kept on the moved row.
+    page.wait_for_function("name => document.activeElement.textContent === name", arg=a)
 
 
 def test_a_drop_into_its_own_subcategory_is_refused_before_sending(page: Any, site: Any) -> None:

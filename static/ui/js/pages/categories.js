@@ -157,6 +157,9 @@ export async function render(view, ctx) {
       const row = treeBox.querySelector(`.cat-row[data-id="${flashId}"]`);
       if (row) {
         row.classList.add('is-flash');
+        // The control that started the write is gone with the old rows: keep the
+        // keyboard's place on the row that changed.
+        row.querySelector('.cat-name').focus({ preventScroll: true });
         row.scrollIntoView({ block: 'nearest' });
       }
       flashId = null;
@@ -187,7 +190,7 @@ export async function render(view, ctx) {
       href: `#/products?category=${node.id}&include_subcategories=true`,
       title: `Show the products of ${node.name} and its subcategories`,
     }, node.name),
-    h('span', { class: 'cat-count', title: `${countText(node.product_count)} in this category itself` },
+    h('span', { class: `cat-count${node.product_count ? '' : ' is-zero'}`, title: `${countText(node.product_count)} in this category itself` },
       h('span', { 'aria-hidden': 'true' }, String(node.product_count)),
       h('span', { class: 'visually-hidden' }, countText(node.product_count))),
     h('span', { class: 'cat-actions' },
@@ -339,7 +342,11 @@ export async function render(view, ctx) {
         button.textContent = label;
       }
     });
-    dialog.addEventListener('close', () => dialog.remove());
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      // The tree was inert while the dialog was open: focus the changed row now.
+      treeBox.querySelector('.cat-row.is-flash .cat-name')?.focus({ preventScroll: true });
+    });
     document.body.append(dialog);
     dialog.showModal();
     form.querySelector('input, select, textarea')?.focus();

@@ -9,6 +9,21 @@ const MAX_BYTES = 20 * 1024 * 1024; // the server's cap (README "Image search")
 const LIMITS = [5, 10, 20, 50];
 let chosenLimit = 10; // kept while the tab is open
 
+/** A picture-frame icon for the empty drop zone (SVG needs its namespace; h() makes HTML). */
+function photoIcon() {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'is-zone-icon');
+  svg.setAttribute('aria-hidden', 'true');
+  for (const d of ['M3 6a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z',
+    'M3 16l5-5 4 4 3-3 6 6', 'M15.5 8.5h.01']) {
+    const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
 function sizeText(bytes) {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
@@ -86,10 +101,10 @@ export async function render(view, ctx) {
     const keep = input; // the picker stays in the zone
     if (!file) {
       replace(zone,
-        h('span', { class: 'is-zone-icon', 'aria-hidden': 'true' }, '⤓'),
+        photoIcon(),
         h('strong', {}, 'Drop a photo here'),
         h('span', { class: 'small' }, 'or click to choose one, or paste with Ctrl+V'),
-        h('span', { class: 'small muted' }, 'JPEG, PNG, WebP or GIF, up to 20 MB'),
+        h('span', { class: 'small muted' }, 'JPEG, PNG, WebP or GIF, up to 20\u00a0MB'),
         keep);
       zone.classList.remove('has-photo');
       return;
@@ -145,7 +160,7 @@ export async function render(view, ctx) {
   }
 
   function problem(error) {
-    if (error.status === 503) {
+    if (error.status === 503 && /^image search unavailable/.test(error.message)) {
       return h('div', {},
         errorBox(error, () => search()),
         h('p', { class: 'muted small' },
