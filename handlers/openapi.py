@@ -192,7 +192,8 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
 
 def _param(param: Param | PathParam, where: str) -> dict[str, Any]:
     schema = param.schema() if isinstance(param, Param) else param.schema
-    shown = {"name": param.name, "in": where, "description": param.description, "schema": schema}
+    shown: dict[str, Any] = {"name": param.name, "in": where, "description": param.description,
+                             "schema": schema}
     if where == "path":
         shown["required"] = True
     return shown
@@ -338,7 +339,8 @@ def build_document(routes: list[Route]) -> dict[str, Any]:
         for code, text in STATUS_TEXT.items()
     }
     headers["Retry-After"] = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
-    tags = sorted({op["tags"][0] for item in paths.values() for op in item.values()})
+    # Tags in the order the routing table first names them: products first.
+    tags = list(dict.fromkeys(op["tags"][0] for item in paths.values() for op in item.values()))
     return {
         "openapi": "3.1.0",
         "info": {"title": "MicroPIM API", "version": _version(), "description": DESCRIPTION,
@@ -423,6 +425,8 @@ class DocsPageHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         with open(os.path.join(STATIC, "docs", "index.html"), "rb") as page:
             self.finish(page.read())
+
+    head = get
 
 
 class DocsFileHandler(tornado.web.StaticFileHandler):

@@ -179,11 +179,12 @@ class Operation:
     form: Form | None = None
     query: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
-    body_required: bool = True
 
     def model_for(self, choice: ModelChoice | None, route_kwargs: dict[str, Any]) -> type[pydantic.BaseModel] | None:
         """The model a declaration names, for a route with these keyword arguments."""
-        if choice is None or (isinstance(choice, type) and issubclass(choice, pydantic.BaseModel)):
+        if choice is None:
+            return None
+        if isinstance(choice, type):
             return choice
         return choice(route_kwargs)
 
@@ -202,7 +203,6 @@ def operation(
     form: Form | None = None,
     query: tuple[Param, ...] = (),
     errors: tuple[int, ...] = (),
-    body_required: bool = True,
 ) -> Callable[[Method], Method]:
     """Declare a handler method for the OpenAPI document and for its own validation.
 
@@ -219,7 +219,6 @@ def operation(
         setattr(method, OPERATION_ATTRIBUTE, Operation(
             summary=summary.strip(), description=description.strip(), data=data,
             status=status, body=body, form=form, query=query, errors=errors,
-            body_required=body_required,
         ))
         return method
 
