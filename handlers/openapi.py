@@ -11,6 +11,7 @@ server from starting.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -93,17 +94,31 @@ class Route:
 
     def operation(self, method: str) -> Operation:
         found = declared(self.handler, method)
-        if found is None and issubclass(self.handler, tornado.web.StaticFileHandler) and method == "get":
-            found = STATIC_FILE  # another helper's static files (the web UI) need no declaration
+        if found is None and not self.is_api and method == "get":
+            found = self._page_operation()
         if found is None:
             raise DeclarationError(
                 f"{self.handler.__name__}.{method} ({self.pattern}) has no @operation declaration")
         return found
 
+    def _page_operation(self) -> Operation:
+        """A page or file outside the API (the web UI's) that declares nothing: a public
+        GET, summed up by its docstring. The API's routes must declare themselves."""
+        own = vars(self.handler).get("get")
+        doc = (own.__doc__ if own else None) or self.handler.__doc__ or ""
+        if self.handler.__module__.startswith("tornado."):  # not tornado's own docstrings
+            doc = ""
+        doc = inspect.cleandoc(doc or "A page or file")
+        summary = doc.partition("\n")[0].strip()
+        return Operation(summary=summary, description="", data=RawBody("*/*", "The page or file"),
+                         errors=(404,))
+
     def path_params(self) -> tuple[PathParam, ...]:
         params = getattr(self.handler, "path_params", None)
-        if params is None and issubclass(self.handler, tornado.web.StaticFileHandler):
-            params = (STATIC_PATH,)
+        if params is None and not self.is_api:  # the same pages and files: names of our own
+            count = re.compile(self.pattern).groups
+            names = ["path"] if count == 1 else [f"part{n}" for n in range(1, count + 1)]
+            params = tuple(PathParam(name, {"type": "string"}, "Part of the file's path") for name in names)
         return tuple(params or ())
 
     def template(self) -> str:
@@ -153,9 +168,6 @@ class Route:
         return TAGS.get(literal[0], literal[0].capitalize())
 
 
-STATIC_PATH = PathParam("path", {"type": "string"}, "The file's path")
-STATIC_FILE = Operation(summary="A static file", description="", data=RawBody("*/*", "The file"),
-                        errors=(404,))
 
 
 def routes_of(app: tornado.web.Application) -> list[Route]:

@@ -498,3 +498,24 @@ async def test_the_page_and_its_files_are_served_with_their_headers(anon: Any) -
     for path in ("/docs/swagger-ui/LICENSE", "/docs/swagger-ui/README.md", "/docs/../micropim.py",
                  "/docs/swagger-ui/swagger-ui-bundle.js.map"):
         assert (await anon.get(path)).code == 404, path
+
+
+class UiPageHandler(tornado.web.RequestHandler):
+    """The web UI's page"""
+
+    def get(self, rest: str) -> None:
+        self.finish("<!doctype html>")
+
+
+def test_pages_and_files_outside_the_api_need_no_declaration() -> None:
+    """Another feature's static files and pages (the web UI's) are documented as public
+    GETs; only routes under /api/ must declare themselves."""
+    document = build_document([
+        Route(r"/ui/(.*)$", tornado.web.StaticFileHandler, {"path": str(ROOT / "static")}),
+        Route(r"/app/(.*)$", UiPageHandler, {}),
+    ])
+    assert set(document["paths"]) == {"/ui/{path}", "/app/{path}"}
+    page = document["paths"]["/app/{path}"]["get"]
+    assert page["summary"] == "The web UI's page" and page["security"] == []
+    assert document["paths"]["/ui/{path}"]["get"]["summary"] == "A page or file"
+    validate_spec(document)
