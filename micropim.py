@@ -32,7 +32,6 @@ from handlers.categories import (
     CategoryTreeHandler,
 )
 from handlers.channels import ChannelsHandler
-from handlers.openapi import docs_routes, document_text
 from handlers.media import (
     ImageSearchHandler,
     MediaFileHandler,
@@ -40,6 +39,7 @@ from handlers.media import (
     ProductMediaListHandler,
     ProductMediaOriginalHandler,
 )
+from handlers.openapi import docs_routes, document_text
 from handlers.products import (
     ProductBarcodeHandler,
     ProductHandler,

@@ -229,6 +229,25 @@ class BaseHandler(tornado.web.RequestHandler):
         value = parse_int(name, self.get_query_argument(name, None), low, high)
         return default if value is None else value
 
+    def query_choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
+        self.operation().param(name)  # declared, or a 500
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return None
+        if raw not in choices:
+            raise BadRequest(f"{name}: must be one of {', '.join(choices)}")
+        return raw
+
+    def query_bool(self, name: str) -> bool:
+        """`true` or `false` exactly (absent or empty: false); `1`, `yes`, `True`: 400."""
+        self.operation().param(name)  # declared, or a 500
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "" or raw == "false":
+            return False
+        if raw == "true":
+            return True
+        raise BadRequest(f"{name}: must be true or false")
+
     def page_args(self) -> tuple[int, int]:
         page, limit = self.arg(PAGE), self.arg(LIMIT)
         assert page is not None and limit is not None
