@@ -254,6 +254,8 @@ def _operation(route: Route, method: str, refs: dict[type[pydantic.BaseModel], d
         shown["description"] = op.description.format(**words) if words else op.description
     parameters = [_param(p, "path") for p in route.path_params()]
     parameters += [_param(p, "query") for p in op.query]
+    for parameter in parameters:
+        parameter["description"] = parameter["description"].format(**words) if words else parameter["description"]
     if parameters:
         shown["parameters"] = parameters
     content: dict[str, Any] = {}

@@ -120,7 +120,7 @@ class ReferenceListHandler(ReferenceHandlerBase):
 class ReferenceHandler(ReferenceHandlerBase):
     """GET, PUT/PATCH (any subset of fields) and DELETE on one row."""
 
-    path_params = (PathParam("id", id_param("id", "row").schema, "The id"),)
+    path_params = (PathParam("id", id_param("id", "row").schema, "The {thing}'s id"),)
 
     @operation(data=schemas.reference_item)
     def get(self, raw_id: str) -> None:
@@ -142,7 +142,7 @@ class ReferenceHandler(ReferenceHandlerBase):
     def delete(self, raw_id: str) -> None:
         """Delete a {thing}
 
-        Refused (400) while products use it, and for the default warehouse or one
-        holding stock. Answers the row as it was.
+        Answers the row as it was. A brand, supplier or VAT rate that products use
+        cannot be deleted (400), nor the default warehouse or one holding stock.
         """
         self.reply(self.store.delete(self.org_id, path_id(raw_id, self.store.noun)))
