@@ -39,6 +39,7 @@ from handlers.media import (
     ProductMediaListHandler,
     ProductMediaOriginalHandler,
 )
+from handlers.openapi import docs_routes, document_text
 from handlers.products import (
     ProductBarcodeHandler,
     ProductHandler,
@@ -112,6 +113,7 @@ def routes() -> list[tuple[Any, ...]]:
     ):
         table.append((rf"/api/{path}", ReferenceListHandler, {"resource": resource}))
         table.append((rf"/api/{path}/{ID}", ReferenceHandler, {"resource": resource}))
+    table.extend(docs_routes())  # /api/openapi.json and the /docs page
     return table
 
 
@@ -124,7 +126,7 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
     media.configure(settings.public_url)  # product JSON shows absolute media URLs
     wait_briefly_on_this_thread()  # the event loop's thread: see store.db
     _configure_image_model(settings)
-    return tornado.web.Application(
+    app = tornado.web.Application(
         routes(),
         default_handler_class=NotFoundHandler,
         rate_limiter=RateLimiter(settings.read_limit, settings.write_limit, settings.clock),
@@ -137,6 +139,9 @@ def make_app(settings: Settings | None = None) -> tornado.web.Application:
         media_fetch_timeout=settings.fetch_timeout,
         **settings.extra,
     )
+    # Built from the app's own table: a handler without a fitting declaration stops here.
+    app.settings["openapi_document"] = document_text(app)
+    return app
 
 
 def _configure_image_model(settings: Settings) -> None:

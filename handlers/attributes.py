@@ -6,8 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from handlers import schemas
 from handlers.base import BaseHandler
 from handlers.fields import Body, Name
+from handlers.spec import LIMIT, PAGE, id_param, operation
 from handlers.util import listing, path_id
 from store import attributes
 
@@ -59,12 +61,23 @@ class AttributeCreate(AttributePatch):
 class AttributeListHandler(BaseHandler):
     """GET (paginated, by name) and POST /api/product-attributes."""
 
+    @operation(data=schemas.AttributePage, query=(PAGE, LIMIT))
     def get(self) -> None:
+        """List attributes
+
+        Attribute definitions, ordered by name.
+        """
         page, limit = self.page_args()
         items, total = attributes.list_attributes(self.org_id, page, limit)
         self.reply(listing("product_attributes", items, page, limit, total))
 
+    @operation(data=schemas.Attribute, status=(201,), body=AttributeCreate)
     def post(self) -> None:
+        """Create an attribute
+
+        `name` and `type` are required; `code` is made from the name when left out;
+        `options` are required for the select types and refused for the others.
+        """
         body = self.json_body(AttributeCreate)
         data = body.model_dump(exclude_unset=True)
         data.setdefault("is_required", False)
@@ -75,19 +88,35 @@ class AttributeListHandler(BaseHandler):
 class AttributeHandler(BaseHandler):
     """GET, PUT/PATCH (any subset of fields) and DELETE /api/product-attributes/{id}."""
 
+    path_params = (id_param("id", "attribute"),)
+
+    @operation(data=schemas.Attribute)
     def get(self, raw_id: str) -> None:
+        """Get an attribute"""
         self.reply(attributes.get_attribute(self.org_id, path_id(raw_id, "attribute")))
 
     # Updates and deletes may look through every product's values (is the attribute in
     # use? which products lose it?), which takes long at a large catalog: off the loop.
 
+    @operation(data=schemas.Attribute, body=AttributePatch)
     async def patch(self, raw_id: str) -> None:
+        """Update an attribute (PUT and PATCH alike)
+
+        Any subset of the create fields. A change that would strand values products
+        or variants hold (a new type or code, a removed option in use) is a 400.
+        """
         attribute_id = path_id(raw_id, "attribute")
         data = self.json_body(AttributePatch).model_dump(exclude_unset=True)
         self.reply(await self.off_loop_write(attributes.update_attribute, self.org_id, attribute_id, data))
 
     put = patch
 
+    @operation(data=schemas.DeletedAttribute, errors=(400,))
     async def delete(self, raw_id: str) -> None:
+        """Delete an attribute
+
+        Removes its values from every product and variant; answers the attribute with
+        how many products and variants changed.
+        """
         attribute_id = path_id(raw_id, "attribute")
         self.reply(await self.off_loop_write(attributes.delete_attribute, self.org_id, attribute_id))

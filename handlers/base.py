@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
@@ -17,6 +16,7 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from handlers.ratelimit import RateLimiter
+from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, declared, parse_int
 from store import orgs
 from store.db import is_busy
 from store.errors import ApiError, BadRequest, StoreError
@@ -24,7 +24,6 @@ from store.errors import ApiError, BadRequest, StoreError
 log = logging.getLogger("micropim.api")
 
 JSON_BODY_LIMIT = 1024 * 1024
-INTEGER = re.compile(r"-?[0-9]{1,20}")
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 Result = TypeVar("Result")
 
@@ -120,20 +119,6 @@ def validate(model: type[Model], data: Any) -> Model:
         raise BadRequest(validation_message(exc)) from None
 
 
-def parse_int(name: str, raw: str | None, low: int, high: int) -> int | None:
-    """An integer from a query string or a form field (None when absent or empty),
-    or a 400 naming it."""
-    if raw is None or raw == "":
-        return None
-    # int() would also take "1_0" and non-ASCII digits.
-    if not INTEGER.fullmatch(raw):
-        raise BadRequest(f"{name}: must be an integer")
-    value = int(raw)
-    if not low <= value <= high:
-        raise BadRequest(f"{name}: must be between {low} and {high}")
-    return value
-
-
 @tornado.web.stream_request_body
 class BaseHandler(tornado.web.RequestHandler):
     """Base for every /api/ handler."""
@@ -142,6 +127,9 @@ class BaseHandler(tornado.web.RequestHandler):
     max_body_bytes = JSON_BODY_LIMIT
     #: False for the few routes that answer without an API key.
     requires_key = True
+
+    #: The route's keyword arguments, for declarations that depend on them (handlers.spec).
+    route_kwargs: dict[str, Any] = {}
 
     org_id: int
 
@@ -212,14 +200,37 @@ class BaseHandler(tornado.web.RequestHandler):
             raise ApiError(403, "no organization access")
         self.org_id = caller.org_id
 
+    def operation(self) -> Operation:
+        """This method's declaration (`@operation`); reading what it does not declare is a bug."""
+        found = declared(type(self), self.request.method or "")
+        if found is None:
+            raise DeclarationError(f"{type(self).__name__}.{(self.request.method or '').lower()}"
+                                   " reads its request without an @operation declaration")
+        return found
+
+    def body_model(self, model: type[Model]) -> type[Model]:
+        """`model`, if it is the body model this method declares (else a 500: fix the declaration)."""
+        op = self.operation()
+        if op.model_for(op.body, self.route_kwargs) is not model:
+            raise DeclarationError(f"{type(self).__name__}: body {model.__name__} is not the declared one")
+        return model
+
     def json_body(self, model: type[Model]) -> Model:
-        return validate(model, parse_json(self.body))
+        return validate(self.body_model(model), parse_json(self.body))
+
+    def arg(self, param: Param) -> Any:
+        """A query parameter, parsed by its declaration (a 400 naming it when bad)."""
+        if param not in self.operation().query:
+            raise DeclarationError(f"{type(self).__name__}: query parameter {param.name!r} is not declared")
+        return param.parse(self.get_query_argument(param.name, None))
 
     def query_int(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        self.operation().param(name)  # declared, or a 500
         value = parse_int(name, self.get_query_argument(name, None), low, high)
         return default if value is None else value
 
     def query_choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
+        self.operation().param(name)  # declared, or a 500
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":
             return None
@@ -229,6 +240,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def query_bool(self, name: str) -> bool:
         """`true` or `false` exactly (absent or empty: false); `1`, `yes`, `True`: 400."""
+        self.operation().param(name)  # declared, or a 500
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "" or raw == "false":
             return False
@@ -237,8 +249,7 @@ class BaseHandler(tornado.web.RequestHandler):
         raise BadRequest(f"{name}: must be true or false")
 
     def page_args(self) -> tuple[int, int]:
-        page = self.query_int("page", 1, 1, 10**9)
-        limit = self.query_int("limit", 20, 1, 100)
+        page, limit = self.arg(PAGE), self.arg(LIMIT)
         assert page is not None and limit is not None
         return page, limit
 

@@ -6,14 +6,19 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from handlers import schemas
 from handlers.base import BaseHandler, to_json
 from handlers.fields import MAX_ID, Body, Id, LongText, Name, Slug
-from handlers.products import ProductListHandler
+from handlers.products import SORT, SUBCATEGORIES
+from handlers.spec import LIMIT, PAGE, IntParam, id_param, operation
 from handlers.util import listing, pagination, path_id
 from store import categories
 from store.products import ProductQuery
 
 Position = Annotated[int, Field(ge=0, le=2_147_483_647)]
+PARENT_ID = IntParam("parent_id", "List only this category's children, in position order"
+                     " (0: the top-level categories)", 0, MAX_ID)
+CATEGORY_ID = id_param("id", "category")
 
 
 class CategoryPatch(Body):
@@ -45,13 +50,23 @@ def _category_id(raw_id: str) -> int:
 class CategoryListHandler(BaseHandler):
     """GET /api/categories (paginated; `parent_id=0` for the top level) and POST."""
 
+    @operation(data=schemas.CategoryPage, query=(PARENT_ID, PAGE, LIMIT))
     def get(self) -> None:
+        """List categories
+
+        All categories in id order, or one parent's children in position order.
+        """
         page, limit = self.page_args()
-        parent_id = self.query_int("parent_id", None, 0, MAX_ID)
+        parent_id = self.arg(PARENT_ID)
         items, total = categories.list_categories(self.org_id, parent_id, page, limit)
         self.reply(listing("categories", items, page, limit, total))
 
+    @operation(data=schemas.Category, status=(201,), body=CategoryCreate)
     def post(self) -> None:
+        """Create a category
+
+        Goes last among its siblings; the slug is made from the name unless given.
+        """
         body = self.json_body(CategoryCreate).model_dump(exclude_unset=True)
         self.reply(categories.create_category(self.org_id, body), status=201)
 
@@ -59,7 +74,12 @@ class CategoryListHandler(BaseHandler):
 class CategoryTreeHandler(BaseHandler):
     """GET /api/categories/tree: every category, `children` nested in position order."""
 
+    @operation(data=schemas.CategoryTree)
     async def get(self) -> None:
+        """The category tree
+
+        Every category, the roots with `children` nested to any depth in position order.
+        """
         tree = await self.off_loop(categories.category_tree, self.org_id)
         self.reply({"categories": tree})
 
@@ -67,24 +87,47 @@ class CategoryTreeHandler(BaseHandler):
 class CategoryHandler(BaseHandler):
     """GET, PUT (any subset of fields) and DELETE /api/categories/{id}."""
 
+    path_params = (CATEGORY_ID,)
+
+    @operation(data=schemas.Category)
     def get(self, raw_id: str) -> None:
+        """Get a category"""
         self.reply(categories.get_category(self.org_id, _category_id(raw_id)))
 
     # A rename or a delete touches every product of the category (their JSON shows
     # it): 0.6-0.9 s for 100k products, so off the loop.
+    @operation(data=schemas.Category, body=CategoryPatch)
     async def put(self, raw_id: str) -> None:
+        """Update a category
+
+        Any subset of the create fields; omitted ones keep their values. Another
+        `parent_id` puts it last among its new siblings.
+        """
         category_id = _category_id(raw_id)
         body = self.json_body(CategoryPatch).model_dump(exclude_unset=True)
         self.reply(await self.off_loop_write(categories.update_category, self.org_id, category_id, body))
 
+    @operation(data=schemas.Category)
     async def delete(self, raw_id: str) -> None:
+        """Delete a category
+
+        Its children move up to its parent, its product links go; the products stay.
+        Answers the category as it was.
+        """
         self.reply(await self.off_loop_write(categories.delete_category, self.org_id, _category_id(raw_id)))
 
 
 class CategoryChildrenHandler(BaseHandler):
     """GET /api/categories/{id}/children: as `GET /api/categories?parent_id={id}`."""
 
+    path_params = (CATEGORY_ID,)
+
+    @operation(data=schemas.CategoryPage, query=(PAGE, LIMIT))
     def get(self, raw_id: str) -> None:
+        """Direct child categories
+
+        The same answer as `GET /api/categories?parent_id={id}`.
+        """
         category_id = _category_id(raw_id)
         page, limit = self.page_args()
         categories.get_category(self.org_id, category_id)  # 404 rather than an empty list
@@ -95,7 +138,15 @@ class CategoryChildrenHandler(BaseHandler):
 class CategoryMoveHandler(BaseHandler):
     """POST /api/categories/{id}/move `{"parent_id": 5, "position": 0}`."""
 
+    path_params = (CATEGORY_ID,)
+
+    @operation(data=schemas.Category, body=CategoryMove)
     def post(self, raw_id: str) -> None:
+        """Move a category
+
+        Re-parents (`parent_id: null` is the top level) and re-orders; without
+        `position`, or past the end, it goes last. Under itself or a descendant: 400.
+        """
         category_id = _category_id(raw_id)
         categories.get_category(self.org_id, category_id)  # a missing id is a 404 before the body
         body = self.json_body(CategoryMove)
@@ -106,13 +157,20 @@ class CategoryProductsHandler(BaseHandler):
     """GET (a product list page, archived left out) and POST (assign) on
     /api/categories/{id}/products."""
 
+    path_params = (CATEGORY_ID,)
+
+    @operation(data=schemas.ProductPage, query=(SUBCATEGORIES, SORT, PAGE, LIMIT))
     async def get(self, raw_id: str) -> None:
+        """Products in a category
+
+        A page shaped like `GET /api/products`; archived products left out.
+        """
         category_id = _category_id(raw_id)
         page, limit = self.page_args()
         query = ProductQuery(
             category=category_id,
-            include_subcategories=self.query_bool("include_subcategories"),
-            sort=self.query_choice("sort", ProductListHandler.SORTS),
+            include_subcategories=self.arg(SUBCATEGORIES),
+            sort=self.arg(SORT),
             page=page,
             limit=limit,
         )
@@ -122,7 +180,13 @@ class CategoryProductsHandler(BaseHandler):
         pages = to_json(pagination(page, limit, total))
         self.reply_raw(f'{{"products":[{",".join(items)}],"pagination":{pages}}}')
 
+    @operation(data=schemas.Category, body=ProductIds)
     def post(self, raw_id: str) -> None:
+        """Assign products to a category
+
+        Idempotent; if any id is not a product of the organization, nothing is
+        assigned. Answers the category with its new `product_count`.
+        """
         category_id = _category_id(raw_id)
         categories.get_category(self.org_id, category_id)  # a missing id is a 404 before the body
         body = self.json_body(ProductIds)
@@ -132,7 +196,14 @@ class CategoryProductsHandler(BaseHandler):
 class CategoryProductHandler(BaseHandler):
     """DELETE /api/categories/{id}/products/{productId}: unlink one product."""
 
+    path_params = (CATEGORY_ID, id_param("productId", "product"))
+
+    @operation(data=schemas.Category)
     def delete(self, raw_id: str, raw_product_id: str) -> None:
+        """Take a product out of a category
+
+        Idempotent: a product not in the category answers 200. Answers the category.
+        """
         category_id = _category_id(raw_id)
         product_id = path_id(raw_product_id, "product")
         self.reply(categories.remove_product(self.org_id, category_id, product_id))

@@ -6,8 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from handlers import schemas
 from handlers.base import BaseHandler
 from handlers.fields import Body, Name, ShortText
+from handlers.spec import operation
 from store import orgs
 
 
@@ -22,11 +24,23 @@ class ChannelsIn(Body):
 
 
 class ChannelsHandler(BaseHandler):
+    @operation(data=schemas.ChannelList)
     def get(self) -> None:
+        """List active channels
+
+        The publishing channels configured for the organization; web and mobile when
+        none are.
+        """
         channels = orgs.list_channels(self.org_id)
         self.reply({"channels": channels, "total": len(channels)})
 
+    @operation(data=schemas.ChannelList, body=ChannelsIn)
     def put(self) -> None:
+        """Configure the active channels
+
+        Replaces the list; an empty list returns to the defaults. Labels and
+        descriptions default to the channel's own.
+        """
         body = self.json_body(ChannelsIn)
         channels = orgs.set_channels(self.org_id, [c.model_dump() for c in body.channels])
         self.reply({"channels": channels, "total": len(channels)})

@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema,
+)
 
 from store import values
 
@@ -43,7 +45,13 @@ def _country(value: str) -> str:
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Money = Annotated[Decimal | None, BeforeValidator(_money)]
+# The document (handlers/openapi.py) shows what the validator takes, not Decimal's schema.
+MONEY_SCHEMA = {
+    "anyOf": [{"type": "string", "pattern": r"^[0-9]{1,11}(\.[0-9]{1,4})?$"},
+              {"type": "number", "minimum": 0}, {"type": "null"}],
+    "description": "Exact decimal, at most 4 places, not negative, below 10^11; null: unset",
+}
+Money = Annotated[Decimal | None, BeforeValidator(_money), WithJsonSchema(MONEY_SCHEMA)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 ShortText = Annotated[str, StringConstraints(max_length=2000)]
 LongText = Annotated[str, StringConstraints(max_length=65535)]

@@ -19,9 +19,14 @@ from pydantic import Field, StringConstraints
 from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
 from tornado.ioloop import IOLoop
 
-from handlers.base import BaseHandler, parse_int
+from handlers import schemas
+from handlers.base import BaseHandler
 from handlers.fetch import fetch_image_bytes, is_public_address
 from handlers.fields import Body
+from handlers.spec import (
+    ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, id_param, operation,
+)
+from handlers.translations import PRODUCT_ID
 from handlers.util import path_id
 from search import vectors
 from search.model import get_model
@@ -43,6 +48,17 @@ MAX_SEARCH_LIMIT = 50
 # looks at 224 px, so more is decoding work thrown away.
 QUERY_DECODE_SIDE = 512
 MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})\.webp")
+MEDIA_ID = id_param("mediaId", "media item")
+SEARCH_LIMIT = IntParam("limit", "How many products to answer (default 10)", 1, MAX_SEARCH_LIMIT)
+MEDIA_FORM = Form("file", "The image: JPEG, PNG, WebP or GIF, at most 20 MB and 50 megapixels", (
+    TextParam("alt_text", "Alternative text", max_length=500),
+    IntParam("position", "Place among the product's media, from 0 (default: last)", 0, MAX_POSITION),
+))
+SEARCH_FORM = Form("image", "The photo to match: JPEG, PNG, WebP or GIF, at most 20 MB and 50 megapixels",
+                   (SEARCH_LIMIT,))
+IMAGE = RawBody("image/*", "The image file as it was uploaded or fetched")
+THUMBNAIL_WIDTH = ChoiceParam("w", "A thumbnail of this width instead of the rendition",
+                              tuple(str(width) for width in images.THUMBNAIL_WIDTHS))
 
 
 class MediaCreate(Body):
@@ -63,7 +79,11 @@ class UploadHandler(BaseHandler):
     naming the file field, because it is the file that is too large.
     """
 
-    file_field = "file"
+    @property
+    def file_field(self) -> str:
+        """The file part's name, as this method declares it (`file`, `image`)."""
+        op = self.operation()
+        return op.form.file if op.form else "file"
 
     def prepare(self) -> None:
         if self.is_multipart:
@@ -82,8 +102,13 @@ class UploadHandler(BaseHandler):
     def _too_large(self) -> BadRequest:
         return BadRequest(f"{self.file_field}: the file is larger than {images.MAX_BYTES // (1024 * 1024)} MB")
 
-    def form(self, fields: tuple[str, ...]) -> tuple[HTTPFile, dict[str, str]]:
-        """The uploaded file and the text fields; unknown or repeated fields are 400s."""
+    def form(self) -> tuple[HTTPFile, dict[str, Any]]:
+        """The uploaded file and the declared text fields, parsed by their declarations;
+        unknown or repeated fields are 400s."""
+        declared = self.operation().form
+        if declared is None:
+            raise DeclarationError(f"{type(self).__name__}: reads a form it does not declare")
+        fields = declared.field_names
         if self._body_bytes > self.max_body_bytes:
             raise self._too_large()
         arguments: dict[str, list[bytes]] = {}
@@ -110,12 +135,7 @@ class UploadHandler(BaseHandler):
                 texts[name] = value.decode("utf-8")
             except UnicodeDecodeError:
                 raise BadRequest(f"{name}: must be UTF-8 text") from None
-        return upload, texts
-
-
-
-def _form_position(raw: str | None) -> int | None:
-    return parse_int("position", raw, 0, MAX_POSITION)
+        return upload, {param.name: param.parse(texts.get(param.name)) for param in declared.fields}
 
 
 def _stale(exc: vectors.StaleIndex) -> ApiError:
@@ -144,25 +164,33 @@ def _search(org_id: int, data: bytes, limit: int) -> list[dict[str, Any]]:
     return [{**product, "score": scores[product["id"]]} for product in shown]
 
 
-def _form_alt_text(raw: str | None) -> str:
-    if raw is not None and len(raw) > 500:
-        raise BadRequest("alt_text: must be at most 500 characters")
-    return raw or ""
-
-
 class ProductMediaListHandler(UploadHandler):
     """GET /api/products/{id}/media (position order) and POST (by URL or upload)."""
 
+    path_params = (PRODUCT_ID,)
+
+    @operation(data=schemas.MediaList)
     def get(self, raw_id: str) -> None:
+        """List a product's media
+
+        In position order.
+        """
         items = media.list_media(self.org_id, path_id(raw_id, "product"))
         self.reply({"media": items, "total": len(items)})
 
+    @operation(data=schemas.Media, status=(201,), body=MediaCreate, form=MEDIA_FORM, errors=(503,))
     async def post(self, raw_id: str) -> None:
+        """Add an image to a product
+
+        By URL (JSON `file_url`, fetched by the server: http/https, public addresses
+        only, at most 20 MB) or as a `multipart/form-data` upload with a `file` part.
+        Stores the original, a WebP rendition and the image-search embedding.
+        """
         product_id = path_id(raw_id, "product")
         media.check_product(self.org_id, product_id)  # a 404 before reading or fetching
         if self.is_multipart:
-            upload, texts = await self.off_loop(self.form, ("alt_text", "position"))
-            alt_text, position = _form_alt_text(texts.get("alt_text")), _form_position(texts.get("position"))
+            upload, texts = await self.off_loop(self.form)
+            alt_text, position = texts["alt_text"] or "", texts["position"]
             field, data, source = "file", upload.body, None
         else:
             body = self.json_body(MediaCreate)
@@ -194,13 +222,22 @@ class ProductMediaListHandler(UploadHandler):
 class ProductMediaHandler(BaseHandler):
     """GET, PATCH (alt_text, position) and DELETE /api/products/{id}/media/{mediaId}."""
 
+    path_params = (PRODUCT_ID, MEDIA_ID)
+
     def _ids(self, raw_product: str, raw_media: str) -> tuple[int, int]:
         return path_id(raw_product, "product"), path_id(raw_media, "media")
 
+    @operation(data=schemas.Media)
     def get(self, raw_product: str, raw_media: str) -> None:
+        """Get a media item"""
         self.reply(media.get_media(self.org_id, *self._ids(raw_product, raw_media)))
 
+    @operation(data=schemas.Media, body=MediaPatch)
     def patch(self, raw_product: str, raw_media: str) -> None:
+        """Update a media item
+
+        `alt_text` and/or `position`; the others shift so positions stay 0…n-1.
+        """
         product_id, media_id = self._ids(raw_product, raw_media)
         body = self.json_body(MediaPatch)
         fields = body.model_dump(exclude_unset=True)
@@ -208,7 +245,12 @@ class ProductMediaHandler(BaseHandler):
             fields["alt_text"] = fields["alt_text"] or ""
         self.reply(media.update_media(self.org_id, product_id, media_id, fields))
 
+    @operation(data=schemas.Media)
     def delete(self, raw_product: str, raw_media: str) -> None:
+        """Delete a media item
+
+        Removes its files and its embedding; answers the removed item.
+        """
         product_id, media_id = self._ids(raw_product, raw_media)
         self.reply(media.delete_media(self.org_id, product_id, media_id, vectors.remove_embedding))
 
@@ -221,7 +263,15 @@ class ProductMediaOriginalHandler(BaseHandler):
     The body is the image itself; errors are the envelope as everywhere under /api/.
     """
 
+    path_params = (PRODUCT_ID, MEDIA_ID)
+
+    @operation(data=IMAGE)
     async def get(self, raw_product: str, raw_media: str) -> None:
+        """Download a media item's original
+
+        The bytes as uploaded or fetched, metadata (camera, GPS) included, hence
+        behind the key; not the envelope (errors are). `If-None-Match` answers 304.
+        """
         ids = path_id(raw_product, "product"), path_id(raw_media, "media")
         content_type, etag, data = await self.off_loop(media.read_original, self.org_id, *ids)
         self.set_header("Content-Type", content_type)
@@ -239,15 +289,19 @@ class ProductMediaOriginalHandler(BaseHandler):
 class ImageSearchHandler(UploadHandler):
     """POST /api/products/image-search: multipart `image`, optional `limit` (1-50)."""
 
-    file_field = "image"
-
+    @operation(data=schemas.ImageSearchResult, form=SEARCH_FORM, query=(SEARCH_LIMIT,), errors=(503,))
     async def post(self) -> None:
+        """Search products by image
+
+        The best-matching products for a photo, best first, one entry per product,
+        each with a similarity `score`; archived products left out. `limit` (1-50,
+        default 10) as a form field or in the query string.
+        """
         if not self.is_multipart:
             raise BadRequest("image: send the image as multipart/form-data in a field named image")
-        limit = self.query_int("limit", None, 1, MAX_SEARCH_LIMIT)
-        upload, texts = await self.off_loop(self.form, ("limit",))
-        form_limit = parse_int("limit", texts.get("limit"), 1, MAX_SEARCH_LIMIT)
-        limit = form_limit or limit or 10
+        limit = self.arg(SEARCH_LIMIT)
+        upload, texts = await self.off_loop(self.form)
+        limit = texts["limit"] or limit or 10
         found = await self.off_loop(_search, self.org_id, upload.body, limit)
         self.reply({"products": found, "total": len(found)})
 
@@ -267,13 +321,24 @@ class MediaFileHandler(tornado.web.RequestHandler):
     changes under its URL, so clients may keep it for a year.
     """
 
+    path_params = (PathParam("file", {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}\\.webp$"},
+                             "The file name from a product's `images` or a media item's `url`"),)
+
     def compute_etag(self) -> str | None:
         return None  # the stored ETag is set explicitly
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
 
+    @operation(data=RawBody("image/webp", "The WebP rendition, or a thumbnail of that width"),
+               query=(THUMBNAIL_WIDTH,), errors=(400, 404))
     async def get(self, path: str) -> None:
+        """A public image file
+
+        A product image's WebP rendition or a thumbnail, without key or envelope, for
+        `<img>` tags. Strong `ETag`, cached for a year (`immutable`); errors are plain
+        text.
+        """
         matched = MEDIA_PATH.fullmatch(path)
         if matched is None:
             raise tornado.web.HTTPError(404)
@@ -320,9 +385,8 @@ class MediaFileHandler(tornado.web.RequestHandler):
         raw = self.get_query_argument("w", None)
         if raw is None:
             return None
-        if not raw.isascii() or not raw.isdigit() or int(raw) not in images.THUMBNAIL_WIDTHS:
-            widths = ", ".join(map(str, images.THUMBNAIL_WIDTHS))
-            raise tornado.web.HTTPError(400, f"w: must be one of {widths}")
+        if raw not in THUMBNAIL_WIDTH.choices:
+            raise tornado.web.HTTPError(400, f"w: must be one of {', '.join(THUMBNAIL_WIDTH.choices)}")
         return int(raw)
 
     async def _make_thumbnail(self, token: str, kind: str, width: int) -> bytes:

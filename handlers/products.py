@@ -6,11 +6,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, RootModel
 
+from handlers import schemas
 from handlers.base import BaseHandler, parse_json, to_json, validate
 from handlers.fields import (
-    MAX_ID, Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
+    Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
-from handlers.translations import parse_locale
+from handlers.spec import (
+    LIMIT, PAGE, BoolParam, ChoiceParam, IntParam, PathParam, TextParam, operation,
+)
+from handlers.translations import LOCALE, PRODUCT_ID
 from handlers.util import pagination, parse_timestamp, path_id
 from store import products
 from store.errors import BadRequest
@@ -71,38 +75,61 @@ def _fields(body: ProductPatch) -> dict[str, Any]:
     return body.model_dump(exclude_unset=True)
 
 
+SEARCH = TextParam("search", "Full-text search in name, description and SKU (and translations);"
+                   " an exact SKU or EAN comes first", max_length=200)
+STATUS = ChoiceParam("status", "Filter by status; archived products are listed only when asked for",
+                     STATUSES)
+BRAND = IntParam("brand", "Filter by brand id")
+CHANNEL = ChoiceParam("channel", "Filter by publishing channel", tuple(CHANNELS))
+CATEGORY = IntParam("category", "Filter by category id")
+SUBCATEGORIES = BoolParam("include_subcategories",
+                          "With a category: take its descendants too (only `true` or `false`)")
+UPDATED_SINCE = TextParam(
+    "updated_since", "Only products with `updated_at` at or after this ISO 8601 time (UTC when"
+    " no zone is given), for incremental sync",
+    convert=lambda raw: parse_timestamp("updated_since", raw),
+    extra={"examples": ["2026-01-31T12:00:00Z"]})
+SORT = ChoiceParam("sort", "Order; `-` for descending, ties broken by id (default: id)",
+                   tuple(f"{sign}{key}" for key in products.SORTS for sign in ("", "-")))
+BARCODE = PathParam("barcode", {"type": "string", "pattern": "^([0-9]{8}|[0-9]{12,13})$"},
+                    "EAN-13, EAN-8 or UPC-A")
+
+
 def _locale(handler: BaseHandler) -> str | None:
     """`?locale=de-AT` on product reads: translated texts, falling back field by field."""
-    raw = handler.get_query_argument("locale", None)
-    return parse_locale(raw) if raw else None
+    locale: str | None = handler.arg(LOCALE)
+    return locale
 
 
 class ProductListHandler(BaseHandler):
     """GET /api/products (filters, search, sort, pages) and POST /api/products."""
 
-    SORTS = tuple(f"{sign}{key}" for key in products.SORTS for sign in ("", "-"))
+    SORTS = SORT.choices
 
     def _query(self) -> products.ProductQuery:
         page, limit = self.page_args()
-        search = self.get_query_argument("search", None)
-        if search is not None and len(search) > 200:
-            raise BadRequest("search: must be at most 200 characters")
-        since = self.get_query_argument("updated_since", None)
         return products.ProductQuery(
-            search=search or None,
-            status=self.query_choice("status", STATUSES),
-            brand=self.query_int("brand", None, 1, MAX_ID),
-            channel=self.query_choice("channel", tuple(CHANNELS)),
-            category=self.query_int("category", None, 1, MAX_ID),
-            include_subcategories=self.query_bool("include_subcategories"),
-            updated_since=parse_timestamp("updated_since", since) if since else None,
-            sort=self.query_choice("sort", self.SORTS),
+            search=self.arg(SEARCH),
+            status=self.arg(STATUS),
+            brand=self.arg(BRAND),
+            channel=self.arg(CHANNEL),
+            category=self.arg(CATEGORY),
+            include_subcategories=self.arg(SUBCATEGORIES),
+            updated_since=self.arg(UPDATED_SINCE),
+            sort=self.arg(SORT),
             page=page,
             limit=limit,
             locale=_locale(self),
         )
 
+    @operation(data=schemas.ProductPage, query=(
+        SEARCH, STATUS, BRAND, CHANNEL, CATEGORY, SUBCATEGORIES, UPDATED_SINCE, SORT, PAGE, LIMIT, LOCALE))
     async def get(self) -> None:
+        """List products
+
+        A page of products with filters, search and sort. Archived products only with
+        `status=archived`. Products carry an `ETag`; `If-None-Match` answers 304.
+        """
         query = self._query()
         if query.is_cheap:
             items, total = products.list_products_json(self.org_id, query)
@@ -112,7 +139,12 @@ class ProductListHandler(BaseHandler):
         pages = to_json(pagination(query.page, query.limit, total))
         self.reply_raw(f'{{"products":[{",".join(items)}],"pagination":{pages}}}')
 
+    @operation(data=schemas.Product, status=(201,), body=ProductCreate)
     def post(self) -> None:
+        """Create a product
+
+        `name` and `sku` are required; answers the full product object.
+        """
         body = self.json_body(ProductCreate)
         self.reply(products.create_product(self.org_id, _fields(body)), status=201)
 
@@ -120,23 +152,46 @@ class ProductListHandler(BaseHandler):
 class ProductHandler(BaseHandler):
     """GET, PATCH and DELETE (soft: archived) /api/products/{id}."""
 
+    path_params = (PRODUCT_ID,)
+
+    @operation(data=schemas.Product, query=(LOCALE,))
     def get(self, raw_id: str) -> None:
+        """Get a product"""
         product_id = path_id(raw_id, "product")
         self.reply_raw(products.get_product_json(self.org_id, product_id, _locale(self)))
 
+    @operation(data=schemas.Product, body=ProductPatch)
     def patch(self, raw_id: str) -> None:
+        """Update a product (partial)
+
+        Send only the fields to change; `null` clears an optional one. `attributes`
+        merge key by key.
+        """
         product_id = path_id(raw_id, "product")
         body = self.json_body(ProductPatch)
         self.reply(products.update_product(self.org_id, product_id, _fields(body)))
 
+    @operation(data=schemas.Product)
     def delete(self, raw_id: str) -> None:
+        """Archive a product (soft delete)
+
+        Sets the status to `archived`; the product stays, and barcode lookup still finds it.
+        """
         self.reply(products.archive_product(self.org_id, path_id(raw_id, "product")))
 
 
 class ProductBarcodeHandler(BaseHandler):
     """GET /api/products/barcode/{barcode}: the product with its stock per warehouse."""
 
+    path_params = (BARCODE,)
+
+    @operation(data=schemas.BarcodeMatch, query=(LOCALE,))
     def get(self, barcode: str) -> None:
+        """Look up a product by barcode
+
+        The product whose EAN (or one of whose variants' EAN) is the barcode, with its
+        stock per warehouse; a UPC-A also matches its 13-digit form.
+        """
         if not barcode.isascii() or not barcode.isdigit() or len(barcode) not in (8, 12, 13):
             raise BadRequest("barcode: must be 8, 12 or 13 digits (EAN-8, UPC-A or EAN-13)")
         self.reply(products.find_by_barcode(self.org_id, barcode, _locale(self)))
@@ -145,13 +200,23 @@ class ProductBarcodeHandler(BaseHandler):
 class ProductStockHandler(BaseHandler):
     """GET and PUT /api/products/{id}/stock: levels per warehouse."""
 
+    path_params = (PRODUCT_ID,)
+
+    @operation(data=schemas.ProductWithStock)
     def get(self, raw_id: str) -> None:
+        """Get a product's stock per warehouse"""
         self.reply(products.product_with_stock(self.org_id, path_id(raw_id, "product")))
 
+    @operation(data=schemas.ProductWithStock, body=StockLevelsIn)
     def put(self, raw_id: str) -> None:
+        """Set stock levels
+
+        Sets the listed warehouses' levels; the others keep theirs. A variable
+        product's stock is its variants', so this is a 400 for one.
+        """
         product_id = path_id(raw_id, "product")
         data = parse_json(self.body)
         if not isinstance(data, list):
             raise BadRequest('body: must be a JSON list such as [{"warehouse_id": 1, "quantity": 5}]')
-        levels = [level.model_dump() for level in validate(StockLevelsIn, data).root]
+        levels = [level.model_dump() for level in validate(self.body_model(StockLevelsIn), data).root]
         self.reply(products.set_stock_levels(self.org_id, product_id, levels))

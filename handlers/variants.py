@@ -6,9 +6,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from handlers import schemas
 from handlers.base import BaseHandler
 from handlers.fields import Body, Ean, Id, Money, Name, Quantity, Sku
 from handlers.products import Attributes
+from handlers.spec import id_param, operation
+from handlers.translations import PRODUCT_ID
 from handlers.util import path_id
 from store import variants
 
@@ -42,10 +45,23 @@ def _fields(body: VariantPatch) -> dict[str, Any]:
 class VariantListHandler(BaseHandler):
     """GET (the contract's list) and POST /api/products/{id}/variants."""
 
+    path_params = (PRODUCT_ID,)
+
+    @operation(data=schemas.VariantList)
     def get(self, raw_id: str) -> None:
+        """List a product's variants
+
+        All of them, in position order.
+        """
         self.reply(variants.list_variants(self.org_id, path_id(raw_id, "product")))
 
+    @operation(data=schemas.Variant, status=(201,), body=VariantCreate)
     def post(self, raw_id: str) -> None:
+        """Create a variant
+
+        `sku` is required; `attributes` maps variant-axis attribute codes to values.
+        The first variant makes a simple product variable.
+        """
         product_id = path_id(raw_id, "product")
         variants.require_product(self.org_id, product_id)  # a missing product: 404 before the body
         body = self.json_body(VariantCreate)
@@ -55,15 +71,29 @@ class VariantListHandler(BaseHandler):
 class VariantHandler(BaseHandler):
     """GET, PATCH and DELETE /api/products/{id}/variants/{variantId}."""
 
+    path_params = (PRODUCT_ID, id_param("variantId", "variant"))
+
+    @operation(data=schemas.Variant)
     def get(self, raw_id: str, raw_variant: str) -> None:
+        """Get a variant"""
         self.reply(variants.get_variant(self.org_id, path_id(raw_id, "product"),
                                         path_id(raw_variant, "variant")))
 
+    @operation(data=schemas.Variant, body=VariantPatch)
     def patch(self, raw_id: str, raw_variant: str) -> None:
+        """Update a variant (partial)
+
+        Any subset of the fields; `attributes` merge key by key.
+        """
         product_id, variant_id = path_id(raw_id, "product"), path_id(raw_variant, "variant")
         body = self.json_body(VariantPatch)
         self.reply(variants.update_variant(self.org_id, product_id, variant_id, _fields(body)))
 
+    @operation(data=schemas.Variant)
     def delete(self, raw_id: str, raw_variant: str) -> None:
+        """Delete a variant
+
+        The product stays variable; answers the deleted variant.
+        """
         self.reply(variants.delete_variant(self.org_id, path_id(raw_id, "product"),
                                            path_id(raw_variant, "variant")))

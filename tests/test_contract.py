@@ -70,8 +70,11 @@ def assert_envelope(response: Any, code: int | None = None) -> dict[str, Any]:
 
 
 def route_table() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
-    """The API's routes; the public media files (`/media/...`) are not the envelope's."""
-    return [(route[0], route[1]) for route in micropim.routes() if route[0].startswith("/api/")]
+    """The API's routes; the public media files (`/media/...`) are not the envelope's,
+    and neither is the public OpenAPI document (`requires_key = False`: no key, the raw
+    document; tests/test_openapi.py checks it and walks every route against it)."""
+    return [(route[0], route[1]) for route in micropim.routes()
+            if route[0].startswith("/api/") and getattr(route[1], "requires_key", True)]
 
 
 def implements(handler: type[tornado.web.RequestHandler], method: str) -> bool:

@@ -1,0 +1,309 @@
+"""The shapes the API answers, as pydantic models, for the OpenAPI document only.
+
+The store builds its answers as dicts (and product JSON in SQL), so these models are
+not used to serialize; they describe. `tests/test_openapi.py` checks every answer the
+tests get against them through the document, with `additionalProperties: false`, so a
+field added to an answer without being added here fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Timestamp = Annotated[str, Field(description="UTC, ISO 8601 with microseconds",
+                                 examples=["2026-11-27T08:15:52.123456Z"])]
+MoneyText = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]{4}$",
+                                 description="Exact decimal with 4 places", examples=["89.9900"])]
+Status = Literal["draft", "active", "archived", "out_of_stock"]
+ChannelName = Literal["web", "mobile", "api", "marketplace", "social", "email"]
+
+
+class Out(BaseModel):
+    """An answer's shape: every field always present, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Pagination(Out):
+    current_page: int
+    total_pages: int = Field(description="0 when nothing matches")
+    total_items: int
+    items_per_page: int
+
+
+class NamedRef(Out):
+    id: int
+    name: str
+
+
+class VatRateRef(Out):
+    id: int
+    name: str
+    rate: MoneyText
+    country_code: str
+
+
+class Product(Out):
+    """The full product object, as in the contract's list response."""
+
+    id: int
+    sku: str
+    slug: str
+    name: str
+    description: str
+    short_description: str
+    product_type: Literal["simple", "variable"]
+    price: MoneyText | None
+    sale_price: MoneyText | None
+    cost_price: MoneyText | None
+    currency: str
+    status: Status
+    stock: int
+    in_stock: bool
+    ean: str | None
+    vat_rate: VatRateRef | None
+    brand: NamedRef | None
+    supplier: NamedRef | None
+    categories: list[NamedRef]
+    images: list[str] = Field(description="Absolute URLs of the WebP renditions, in position order")
+    publishing_channels: list[ChannelName]
+    available_translations: list[str]
+    product_condition: Literal["new", "used", "refurbished"]
+    attributes: dict[str, Any] = Field(description="Attribute code to value")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ProductPage(Out):
+    products: list[Product]
+    pagination: Pagination
+
+
+class StockLevel(Out):
+    warehouse_id: int
+    warehouse_name: str
+    warehouse_code: str
+    quantity: int
+
+
+class ProductWithStock(Product):
+    """A product with its level in every warehouse of the organization (0 where none)."""
+
+    stock_levels: list[StockLevel]
+
+
+class VariantAttribute(Out):
+    attribute_name: str
+    attribute_code: str
+    value: Any
+
+
+class Variant(Out):
+    id: int
+    sku: str
+    name: str
+    price: MoneyText | None
+    sale_price: MoneyText | None
+    cost: MoneyText | None
+    stock_quantity: int
+    stock_status: Literal["in_stock", "out_of_stock", "backorder"]
+    weight: MoneyText | None
+    is_enabled: bool
+    position: int
+    ean: str | None
+    image: str | None = Field(description="URL of the WebP rendition of the variant's media")
+    attributes: list[VariantAttribute]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class VariantList(Out):
+    product_id: int
+    product_name: str
+    variants: list[Variant]
+    total: int
+
+
+class BarcodeMatch(ProductWithStock):
+    """The product whose EAN (or whose variant's EAN) is the barcode."""
+
+    matched_variant: Variant | None = Field(description="The variant whose EAN matched; null when the product's own did")
+
+
+class ScoredProduct(Product):
+    score: float = Field(description="Cosine similarity of the query image and the product's best image")
+
+
+class ImageSearchResult(Out):
+    products: list[ScoredProduct] = Field(description="Best first, one entry per product")
+    total: int
+
+
+class Channel(Out):
+    value: ChannelName
+    label: str
+    description: str
+
+
+class ChannelList(Out):
+    channels: list[Channel]
+    total: int
+
+
+class Category(Out):
+    id: int
+    name: str
+    slug: str
+    description: str
+    parent_id: int | None = Field(description="null at the top level")
+    position: int
+    product_count: int = Field(description="Products assigned to the category itself, archived left out")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CategoryNode(Category):
+    children: list[CategoryNode]
+
+
+class CategoryPage(Out):
+    categories: list[Category]
+    pagination: Pagination
+
+
+class CategoryTree(Out):
+    categories: list[CategoryNode] = Field(description="The roots, children nested in position order")
+
+
+class Attribute(Out):
+    id: int
+    name: str
+    code: str
+    type: Literal["text", "number", "boolean", "select", "multiselect", "date"]
+    options: list[str] | None
+    unit: str | None
+    is_required: bool
+    is_variant_axis: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class DeletedAttribute(Attribute):
+    products_changed: int
+    variants_changed: int
+
+
+class AttributePage(Out):
+    product_attributes: list[Attribute]
+    pagination: Pagination
+
+
+class Translation(Out):
+    locale: str
+    name: str | None
+    description: str | None
+    short_description: str | None
+    slug: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TranslationList(Out):
+    product_id: int
+    translations: list[Translation]
+    total: int
+
+
+class Media(Out):
+    id: int
+    product_id: int
+    url: str = Field(description="The public WebP rendition")
+    original_url: str = Field(description="The original as uploaded; needs the API key")
+    alt_text: str
+    position: int
+    width: int
+    height: int
+    format: Literal["jpeg", "png", "webp", "gif"]
+    bytes: int
+    source_url: str | None = Field(description="The file_url it was fetched from; null for an upload")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class MediaList(Out):
+    media: list[Media]
+    total: int
+
+
+class Brand(Out):
+    id: int
+    name: str
+    description: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class Supplier(Out):
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class VatRate(Out):
+    id: int
+    name: str
+    rate: MoneyText = Field(description="A percentage")
+    country_code: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class Warehouse(Out):
+    id: int
+    name: str
+    code: str
+    is_default: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class BrandPage(Out):
+    brands: list[Brand]
+    pagination: Pagination
+
+
+class SupplierPage(Out):
+    suppliers: list[Supplier]
+    pagination: Pagination
+
+
+class VatRatePage(Out):
+    vat_rates: list[VatRate]
+    pagination: Pagination
+
+
+class WarehousePage(Out):
+    warehouses: list[Warehouse]
+    pagination: Pagination
+
+
+#: Per reference resource (the route's `resource` argument): the item and the page.
+REFERENCE: dict[str, tuple[type[Out], type[Out]]] = {
+    "brands": (Brand, BrandPage),
+    "suppliers": (Supplier, SupplierPage),
+    "vat_rates": (VatRate, VatRatePage),
+    "warehouses": (Warehouse, WarehousePage),
+}
+
+
+def reference_item(route_kwargs: dict[str, Any]) -> type[BaseModel]:
+    return REFERENCE[route_kwargs["resource"]][0]
+
+
+def reference_page(route_kwargs: dict[str, Any]) -> type[BaseModel]:
+    return REFERENCE[route_kwargs["resource"]][1]
