@@ -50,7 +50,7 @@ from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
-from handlers.ui import UI_DIR, UIFileHandler
+from handlers.ui import UI_DIR, UIFileHandler, UIPageHandler
 
 log = logging.getLogger("micropim")
 
@@ -102,7 +102,7 @@ def routes() -> list[tuple[Any, ...]]:
         # Public files, outside /api/: no key, no envelope (see handlers.media).
         (r"/media/(.*)", MediaFileHandler),
         # The web UI (static/ui/): its page at `/`, its files under `/ui/`; no key.
-        (r"/()", UIFileHandler, {"path": UI_DIR, "default_filename": "index.html"}),
+        (r"/", UIPageHandler, {"path": UI_DIR}),
         (r"/ui/(.*)", UIFileHandler, {"path": UI_DIR}),
     ]
     for path, resource in (

@@ -37,7 +37,7 @@ SUB_RESOURCES = {"variants": "Variants", "translations": "Translations", "media"
 TAGS = {"products": "Products", "categories": "Categories", "channels": "Channels",
         "product-attributes": "Attributes", "brands": "Brands", "suppliers": "Suppliers",
         "vat-rates": "VAT rates", "warehouses": "Warehouses", "openapi.json": "Documentation",
-        "media": "Media", "docs": "Documentation"}
+        "media": "Media", "docs": "Documentation", "ui": "Web UI"}
 # Content Security Policy of the docs page: nothing from another host, no inline
 # script; Swagger UI's stylesheet draws a few icons as data: URIs.
 DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -161,6 +161,8 @@ class Route:
 
     def tag(self) -> str:
         literal = [part for part in self.template().split("/") if part and "{" not in part]
+        if not literal:  # `/`: the web UI's page
+            return TAGS["ui"]
         if literal[0] == "api":
             literal = literal[1:]
         if literal[0] == "products" and len(literal) > 1 and literal[1] in SUB_RESOURCES:

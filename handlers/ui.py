@@ -47,3 +47,10 @@ class UIFileHandler(tornado.web.StaticFileHandler):
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "no-cache")
+
+
+class UIPageHandler(UIFileHandler):
+    """GET /: the web UI's one page; the part after `#` picks the screen."""
+
+    async def get(self, path: str = "", include_body: bool = True) -> None:
+        await super().get("index.html", include_body)

@@ -119,7 +119,8 @@ def test_the_key_is_required_exactly_where_the_server_asks_for_it(document: dict
     public = {(t, m) for t, item in document["paths"].items() for m, op in item.items()
               if op.get("security") == []}
     assert public == {("/api/openapi.json", "get"), ("/media/{file}", "get"), ("/docs", "get"),
-                      ("/docs/{file}", "get"), ("/docs/swagger-ui/{file}", "get")}
+                      ("/docs/{file}", "get"), ("/docs/swagger-ui/{file}", "get"),
+                      ("/", "get"), ("/ui/{path}", "get")}
     for template, item in document["paths"].items():
         for method, op in item.items():
             keyed = (template, method) not in public
@@ -387,7 +388,7 @@ async def _successes(walk: Walk, ids: dict[str, int], images: Any) -> None:  # n
     await walk.call("DELETE", f"/api/products/{lamp}", expect=200)
     # The public routes.
     for path in ("/api/openapi.json", "/docs", "/docs/docs.js",
-                 f"/docs/swagger-ui/swagger-ui.css?v={SWAGGER_UI_VERSION}"):
+                 f"/docs/swagger-ui/swagger-ui.css?v={SWAGGER_UI_VERSION}", "/", "/ui/icon.svg"):
         await walk.call("GET", path, expect=200)
 
 
