@@ -41,6 +41,7 @@ class MediaSection {
   }
 
   start() {
+    this.container.setAttribute('aria-labelledby', `media-${this.product.id}-title`);
     this.container.classList.add('product-section', 'media-section');
     const zone = h('div', { class: 'dropzone media-dropzone', 'aria-label': 'Add images: drop files here or press to choose' },
       h('span', { class: 'dropzone-icon', 'aria-hidden': 'true' }, '⇪'),
@@ -49,7 +50,7 @@ class MediaSection {
     this.fileInput = dropZone(zone, (files) => this.uploadAll(files), { multiple: true });
     this.fileInput.setAttribute('aria-label', 'Image files');
     replace(this.container,
-      h('div', { class: 'card-header' }, h('div', { class: 'section-title' }, h('h2', {}, 'Media'), this.count)),
+      h('div', { class: 'card-header' }, h('div', { class: 'section-title' }, h('h2', { id: `media-${this.product.id}-title` }, 'Media'), this.count)),
       this.body,
       h('div', { class: 'media-add' }, zone, this.urlForm()),
       this.uploads);
@@ -101,7 +102,6 @@ class MediaSection {
   }
 
   tile(item, index, total) {
-    const label = item.alt_text || `Image ${index + 1}`;
     const alt = h('input', {
       type: 'text', name: 'alt_text', maxlength: 500, value: item.alt_text || '',
       placeholder: 'Describe the image', autocomplete: 'off',
@@ -115,10 +115,9 @@ class MediaSection {
     const move = (to, direction) => this.move(item, to, `[data-move="${direction}"][data-media="${item.id}"]`);
     const tile = h('li', {
       class: 'media-tile', draggable: 'true', dataset: { media: String(item.id) },
-      'aria-label': `${label}, position ${index + 1} of ${total}`,
     },
       h('div', { class: 'media-frame' },
-        h('a', { href: item.url, target: '_blank', rel: 'noopener', title: 'Open the full image' },
+        h('a', { href: item.url, target: '_blank', rel: 'noopener', title: 'Open the full image', draggable: 'false' },
           h('img', {
             src: `${item.url}?w=${THUMB_WIDTH}`, alt: item.alt_text || '', loading: 'lazy',
             width: item.width, height: item.height, draggable: 'false',
@@ -129,17 +128,18 @@ class MediaSection {
       altField,
       h('div', { class: 'media-actions' },
         h('button', {
-          class: 'btn btn-small icon-btn', type: 'button', 'aria-label': `Move ${label} left`, title: 'Move left',
+          class: 'btn btn-small icon-btn', type: 'button', title: 'Move left',
           disabled: index === 0, dataset: { move: 'left', media: String(item.id) }, onclick: () => move(index - 1, 'left'),
         }, '←'),
         h('button', {
-          class: 'btn btn-small icon-btn', type: 'button', 'aria-label': `Move ${label} right`, title: 'Move right',
+          class: 'btn btn-small icon-btn', type: 'button', title: 'Move right',
           disabled: index === total - 1, dataset: { move: 'right', media: String(item.id) }, onclick: () => move(index + 1, 'right'),
         }, '→'),
         h('button', {
-          class: 'btn btn-small btn-danger-ghost', type: 'button', 'aria-label': `Delete ${label}`,
+          class: 'btn btn-small btn-danger-ghost', type: 'button', dataset: { action: 'delete' },
           onclick: (event) => this.remove(item, event.currentTarget),
         }, 'Delete')));
+    nameTile(tile, item, index, total);
     this.dragAndDrop(tile, item);
     return tile;
   }
@@ -214,6 +214,8 @@ class MediaSection {
       input.value = saved.alt_text || '';
       const image = altField.closest('.media-tile').querySelector('img');
       image.alt = saved.alt_text || '';
+      const index = this.items.indexOf(item);
+      nameTile(altField.closest('.media-tile'), item, index, this.items.length);
       toast('Alt text saved.', 'success');
     } catch (error) {
       if (error.name === 'AbortError') return;
@@ -398,6 +400,15 @@ function upload(path, file, onProgress, signal) {
     form.append('file', file, file.name);
     request.send(form);
   });
+}
+
+/** The tile's and its buttons' accessible names, which say which image they act on. */
+function nameTile(tile, item, index, total) {
+  const label = item.alt_text || `Image ${index + 1}`;
+  tile.setAttribute('aria-label', `${label}, position ${index + 1} of ${total}`);
+  tile.querySelector('[data-move="left"]').setAttribute('aria-label', `Move ${label} left`);
+  tile.querySelector('[data-move="right"]').setAttribute('aria-label', `Move ${label} right`);
+  tile.querySelector('[data-action="delete"]').setAttribute('aria-label', `Delete ${label}`);
 }
 
 function formatBytes(bytes) {

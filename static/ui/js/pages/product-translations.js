@@ -54,9 +54,10 @@ class TranslationsSection {
   }
 
   start() {
+    this.container.setAttribute('aria-labelledby', `translations-${this.product.id}-title`);
     this.container.classList.add('product-section', 'translations-section');
     replace(this.container,
-      h('div', { class: 'card-header' }, h('div', { class: 'section-title' }, h('h2', {}, 'Translations'), this.count)),
+      h('div', { class: 'card-header' }, h('div', { class: 'section-title' }, h('h2', { id: `translations-${this.product.id}-title` }, 'Translations'), this.count)),
       this.tabs, this.panel);
     if (this.translations) this.render();
     else replace(this.panel, spinner('Loading translations…'));

@@ -33,10 +33,11 @@ class VariantsSection {
   }
 
   start() {
+    this.container.setAttribute('aria-labelledby', `variants-${this.product.id}-title`);
     this.container.classList.add('product-section', 'variants-section');
     replace(this.container,
       h('div', { class: 'card-header' },
-        h('div', { class: 'section-title' }, h('h2', {}, 'Variants'), this.count),
+        h('div', { class: 'section-title' }, h('h2', { id: `variants-${this.product.id}-title` }, 'Variants'), this.count),
         this.addButton),
       this.summary(),
       this.body);
