@@ -305,7 +305,7 @@ class MediaSection {
         this.render();
       } catch (error) {
         if (error.name === 'AbortError') return;
-        row.fail(errorText(error).replace(/^file: /, ''));
+        row.fail(`Not added: ${errorText(error).replace(/^file: /, '')}`);
       }
     }
     if (added) {

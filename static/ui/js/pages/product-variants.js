@@ -42,7 +42,10 @@ class VariantsSection {
       this.summary(),
       this.body);
     if (this.data) this.render();
-    else replace(this.body, spinner('Loading variants…'));
+    else {
+      this.addButton.disabled = true;
+      replace(this.body, spinner('Loading variants…'));
+    }
     this.load();
   }
 
@@ -70,6 +73,7 @@ class VariantsSection {
       ]);
       this.data = { variants: list.variants, axes: attributes.filter((a) => a.is_variant_axis), media: media.media };
       lastSeen.set(id, this.data);
+      this.addButton.disabled = false;
       this.render();
     } catch (error) {
       if (error.name === 'AbortError') return;
@@ -280,13 +284,14 @@ class VariantForm {
     this.node = h('div', { class: 'variant-form' },
       h('div', { class: 'form-grid' },
         field('SKU', input('sku', { value: v.sku || '', required: true, spellcheck: 'false', class: 'mono' })),
-        field('Name', input('name', { value: v.name || '', placeholder: `${product.name} - …` }),
-          'Empty: made from the product\'s name and the options.'),
+        field('Name', input('name', { value: v.name || '', placeholder: 'Made from the product and the options' }))),
+      h('div', { class: 'form-grid variant-grid-4' },
         MONEY_FIELDS.map(([name, label]) => field(name === 'weight' ? label : `${label} (${product.currency || 'EUR'})`,
-          input(name, { value: trimDecimal(v[name]), inputmode: 'decimal', placeholder: name === 'price' ? trimDecimal(product.price) : '' }))),
+          input(name, { value: trimDecimal(v[name]), inputmode: 'decimal', placeholder: name === 'price' ? trimDecimal(product.price) : '' })))),
+      h('div', { class: 'form-grid variant-grid-3' },
         field('Stock quantity', input('stock_quantity', { type: 'number', min: 0, step: 1, value: String(v.stock_quantity ?? 0), inputmode: 'numeric' })),
         field('Stock status', status),
-        field('EAN', input('ean', { value: v.ean || '', inputmode: 'numeric', spellcheck: 'false', class: 'mono' }), '8, 12 or 13 digits.')),
+        field('EAN', input('ean', { value: v.ean || '', inputmode: 'numeric', spellcheck: 'false', class: 'mono', placeholder: '8, 12 or 13 digits' }))),
       axes,
       this.imagePicker(v.image),
       enabledField);
