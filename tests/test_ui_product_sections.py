@@ -359,6 +359,36 @@ def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: A
     assert site.call("GET", f"/api/products/{product['id']}/translations/de-AT")["name"] == "Hemd"
 
 
+def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) -> None:
+    product = make_product(site, "TRN-KEEP")
+    site.call("PUT", f"/api/products/{product['id']}/translations/fr", {"name": "Chemise"})
+    page.goto(f"/#/products/{product['id']}")
+    section = page.get_by_role("region", name="Translations")
+    section.get_by_label("Name (fr)").fill("Chemise en coton")
+    # An upload in the media section reloads the product and re-renders the page.
+    with product_reloaded(page, product["id"]):
+        page.locator(".media-dropzone input[type=file]").set_input_files(
+            files=[{"name": "shirt.png", "mimeType": "image/png", "buffer": picture((120, 20, 120))}])
+    wait_for_tiles(page, 1)
+    assert section.get_by_label("Name (fr)").input_value() == "Chemise en coton"
+    assert site.call("GET", f"/api/products/{product['id']}/translations/fr")["name"] == "Chemise"
+
+    # A language being added comes back too, as a new tab.
+    section.get_by_role("tab", name="+ Add language").click()
+    page.get_by_role("dialog").get_by_role("button", name="Discard changes").click()
+    section.get_by_role("button", name="Italian (it)").click()
+    section.get_by_label("Name (it)").fill("Camicia")
+    with product_reloaded(page, product["id"]):
+        page.get_by_role("button", name="Delete Image 1").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.get_by_text("No images yet").wait_for()
+    assert section.get_by_label("Name (it)").input_value() == "Camicia"
+    assert section.get_by_role("tab", name="Italian (it) · new").get_attribute("aria-selected") == "true"
+    section.get_by_role("button", name="Add translation").click()
+    section.get_by_role("tab", name="Italian (it)", exact=True).wait_for()
+    assert site.call("GET", f"/api/products/{product['id']}/translations/it")["name"] == "Camicia"
+
+
 # ---- a phone ----------------------------------------------------------------------------
 
 def test_the_sections_fit_a_phone(browser: Any, site: Any) -> None:

@@ -8,6 +8,7 @@ import {
   clearFieldErrors, confirmDialog, dropZone, errorBox, errorText, field, h, replace,
   showFieldError, spinner, toast,
 } from '../ui.js';
+import { formatBytes, sectionGone } from './product-sections-common.js';
 
 const THUMB_WIDTH = 320;
 const MAX_MB = 20;
@@ -186,12 +187,14 @@ class MediaSection {
     this.render(focus); // at once; the server agrees or we put it back
     this.grid.setAttribute('aria-busy', 'true');
     try {
-      await api('PATCH', `/api/products/${this.product.id}/media/${item.id}`,
-        { body: { position }, signal: this.ctx.signal });
+      await api('PATCH', `/api/products/${this.product.id}/media/${item.id}`, { body: { position } });
       toast(`Moved to position ${position + 1}.`, 'success');
-      this.refreshProduct(focus);
+      if (!sectionGone(this.ctx, this.product.id)) this.refreshProduct(focus);
     } catch (error) {
-      if (error.name === 'AbortError') return;
+      if (sectionGone(this.ctx, this.product.id)) {
+        toast(`Could not move the image: ${errorText(error)}`, 'error');
+        return;
+      }
       this.setItems(before);
       this.render(focus);
       toast(`Could not move the image: ${errorText(error)}`, 'error');
@@ -208,7 +211,9 @@ class MediaSection {
     altField.classList.add('is-saving');
     try {
       const saved = await api('PATCH', `/api/products/${this.product.id}/media/${item.id}`,
-        { body: { alt_text: value || null }, signal: this.ctx.signal });
+        { body: { alt_text: value || null } });
+      toast('Alt text saved.', 'success');
+      if (sectionGone(this.ctx, this.product.id)) return;
       Object.assign(item, saved);
       lastSeen.set(this.product.id, this.items);
       input.value = saved.alt_text || '';
@@ -216,9 +221,7 @@ class MediaSection {
       image.alt = saved.alt_text || '';
       const index = this.items.indexOf(item);
       nameTile(altField.closest('.media-tile'), item, index, this.items.length);
-      toast('Alt text saved.', 'success');
     } catch (error) {
-      if (error.name === 'AbortError') return;
       if (!showFieldError(altField, error)) toast(errorText(error), 'error');
     } finally {
       input.disabled = false;
@@ -232,13 +235,13 @@ class MediaSection {
     button.disabled = true;
     button.textContent = 'Deleting…';
     try {
-      await api('DELETE', `/api/products/${this.product.id}/media/${item.id}`, { signal: this.ctx.signal });
+      await api('DELETE', `/api/products/${this.product.id}/media/${item.id}`);
+      toast('Image deleted.', 'success');
+      if (sectionGone(this.ctx, this.product.id)) return;
       this.setItems(this.items.filter((x) => x.id !== item.id).map((x, index) => ({ ...x, position: index })));
       this.render();
-      toast('Image deleted.', 'success');
       this.refreshProduct();
     } catch (error) {
-      if (error.name === 'AbortError') return;
       button.disabled = false;
       button.textContent = 'Delete';
       toast(`Could not delete the image: ${errorText(error)}`, 'error');
@@ -265,16 +268,15 @@ class MediaSection {
       input.readOnly = true;
       button.textContent = 'Fetching…';
       try {
-        const created = await api('POST', `/api/products/${this.product.id}/media`,
-          { body: { file_url: url }, signal: this.ctx.signal });
+        const created = await api('POST', `/api/products/${this.product.id}/media`, { body: { file_url: url } });
+        toast('Image added.', 'success');
+        if (sectionGone(this.ctx, this.product.id)) return;
         input.value = '';
         this.setItems([...(this.items || []), created].sort((a, b) => a.position - b.position));
         this.render();
-        toast('Image added.', 'success');
         this.refreshProduct();
       } catch (error) {
-        if (error.name === 'AbortError') return;
-        if (!showFieldError(form, error)) toast(errorText(error), 'error');
+        if (this.ctx.signal.aborted || !showFieldError(form, error)) toast(errorText(error), 'error');
       } finally {
         button.disabled = false;
         input.readOnly = false;
@@ -290,7 +292,6 @@ class MediaSection {
     const rows = files.map((file) => this.uploadRow(file));
     let added = 0;
     for (const [index, file] of files.entries()) {
-      if (this.ctx.signal.aborted) return;
       const row = rows[index];
       if (file.size > MAX_MB * 1024 * 1024) {
         row.fail(`The file is larger than ${MAX_MB} MB.`);
@@ -298,19 +299,19 @@ class MediaSection {
       }
       row.start();
       try {
-        const created = await upload(`/api/products/${this.product.id}/media`, file, row.progress, this.ctx.signal);
+        const created = await upload(`/api/products/${this.product.id}/media`, file, row.progress);
         added += 1;
         row.done();
+        if (this.ctx.signal.aborted) continue;
         this.setItems([...(this.items || []), created].sort((a, b) => a.position - b.position));
         this.render();
       } catch (error) {
-        if (error.name === 'AbortError') return;
         row.fail(`Not added: ${errorText(error).replace(/^file: /, '')}`);
       }
     }
     if (added) {
       toast(added === 1 ? 'Image uploaded.' : `${added} images uploaded.`, 'success');
-      this.refreshProduct();
+      if (!sectionGone(this.ctx, this.product.id)) this.refreshProduct();
     }
   }
 
@@ -343,6 +344,7 @@ class MediaSection {
         URL.revokeObjectURL(preview);
       },
       fail: (message) => {
+        if (this.ctx.signal.aborted) toast(`${file.name}: ${message}`, 'error'); // its row is no longer shown
         set('failed', message);
         progress.remove();
         state.setAttribute('role', 'alert');
@@ -358,8 +360,9 @@ class MediaSection {
 /**
  * POST one file as multipart with upload progress (fetch cannot report it), answering
  * the envelope's data or throwing ApiError with the server's words, as api() does.
+ * Not aborted when the page is re-rendered: the user asked for the file to be added.
  */
-function upload(path, file, onProgress, signal) {
+function upload(path, file, onProgress) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open('POST', path);
@@ -369,13 +372,9 @@ function upload(path, file, onProgress, signal) {
     request.upload.addEventListener('progress', (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     });
-    const abort = () => request.abort();
-    signal.addEventListener('abort', abort, { once: true });
-    request.addEventListener('abort', () => reject(new DOMException('Aborted', 'AbortError')));
     request.addEventListener('error', () => reject(new ApiError(
       'Cannot reach the MicroPIM server. Check that it is running and try again.')));
     request.addEventListener('load', () => {
-      signal.removeEventListener('abort', abort);
       let envelope = null;
       try {
         envelope = JSON.parse(request.responseText);
@@ -409,11 +408,4 @@ function nameTile(tile, item, index, total) {
   tile.querySelector('[data-move="left"]').setAttribute('aria-label', `Move ${label} left`);
   tile.querySelector('[data-move="right"]').setAttribute('aria-label', `Move ${label} right`);
   tile.querySelector('[data-action="delete"]').setAttribute('aria-label', `Delete ${label}`);
-}
-
-function formatBytes(bytes) {
-  if (!Number.isFinite(bytes)) return '';
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }

@@ -7,6 +7,7 @@ import { api, ApiError } from '../api.js';
 import {
   clearFieldErrors, confirmDialog, errorBox, errorText, field, h, replace, showFieldError, spinner, toast,
 } from '../ui.js';
+import { sectionGone } from './product-sections-common.js';
 
 const COMMON = [
   ['en', 'English'], ['ro', 'Romanian'], ['de', 'German'], ['fr', 'French'],
@@ -21,6 +22,9 @@ const FIELDS = [
 // The same shape the server accepts (README "Translations"); it has the last word.
 const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?$/;
 const lastSeen = new Map(); // product id → translations, for a re-mount after ctx.refresh()
+// What the user typed and has not saved: another section's ctx.refresh() re-renders the
+// page, and the form comes back with it.
+const drafts = new Map(); // product id → { locale, isNew, values }
 
 /**
  * Fill `container` with this section for `product` (the API's product JSON).
@@ -51,6 +55,7 @@ class TranslationsSection {
     this.tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Languages' });
     this.panel = h('div', { class: 'translation-panel', role: 'tabpanel', tabindex: '-1' });
     this.dirty = false;
+    this.draft = drafts.get(product.id) || null;
   }
 
   start() {
@@ -83,7 +88,9 @@ class TranslationsSection {
   render() {
     const list = this.translations;
     this.count.textContent = list.length === 1 ? '1 language' : `${list.length} languages`;
-    if (!list.some((t) => t.locale === this.current)) this.current = list.length ? list[0].locale : '+';
+    if (this.current !== '+' && !list.some((t) => t.locale === this.current)) {
+      this.current = list.length ? list[0].locale : '+';
+    }
     const tab = (key, label) => {
       const selected = key === this.current;
       return h('button', {
@@ -96,8 +103,32 @@ class TranslationsSection {
       tab('+', '+ Add language'));
     this.tabs.onkeydown = (event) => this.arrowKeys(event);
     this.dirty = false;
+    if (this.draft && this.restore(this.draft)) return;
     if (this.current === '+') this.renderAdd();
     else this.renderForm(list.find((t) => t.locale === this.current));
+  }
+
+  /** Bring back unsaved typing after a re-render; answers whether it did. */
+  restore(draft) {
+    this.draft = null;
+    const found = this.translations.find((t) => t.locale === draft.locale);
+    if (draft.isNew ? found : !found) {
+      drafts.delete(this.product.id);
+      return false;
+    }
+    if (draft.isNew) {
+      this.current = draft.locale;
+      this.renderForm({ locale: draft.locale }, true, draft.values);
+      this.markNewTab(draft.locale);
+    } else {
+      if (this.current !== draft.locale) {
+        this.current = draft.locale;
+        this.render(); // selects the draft's tab; the draft is applied below
+      }
+      this.renderForm(found, false, draft.values);
+    }
+    this.dirty = true;
+    return true;
   }
 
   arrowKeys(event) {
@@ -119,6 +150,7 @@ class TranslationsSection {
     if (key === this.current) return;
     if (this.dirty && !await confirmDialog('Leave this language without saving your changes?',
       { confirm: 'Discard changes' })) return;
+    drafts.delete(this.product.id);
     this.current = key;
     this.render();
     if (focusPanel) {
@@ -179,19 +211,24 @@ class TranslationsSection {
     this.tabs.insertBefore(tab, this.tabs.lastElementChild);
   }
 
-  renderForm(translation, isNew = false) {
+  renderForm(translation, isNew = false, typed = null) {
     const { locale } = translation;
     const controls = {};
     const form = h('form', { class: 'translation-form', novalidate: true, lang: locale });
     const fields = FIELDS.map((spec) => {
       const reference = this.product[spec.name] || '';
       const attrs = {
-        name: spec.name, maxlength: spec.max, autocomplete: 'off', value: translation[spec.name] || '',
+        name: spec.name, maxlength: spec.max, autocomplete: 'off',
+        value: typed ? typed[spec.name] || '' : translation[spec.name] || '',
         placeholder: spec.area ? '' : reference,
       };
       const control = spec.area ? h('textarea', { ...attrs, rows: spec.area }) : h('input', { type: 'text', ...attrs });
       controls[spec.name] = control;
-      control.addEventListener('input', () => { this.dirty = true; });
+      control.addEventListener('input', () => {
+        this.dirty = true;
+        const values = Object.fromEntries(Object.entries(controls).map(([name, node]) => [name, node.value]));
+        drafts.set(this.product.id, { locale, isNew, values });
+      });
       const wrapper = field(`${spec.label} (${locale})`, control, spec.hint);
       if (reference) {
         wrapper.insertBefore(h('p', { class: 'translation-reference' },
@@ -205,7 +242,7 @@ class TranslationsSection {
       class: 'btn btn-danger-ghost', type: 'button', onclick: () => this.remove(locale, remove),
     }, 'Delete translation');
     const cancel = isNew ? h('button', {
-      class: 'btn', type: 'button', onclick: () => { this.current = '+'; this.render(); },
+      class: 'btn', type: 'button', onclick: () => { drafts.delete(this.product.id); this.current = '+'; this.render(); },
     }, 'Cancel') : null;
     const problem = h('div');
     form.append(
@@ -237,14 +274,19 @@ class TranslationsSection {
     button.textContent = 'Saving…';
     try {
       const saved = await api('PUT', `/api/products/${this.product.id}/translations/${encodeURIComponent(locale)}`,
-        { body, signal: this.ctx.signal });
+        { body });
+      drafts.delete(this.product.id);
+      toast(`${languageName(saved.locale)} translation saved.`, 'success');
+      if (sectionGone(this.ctx, this.product.id)) return;
       const others = this.translations.filter((t) => t.locale !== saved.locale);
       this.setTranslations([...others, saved]);
       this.current = saved.locale;
       this.render();
-      toast(`${languageName(saved.locale)} translation saved.`, 'success');
     } catch (error) {
-      if (error.name === 'AbortError') return;
+      if (this.ctx.signal.aborted) {
+        toast(`${languageName(locale)} translation not saved: ${errorText(error)}`, 'error');
+        return;
+      }
       if (!showFieldError(form, error)) replace(problem, errorBox(error));
       button.disabled = false;
       button.textContent = isNew ? 'Add translation' : 'Save translation';
@@ -255,14 +297,14 @@ class TranslationsSection {
     if (!await confirmDialog(`Delete the ${languageName(locale)} (${locale}) translation?`)) return;
     button.disabled = true;
     try {
-      await api('DELETE', `/api/products/${this.product.id}/translations/${encodeURIComponent(locale)}`,
-        { signal: this.ctx.signal });
+      await api('DELETE', `/api/products/${this.product.id}/translations/${encodeURIComponent(locale)}`);
+      drafts.delete(this.product.id);
+      toast(`${languageName(locale)} translation deleted.`, 'success');
+      if (sectionGone(this.ctx, this.product.id)) return;
       this.setTranslations(this.translations.filter((t) => t.locale !== locale));
       this.current = null;
       this.render();
-      toast(`${languageName(locale)} translation deleted.`, 'success');
     } catch (error) {
-      if (error.name === 'AbortError') return;
       button.disabled = false;
       toast(`Could not delete the translation: ${errorText(error)}`, 'error');
     }

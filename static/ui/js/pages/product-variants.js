@@ -8,6 +8,7 @@ import {
   clearFieldErrors, confirmDialog, emptyState, errorBox, errorText, field, h, money, replace,
   showFieldError, spinner, toast,
 } from '../ui.js';
+import { sectionGone } from './product-sections-common.js';
 
 const MONEY_FIELDS = [['price', 'Price'], ['sale_price', 'Sale price'], ['cost', 'Cost'], ['weight', 'Weight']];
 // A re-mount of the same product (after ctx.refresh()) shows the last rows at once.
@@ -159,12 +160,11 @@ class VariantsSection {
     box.disabled = true;
     try {
       await api('PATCH', `/api/products/${this.product.id}/variants/${variant.id}`,
-        { body: { is_enabled: box.checked }, signal: this.ctx.signal });
+        { body: { is_enabled: box.checked } });
       variant.is_enabled = box.checked;
       toast(`${variant.sku} ${box.checked ? 'enabled' : 'disabled'}.`, 'success');
-      this.ctx.refresh(); // the product's stock counts enabled variants only
+      if (!sectionGone(this.ctx, this.product.id)) this.ctx.refresh(); // the product's stock counts enabled variants only
     } catch (error) {
-      if (error.name === 'AbortError') return;
       box.checked = !box.checked;
       toast(errorText(error), 'error');
     } finally {
@@ -176,13 +176,13 @@ class VariantsSection {
     if (!await confirmDialog(`Delete variant ${variant.sku}? This cannot be undone.`)) return;
     button.disabled = true;
     try {
-      await api('DELETE', `/api/products/${this.product.id}/variants/${variant.id}`, { signal: this.ctx.signal });
+      await api('DELETE', `/api/products/${this.product.id}/variants/${variant.id}`);
+      toast(`Variant ${variant.sku} deleted.`, 'success');
+      if (sectionGone(this.ctx, this.product.id)) return;
       this.data.variants = this.data.variants.filter((v) => v.id !== variant.id);
       this.render();
-      toast(`Variant ${variant.sku} deleted.`, 'success');
       this.ctx.refresh();
     } catch (error) {
-      if (error.name === 'AbortError') return;
       button.disabled = false;
       toast(`Could not delete ${variant.sku}: ${errorText(error)}`, 'error');
     }
@@ -222,17 +222,17 @@ class VariantsSection {
       try {
         const path = `/api/products/${this.product.id}/variants`;
         const saved = variant
-          ? await api('PATCH', `${path}/${variant.id}`, { body, signal: this.ctx.signal })
-          : await api('POST', path, { body, signal: this.ctx.signal });
+          ? await api('PATCH', `${path}/${variant.id}`, { body })
+          : await api('POST', path, { body });
         dialog.close();
+        toast(variant ? `Variant ${saved.sku} saved.` : `Variant ${saved.sku} added.`, 'success');
+        if (sectionGone(this.ctx, this.product.id)) return;
         if (variant) this.data.variants = this.data.variants.map((v) => (v.id === saved.id ? saved : v));
         else this.data.variants = [...this.data.variants, saved].sort((a, b) => a.position - b.position);
         this.render();
-        toast(variant ? `Variant ${saved.sku} saved.` : `Variant ${saved.sku} added.`, 'success');
         const moved = !variant || 'stock_quantity' in body || 'is_enabled' in body;
         if (moved) this.ctx.refresh(); // the product's type or stock changed
       } catch (error) {
-        if (error.name === 'AbortError') return;
         if (!showFieldError(node, error)) replace(problem, errorBox(error));
       } finally {
         save.disabled = false;
