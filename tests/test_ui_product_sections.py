@@ -15,7 +15,11 @@ from typing import Any, Iterator
 
 from PIL import Image, ImageDraw
 
-from tests.browser import ApiCallFailed, screenshot
+from tests.browser import ARTIFACTS, ApiCallFailed, screenshot
+
+
+# An upload computes the image's embedding; the first of a run also loads the model.
+UPLOAD_WAIT = 30_000
 
 
 def unique(prefix: str) -> str:
@@ -52,10 +56,11 @@ def media_of(site: Any, product_id: int) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def product_reloaded(page: Any, product_id: int) -> Iterator[None]:
+def product_reloaded(page: Any, product_id: int, timeout: float = 10_000) -> Iterator[None]:
     """Wait, around an action, until the page has read the product again (ctx.refresh())."""
     pattern = re.compile(rf"/api/products/{product_id}(\?.*)?$")
-    with page.expect_response(lambda r: r.request.method == "GET" and pattern.search(r.url) is not None):
+    with page.expect_response(lambda r: r.request.method == "GET" and pattern.search(r.url) is not None,
+                              timeout=timeout):
         yield
 
 
@@ -79,7 +84,7 @@ def test_upload_by_picking_a_file_and_by_dropping_one(page: Any, site: Any) -> N
     media = page.get_by_role("region", name="Media")
     media.get_by_text("No images yet").wait_for()
 
-    with product_reloaded(page, product["id"]):
+    with product_reloaded(page, product["id"], timeout=UPLOAD_WAIT):
         page.locator(".media-dropzone input[type=file]").set_input_files(
             files=[{"name": "blue.png", "mimeType": "image/png", "buffer": picture((40, 80, 200))}])
     wait_for_tiles(page, 1)
@@ -94,7 +99,7 @@ def test_upload_by_picking_a_file_and_by_dropping_one(page: Any, site: Any) -> N
     page.reload()
     wait_for_tiles(page, 1)
     data = base64.b64encode(picture((30, 160, 90))).decode()
-    with product_reloaded(page, product["id"]):
+    with product_reloaded(page, product["id"], timeout=UPLOAD_WAIT):
         page.evaluate("""(data) => {
             const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
             const transfer = new DataTransfer();
@@ -117,7 +122,7 @@ def test_a_file_that_is_not_an_image_shows_the_servers_words(page: Any, site: An
     page.locator(".media-dropzone input[type=file]").set_input_files(
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"these are notes, not pixels"}])
     failed = page.locator(".upload-failed")
-    failed.wait_for()
+    failed.wait_for(timeout=UPLOAD_WAIT)
     text = failed.inner_text()
     assert "notes.png" in text
     assert "not an image in an accepted format (JPEG, PNG, WebP or GIF)" in text
@@ -366,7 +371,7 @@ def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) 
     section = page.get_by_role("region", name="Translations")
     section.get_by_label("Name (fr)").fill("Chemise en coton")
     # An upload in the media section reloads the product and re-renders the page.
-    with product_reloaded(page, product["id"]):
+    with product_reloaded(page, product["id"], timeout=UPLOAD_WAIT):
         page.locator(".media-dropzone input[type=file]").set_input_files(
             files=[{"name": "shirt.png", "mimeType": "image/png", "buffer": picture((120, 20, 120))}])
     wait_for_tiles(page, 1)
@@ -419,7 +424,7 @@ def test_the_sections_fit_a_phone(browser: Any, site: Any) -> None:
         page.get_by_role("button", name=f"Edit {product['sku']}-S").click()
         page.get_by_role("dialog").get_by_label("SKU").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        screenshot(page, "product-variant-dialog-phone")
+        page.screenshot(path=str(ARTIFACTS / "product-variant-dialog-phone.png"))  # what the phone shows
     finally:
         context.close()
     assert not errors, errors

@@ -10,6 +10,7 @@ import {
 } from '../ui.js';
 import { sectionGone } from './product-sections-common.js';
 
+const STOCK_BADGES = { in_stock: 'badge-active', out_of_stock: 'badge-out_of_stock', backorder: 'badge-draft' };
 const MONEY_FIELDS = [['price', 'Price'], ['sale_price', 'Sale price'], ['cost', 'Cost'], ['weight', 'Weight']];
 // A re-mount of the same product (after ctx.refresh()) shows the last rows at once.
 const lastSeen = new Map(); // product id → { variants, axes, media }
@@ -130,7 +131,7 @@ class VariantsSection {
           : money(variant.price, currency)),
         h('td', { class: 'right nowrap' },
           h('span', { class: 'variant-qty' }, String(variant.stock_quantity)), ' ',
-          h('span', { class: `badge badge-${variant.stock_status === 'in_stock' ? 'active' : 'out_of_stock'}` },
+          h('span', { class: `badge ${STOCK_BADGES[variant.stock_status] || ''}` },
             stockLabel(variant.stock_status))),
         h('td', { class: 'mono nowrap' }, variant.ean || '—'),
         h('td', {}, h('label', { class: 'check' }, enabled, h('span', { class: 'visually-hidden' }, 'Enabled'))),
