@@ -1,0 +1,430 @@
+"""The product page's media, variants and translations sections in real Chromium.
+
+Each test makes its own product (and attribute) through the API with a unique SKU, acts as
+a user would, and checks both what the page shows and what the API now holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from PIL import Image, ImageDraw
+
+from tests.browser import ARTIFACTS, ApiCallFailed, screenshot
+
+
+# An upload computes the image's embedding; the first of a run also loads the model.
+UPLOAD_WAIT = 30_000
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}".upper()
+
+
+def make_product(site: Any, prefix: str, **fields: Any) -> dict[str, Any]:
+    sku = unique(prefix)
+    product: dict[str, Any] = site.call("POST", "/api/products", {
+        "name": f"Sections {sku.title()}", "sku": sku, "price": "24.90", **fields})
+    return product
+
+
+def picture(colour: tuple[int, int, int], size: tuple[int, int] = (480, 360)) -> bytes:
+    """A PNG a person could tell apart: a coloured field with a white disc."""
+    image = Image.new("RGB", size, colour)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    draw.ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def add_media(site: Any, product_id: int, colour: tuple[int, int, int], alt_text: str) -> dict[str, Any]:
+    media: dict[str, Any] = site.call("POST", f"/api/products/{product_id}/media", form={
+        "file": (f"{alt_text}.png", picture(colour), "image/png"), "alt_text": alt_text})
+    return media
+
+
+def media_of(site: Any, product_id: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = site.call("GET", f"/api/products/{product_id}/media")["media"]
+    return items
+
+
+@contextmanager
+def product_reloaded(page: Any, product_id: int, timeout: float = 10_000) -> Iterator[None]:
+    """Wait, around an action, until the page has read the product again (ctx.refresh())."""
+    pattern = re.compile(rf"/api/products/{product_id}(\?.*)?$")
+    with page.expect_response(lambda r: r.request.method == "GET" and pattern.search(r.url) is not None,
+                              timeout=timeout):
+        yield
+
+
+def tile_alts(page: Any) -> list[str]:
+    return [page.locator(".media-tile").nth(i).locator("input[name=alt_text]").input_value()
+            for i in range(page.locator(".media-tile").count())]
+
+
+def wait_for_tiles(page: Any, count: int) -> None:
+    page.wait_for_function("""(count) => {
+        const images = [...document.querySelectorAll('.media-tile img')];
+        return images.length === count && images.every((i) => i.complete && i.naturalWidth > 0);
+    }""", arg=count)
+
+
+# ---- media ------------------------------------------------------------------------------
+
+def test_upload_by_picking_a_file_and_by_dropping_one(page: Any, site: Any) -> None:
+    product = make_product(site, "MED-UP")
+    page.goto(f"/#/products/{product['id']}")
+    media = page.get_by_role("region", name="Media")
+    media.get_by_text("No images yet").wait_for()
+
+    with product_reloaded(page, product["id"], timeout=UPLOAD_WAIT):
+        page.locator(".media-dropzone input[type=file]").set_input_files(
+            files=[{"name": "blue.png", "mimeType": "image/png", "buffer": picture((40, 80, 200))}])
+    wait_for_tiles(page, 1)
+    assert media.get_by_text("1 image", exact=True).is_visible()
+    assert media.get_by_text("Main image").is_visible()
+    items = media_of(site, product["id"])
+    assert [(m["format"], m["width"], m["height"], m["source_url"]) for m in items] == [("png", 480, 360, None)]
+    src = page.locator(".media-tile img").first.get_attribute("src")
+    assert src == f"{items[0]['url']}?w=320"
+
+    # A real drop: a DataTransfer holding a file made from bytes, dropped on the zone.
+    page.reload()
+    wait_for_tiles(page, 1)
+    data = base64.b64encode(picture((30, 160, 90))).decode()
+    with product_reloaded(page, product["id"], timeout=UPLOAD_WAIT):
+        page.evaluate("""(data) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], 'green.png', { type: 'image/png' }));
+            const zone = document.querySelector('.media-dropzone');
+            zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+            zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        }""", data)
+    wait_for_tiles(page, 2)
+    items = media_of(site, product["id"])
+    assert len(items) == 2 and items[1]["position"] == 1
+    assert site.call("GET", f"/api/products/{product['id']}")["images"] == [m["url"] for m in items]
+    screenshot(page, "product-media")
+
+
+def test_a_file_that_is_not_an_image_shows_the_servers_words(page: Any, site: Any) -> None:
+    product = make_product(site, "MED-BAD")
+    page.goto(f"/#/products/{product['id']}")
+    page.get_by_text("No images yet").wait_for()
+    page.locator(".media-dropzone input[type=file]").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"these are notes, not pixels"}])
+    failed = page.locator(".upload-failed")
+    failed.wait_for(timeout=UPLOAD_WAIT)
+    text = failed.inner_text()
+    assert "notes.png" in text
+    assert "not an image in an accepted format (JPEG, PNG, WebP or GIF)" in text
+    assert media_of(site, product["id"]) == []
+    screenshot(page, "product-media-error")
+
+    # A private address is refused in words next to the URL field.
+    page.get_by_label("Image URL").fill("http://127.0.0.1:9/lamp.jpg")
+    page.get_by_role("button", name="Add from URL").click()
+    error = page.locator(".media-url-form .field-error")
+    error.wait_for()
+    assert error.inner_text().startswith("file_url: ")
+    assert page.get_by_label("Image URL").get_attribute("aria-invalid") == "true"
+    assert media_of(site, product["id"]) == []
+
+
+def test_reorder_edit_alt_text_and_delete_media(page: Any, site: Any) -> None:
+    product = make_product(site, "MED-ORD")
+    for colour, alt in (((200, 40, 40), "Red"), ((40, 160, 60), "Green"), ((40, 60, 200), "Blue")):
+        add_media(site, product["id"], colour, alt)
+    page.goto(f"/#/products/{product['id']}")
+    wait_for_tiles(page, 3)
+    assert tile_alts(page) == ["Red", "Green", "Blue"]
+
+    with product_reloaded(page, product["id"]):
+        page.get_by_role("button", name="Move Blue left").click()
+    wait_for_tiles(page, 3)
+    assert tile_alts(page) == ["Red", "Blue", "Green"]
+    assert [m["alt_text"] for m in media_of(site, product["id"])] == ["Red", "Blue", "Green"]
+    # The focus stays on the moved image's button, for keyboard users.
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Move Blue left"
+
+    # Drag Green onto Red: it takes the first place.
+    with product_reloaded(page, product["id"]):
+        page.locator(".media-tile").nth(2).drag_to(page.locator(".media-tile").nth(0),
+                                                   source_position={"x": 40, "y": 40})
+    wait_for_tiles(page, 3)
+    assert tile_alts(page) == ["Green", "Red", "Blue"]
+    items = media_of(site, product["id"])
+    assert [m["alt_text"] for m in items] == ["Green", "Red", "Blue"]
+    assert site.call("GET", f"/api/products/{product['id']}")["images"][0] == items[0]["url"]
+
+    alt = page.locator(".media-tile").nth(1).get_by_label("Alt text")
+    alt.fill("Red mug, front")
+    with page.expect_response(lambda r: r.request.method == "PATCH"):
+        alt.press("Enter")
+    page.get_by_text("Alt text saved.").wait_for()
+    assert media_of(site, product["id"])[1]["alt_text"] == "Red mug, front"
+
+    with product_reloaded(page, product["id"]):
+        page.get_by_role("button", name="Delete Red mug, front").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    wait_for_tiles(page, 2)
+    assert tile_alts(page) == ["Green", "Blue"]
+    assert [(m["alt_text"], m["position"]) for m in media_of(site, product["id"])] == [("Green", 0), ("Blue", 1)]
+
+
+# ---- variants ---------------------------------------------------------------------------
+
+def make_axis(site: Any) -> dict[str, Any]:
+    axis: dict[str, Any] = site.call("POST", "/api/product-attributes", {
+        "name": f"Size {uuid.uuid4().hex[:6]}", "type": "select", "options": ["S", "M", "L"],
+        "is_variant_axis": True})
+    return axis
+
+
+def wait_for_stock(page: Any, stock: str) -> None:
+    page.wait_for_function("(stock) => document.querySelector('.variants-stock')?.textContent === stock", arg=stock)
+
+
+def fill_variant(page: Any, axis: dict[str, Any], sku: str, size: str, quantity: int) -> Any:
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("SKU").fill(sku)
+    dialog.get_by_label(axis["name"]).select_option(size)
+    dialog.get_by_label("Stock quantity").fill(str(quantity))
+    return dialog
+
+
+def test_adding_variants_makes_the_product_variable_with_their_stock(page: Any, site: Any) -> None:
+    axis = make_axis(site)
+    product = make_product(site, "VAR-ADD")
+    image = add_media(site, product["id"], (90, 90, 90), "Grey")
+    page.goto(f"/#/products/{product['id']}")
+    section = page.get_by_role("region", name="Variants")
+    section.get_by_text("No variants").wait_for()
+    assert section.get_by_text("A simple product").is_visible()
+
+    page.get_by_role("button", name="+ Add variant").click()
+    dialog = fill_variant(page, axis, f"{product['sku']}-S", "S", 4)
+    dialog.get_by_label("Price (EUR)", exact=True).fill("26.50")
+    dialog.get_by_label("Grey").check()
+    with product_reloaded(page, product["id"]):
+        dialog.get_by_role("button", name="Add variant").click()
+    section.locator(".variants-stock").wait_for()
+    assert section.locator(".variants-stock").inner_text() == "4"
+    assert section.get_by_text("Variable product").is_visible()
+
+    page.get_by_role("button", name="+ Add variant").click()
+    dialog = fill_variant(page, axis, f"{product['sku']}-M", "M", 3)
+    with product_reloaded(page, product["id"]):
+        dialog.get_by_role("button", name="Add variant").click()
+    section.locator("tbody tr").nth(1).wait_for()
+    wait_for_stock(page, "7")
+    row = section.locator("tbody tr").first
+    assert f"{product['sku']}-S" in row.inner_text() and "26.50" in row.inner_text()
+    assert row.locator("img").get_attribute("src") == f"{image['url']}?w=160"
+
+    stored = site.call("GET", f"/api/products/{product['id']}")
+    assert (stored["product_type"], stored["stock"]) == ("variable", 7)
+    variants = site.call("GET", f"/api/products/{product['id']}/variants")["variants"]
+    assert [(v["sku"], v["stock_quantity"], v["attributes"][0]["value"], v["price"], v["image"]) for v in variants] == [
+        (f"{product['sku']}-S", 4, "S", "26.5000", image["url"]),
+        (f"{product['sku']}-M", 3, "M", None, None),
+    ]
+    screenshot(page, "product-variants")
+
+    # Disabling a variant takes its stock out of the product's.
+    with product_reloaded(page, product["id"]):
+        section.get_by_label(f"{product['sku']}-M enabled").uncheck()
+    wait_for_stock(page, "4")
+    assert site.call("GET", f"/api/products/{product['id']}")["stock"] == 4
+
+    # Edit in the dialog, then delete with confirmation.
+    section.get_by_role("button", name=f"Edit {product['sku']}-S").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("EAN").fill("4006381333931")
+    dialog.get_by_role("button", name="Save variant").click()
+    section.get_by_text("4006381333931").wait_for()
+    assert site.call("GET", f"/api/products/{product['id']}/variants/{variants[0]['id']}")["ean"] == "4006381333931"
+
+    with product_reloaded(page, product["id"]):
+        section.get_by_role("button", name=f"Delete {product['sku']}-M").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.wait_for_function("() => document.querySelectorAll('.variants-table tbody tr').length === 1")
+    assert [v["sku"] for v in site.call("GET", f"/api/products/{product['id']}/variants")["variants"]] == [
+        f"{product['sku']}-S"]
+
+
+def test_variant_errors_show_next_to_their_fields(page: Any, site: Any) -> None:
+    axis = make_axis(site)
+    product = make_product(site, "VAR-DUP")
+    site.call("POST", f"/api/products/{product['id']}/variants",
+              {"sku": f"{product['sku']}-L", "attributes": {axis["code"]: "L"}})
+    page.goto(f"/#/products/{product['id']}")
+    page.locator(".variants-table").wait_for()
+
+    page.get_by_role("button", name="+ Add variant").click()
+    dialog = fill_variant(page, axis, product["sku"], "S", 1)  # the product's own SKU
+    dialog.get_by_role("button", name="Add variant").click()
+    sku = dialog.get_by_label("SKU")
+    error = dialog.locator(f"#{sku.get_attribute('id')}-error")
+    error.wait_for()
+    assert error.inner_text() == f"sku: SKU '{product['sku']}' is already taken"
+    assert sku.get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.name") == "sku"
+
+    sku.fill(f"{product['sku']}-L2")
+    dialog.get_by_label(axis["name"]).select_option("L")  # the same axis value as -L
+    dialog.get_by_role("button", name="Add variant").click()
+    axes_error = dialog.locator(".variant-axes > .field-error")
+    axes_error.wait_for()
+    assert axes_error.inner_text() == f"attributes: variant {product['sku']}-L of this product has the same axis values"
+    assert not error.is_visible()
+
+    dialog.get_by_label("Price (EUR)", exact=True).fill("abc")
+    dialog.get_by_label(axis["name"]).select_option("M")
+    dialog.get_by_role("button", name="Add variant").click()
+    price_error = dialog.locator(f"#{dialog.get_by_label('Price (EUR)', exact=True).get_attribute('id')}-error")
+    price_error.wait_for()
+    assert price_error.inner_text().startswith("price: must be a decimal number")
+    screenshot(page, "product-variants-error")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert site.call("GET", f"/api/products/{product['id']}/variants")["total"] == 1
+
+
+# ---- translations -----------------------------------------------------------------------
+
+def test_add_a_german_translation_see_it_after_a_reload_and_delete_it(page: Any, site: Any) -> None:
+    product = make_product(site, "TRN", description="A sturdy cotton shirt.")
+    page.goto(f"/#/products/{product['id']}")
+    section = page.get_by_role("region", name="Translations")
+    section.get_by_role("button", name="German (de)").click()
+    name = section.get_by_label("Name (de)")
+    assert name.get_attribute("placeholder") == product["name"]
+    assert "A sturdy cotton shirt." in section.inner_text()  # the default shown for reference
+    name.fill("Robustes Baumwollhemd")
+    section.get_by_label("Description (de)", exact=True).fill("Ein robustes Hemd aus Baumwolle.")
+    section.get_by_role("button", name="Add translation").click()
+    page.get_by_text("German translation saved.").wait_for()
+
+    page.reload()
+    tab = section.get_by_role("tab", name="German (de)")
+    tab.wait_for()
+    assert tab.get_attribute("aria-selected") == "true"
+    assert section.get_by_label("Name (de)").input_value() == "Robustes Baumwollhemd"
+    assert section.get_by_label("Slug (de)").input_value() == "robustes-baumwollhemd"
+    stored = site.call("GET", f"/api/products/{product['id']}/translations/de")
+    assert (stored["name"], stored["description"], stored["short_description"]) == (
+        "Robustes Baumwollhemd", "Ein robustes Hemd aus Baumwolle.", None)
+    screenshot(page, "product-translations")
+
+    section.get_by_role("button", name="Delete translation").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.get_by_text("German translation deleted.").wait_for()
+    assert section.get_by_role("tab", name="German (de)").count() == 0
+    assert site.call("GET", f"/api/products/{product['id']}/translations")["total"] == 0
+
+
+def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: Any) -> None:
+    other = make_product(site, "TRN-OTHER")
+    site.call("PUT", f"/api/products/{other['id']}/translations/de-AT", {"name": "Hemd", "slug": "hemd-at"})
+    product = make_product(site, "TRN-FREE")
+    page.goto(f"/#/products/{product['id']}")
+    section = page.get_by_role("region", name="Translations")
+    locale = section.get_by_label("Other language (BCP 47 tag)")
+    locale.fill("de_AT")
+    section.get_by_role("button", name="Add", exact=True).click()
+    assert section.locator(".field-error").filter(has_text="locale: must be a BCP 47").is_visible()
+
+    locale.fill("DE-at")
+    section.get_by_role("button", name="Add", exact=True).click()
+    section.get_by_label("Name (de-AT)").fill("Hemd")
+    section.get_by_label("Slug (de-AT)").fill("hemd-at")  # another product shows it there
+    section.get_by_role("button", name="Add translation").click()
+    slug = section.get_by_label("Slug (de-AT)")
+    error = section.locator(f"#{slug.get_attribute('id')}-error")
+    error.wait_for()
+    assert error.inner_text().startswith("slug: ")
+    try:
+        site.call("GET", f"/api/products/{product['id']}/translations/de-AT")
+    except ApiCallFailed as failed:
+        assert " 404 " in str(failed)
+    else:
+        raise AssertionError("the refused translation was stored")
+
+    slug.fill("")
+    section.get_by_role("button", name="Add translation").click()
+    section.get_by_role("tab", name=re.compile(r"\(de-AT\)$")).wait_for()
+    assert site.call("GET", f"/api/products/{product['id']}/translations/de-AT")["name"] == "Hemd"
+
+
+def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) -> None:
+    product = make_product(site, "TRN-KEEP")
+    site.call("PUT", f"/api/products/{product['id']}/translations/fr", {"name": "Chemise"})
+    page.goto(f"/#/products/{product['id']}")
+    section = page.get_by_role("region", name="Translations")
+    section.get_by_label("Name (fr)").fill("Chemise en coton")
+    # An upload in the media section reloads the product and re-renders the page.
+    with product_reloaded(page, product["id"], timeout=UPLOAD_WAIT):
+        page.locator(".media-dropzone input[type=file]").set_input_files(
+            files=[{"name": "shirt.png", "mimeType": "image/png", "buffer": picture((120, 20, 120))}])
+    wait_for_tiles(page, 1)
+    assert section.get_by_label("Name (fr)").input_value() == "Chemise en coton"
+    assert site.call("GET", f"/api/products/{product['id']}/translations/fr")["name"] == "Chemise"
+
+    # A language being added comes back too, as a new tab.
+    section.get_by_role("tab", name="+ Add language").click()
+    page.get_by_role("dialog").get_by_role("button", name="Discard changes").click()
+    section.get_by_role("button", name="Italian (it)").click()
+    section.get_by_label("Name (it)").fill("Camicia")
+    with product_reloaded(page, product["id"]):
+        page.get_by_role("button", name="Delete Image 1").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.get_by_text("No images yet").wait_for()
+    assert section.get_by_label("Name (it)").input_value() == "Camicia"
+    assert section.get_by_role("tab", name="Italian (it) · new").get_attribute("aria-selected") == "true"
+    section.get_by_role("button", name="Add translation").click()
+    section.get_by_role("tab", name="Italian (it)", exact=True).wait_for()
+    assert site.call("GET", f"/api/products/{product['id']}/translations/it")["name"] == "Camicia"
+
+
+# ---- a phone ----------------------------------------------------------------------------
+
+def test_the_sections_fit_a_phone(browser: Any, site: Any) -> None:
+    axis = make_axis(site)
+    product = make_product(site, "PHONE")
+    add_media(site, product["id"], (230, 140, 30), "Orange")
+    add_media(site, product["id"], (30, 140, 230), "Sky")
+    site.call("POST", f"/api/products/{product['id']}/variants",
+              {"sku": f"{product['sku']}-S", "stock_quantity": 2, "attributes": {axis["code"]: "S"}})
+    site.call("PUT", f"/api/products/{product['id']}/translations/ro", {"name": "Cămașă"})
+    context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)
+    context.add_init_script(f"sessionStorage.setItem('micropim.key', '{site.key}')")
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"/#/products/{product['id']}")
+        wait_for_tiles(page, 2)
+        page.locator(".variants-table").wait_for()
+        page.get_by_label("Name (ro)").wait_for()
+        screenshot(page, "product-sections-phone")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter((node) => node.getBoundingClientRect().right > 391 && !node.parentElement.closest('.table-wrap'))
+            .map((node) => `${node.tagName}.${node.className}`).slice(0, 5)""")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px): {wide}"
+        page.get_by_role("button", name=f"Edit {product['sku']}-S").click()
+        page.get_by_role("dialog").get_by_label("SKU").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(ARTIFACTS / "product-variant-dialog-phone.png"))  # what the phone shows
+    finally:
+        context.close()
+    assert not errors, errors
