@@ -57,8 +57,9 @@ def media_of(site: Any, product_id: int) -> list[dict[str, Any]]:
 
 @contextmanager
 def product_reloaded(page: Any, product_id: int, timeout: float = 10_000) -> Iterator[None]:
-    """Wait, around an action, until the page has read the product again (ctx.refresh())."""
-    pattern = re.compile(rf"/api/products/{product_id}(\?.*)?$")
+    """Wait, around an action, until the page has read the product again (ctx.refresh():
+    the product page reads it with its stock levels, `GET …/stock`)."""
+    pattern = re.compile(rf"/api/products/{product_id}(/stock)?(\?.*)?$")
     with page.expect_response(lambda r: r.request.method == "GET" and pattern.search(r.url) is not None,
                               timeout=timeout):
         yield
@@ -412,6 +413,8 @@ def test_the_sections_fit_a_phone(browser: Any, site: Any) -> None:
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         page.goto(f"/#/products/{product['id']}")
+        # Below the product's form on a phone: the lazy thumbnails load once in view.
+        page.locator(".media-tile").first.scroll_into_view_if_needed()
         wait_for_tiles(page, 2)
         page.locator(".variants-table").wait_for()
         page.get_by_label("Name (ro)").wait_for()
