@@ -59,7 +59,7 @@ class Look:
         self.scale = rng.uniform(0.78, 0.94)
         self.shift = (rng.uniform(-0.05, 0.05), rng.uniform(-0.04, 0.04))
         hue = rng.random()
-        top = colorsys.hls_to_rgb(hue, 0.93, rng.uniform(0.2, 0.55))
+        top = colorsys.hls_to_rgb(hue, 0.95, rng.uniform(0.2, 0.6))
         bottom = colorsys.hls_to_rgb(hue, 0.82, rng.uniform(0.15, 0.45))
         self.backdrop = (_rgb(top), _rgb(bottom))
 
@@ -248,22 +248,19 @@ def _logo(pen: Pen, look: Look) -> None:
 
 
 def _backdrop(look: Look) -> Image.Image:
-    """A soft vertical gradient in the product's tint, a floor and a shadow."""
-    top, bottom = look.backdrop
-    column = Image.linear_gradient("L").resize((1, SIZE))
-    image = Image.composite(Image.new("RGB", (1, SIZE), bottom), Image.new("RGB", (1, SIZE), top), column)
-    image = image.resize((SIZE, SIZE))
+    """A studio backdrop in a light tint, and a soft shadow under the item. Nearly
+    uniform on purpose: the image model trims a plain border away (search/model.py),
+    so what it compares is the item, as in a shop's product shots."""
+    image = Image.new("RGB", (SIZE, SIZE), look.backdrop[0])
     pen = ImageDraw.Draw(image)
-    floor = _shade(bottom, 0.92)
-    pen.rectangle((0, round(SIZE * 0.86), SIZE, SIZE), fill=floor)
-    pen.ellipse((SIZE * 0.18, SIZE * 0.84, SIZE * 0.82, SIZE * 0.92), fill=_shade(floor, 0.85))
+    pen.ellipse((SIZE * 0.2, SIZE * 0.85, SIZE * 0.8, SIZE * 0.91), fill=_shade(look.backdrop[1], 0.85))
     return image
 
 
 @functools.lru_cache(maxsize=1)
 def _light() -> Image.Image:
-    """How much darker each pixel is: light from the top left, a fifth darker at the
-    bottom right (the same for every photo, so computed once)."""
+    """How much darker each pixel of the item is: light from the top left, a fifth
+    darker at the bottom right (the same for every photo, so computed once)."""
     down = Image.linear_gradient("L").resize((SIZE, SIZE))
     across = down.transpose(Image.Transpose.ROTATE_90).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return ImageChops.add(down, across, scale=2.0).point(lambda v: v // 5)
@@ -316,9 +313,10 @@ def draw_product(kind: str, colour: str, seed: int, view: int = 0) -> Image.Imag
     place = _placement(look, bool(view))
     item = item.transform((SIZE, SIZE), Image.Transform.AFFINE, place, Image.Resampling.BILINEAR)
     mask = mask.transform((SIZE, SIZE), Image.Transform.AFFINE, place, Image.Resampling.BILINEAR)
+    item = Image.composite(Image.new("RGB", item.size, (0, 0, 0)), item, _light())
     image = _backdrop(look)
     image.paste(item, (0, 0), mask)
-    return Image.composite(Image.new("RGB", image.size, (0, 0, 0)), image, _light())
+    return image
 
 
 def render(kind: str, colour: str, seed: int, view: int = 0) -> tuple[Picture, Image.Image]:
