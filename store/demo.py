@@ -24,7 +24,6 @@ import concurrent.futures
 import multiprocessing
 import os
 import random
-import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -165,7 +164,8 @@ KINDS = [
           "Păstrează căldura și stă bine în mână.",
           "Hält warm und liegt gut in der Hand.")),
     Kind(("Water Bottle", "Sticlă de apă", "Trinkflasche"), "BTL", "Bottles", (12, 45), 3,
-         [("Insulated", "izotermă", "Thermo"), ("Glass", "din sticlă", "Glas"), ("Sport", "sport", "Sport")],
+         [("Insulated", "izotermă", "Thermo"), ("Glass", "din sticlă", "Glas"),
+          ("Sport", "sport", "Sport")],
          ["Stainless steel", "Glass", "Aluminium"],
          ("Leak-proof, cold for 24 hours, hot for 12.",
           "Etanșă, rece 24 de ore, caldă 12.",
@@ -178,13 +178,15 @@ KINDS = [
           "Lumină caldă, fără pâlpâire, acolo unde ai nevoie.",
           "Warmes, flimmerfreies Licht, wo Sie es brauchen.")),
     Kind(("Backpack", "Rucsac", "Rucksack"), "BPK", "Backpacks", (35, 150), 0,
-         [("Commuter", "urban", "Pendler"), ("Daypack", "de zi", "Tages"), ("Roll-Top", "roll-top", "Rolltop")],
+         [("Commuter", "urban", "Pendler"), ("Daypack", "de zi", "Tages"),
+          ("Roll-Top", "roll-top", "Rolltop")],
          ["Canvas", "Recycled polyester"],
          ("A padded laptop sleeve and pockets where your hands expect them.",
           "Compartiment căptușit pentru laptop și buzunare la îndemână.",
           "Gepolstertes Laptopfach und Taschen genau dort, wo man sie sucht.")),
     Kind(("Cap", "Șapcă", "Kappe"), "CAP", "Caps", (12, 35), 0,
-         [("Baseball", "baseball", "Baseball"), ("Wool", "din lână", "Woll"), ("Trucker", "trucker", "Trucker")],
+         [("Baseball", "baseball", "Baseball"), ("Wool", "din lână", "Woll"),
+          ("Trucker", "trucker", "Trucker")],
          ["Organic cotton", "Merino wool"],
          ("Adjustable strap, one size fits most.",
           "Curea reglabilă, o mărime potrivită pentru majoritatea.",
@@ -193,11 +195,11 @@ KINDS = [
 KIND_BY_NOUN = {kind.noun[0]: kind for kind in KINDS}
 
 # Variable products: (kind, style, brand, colours, axis, axis values, base price)
-VARIABLE = [
+VARIABLE: list[tuple[str, tuple[str, str, str], int, list[str], str | None, list[Any], str]] = [
     ("T-Shirt", ("Essential", "Essential", "Essential"), 0, ["Black", "White", "Navy"], "size",
      ["S", "M", "L", "XL"], "24.99"),
-    ("Sweater", ("Merino Crew", "merinos cu guler rotund", "Merino-Rundhals"), 0, ["Charcoal", "Burgundy", "Sand"], "size",
-     ["S", "M", "L", "XL"], "89.00"),
+    ("Sweater", ("Merino Crew", "merinos cu guler rotund", "Merino-Rundhals"), 0,
+     ["Charcoal", "Burgundy", "Sand"], "size", ["S", "M", "L", "XL"], "89.00"),
     ("Sneakers", ("Everyday Runner", "Everyday Runner", "Everyday Runner"), 4, ["White", "Black", "Sky Blue"],
      "eu_size", [39, 40, 41, 42, 43, 44], "119.00"),
     ("Boots", ("Trail Chelsea", "Trail Chelsea", "Trail Chelsea"), 1, ["Black", "Sand"], "eu_size",
@@ -323,7 +325,8 @@ def _extra_attributes(kind: Kind, rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.6:
         values["features"] = sorted(rng.sample(FEATURES, rng.randrange(1, 3)), key=FEATURES.index)
     if rng.random() < 0.5:
-        values["launch_date"] = f"202{rng.randrange(4, 7)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+        year, month, day = rng.randrange(2024, 2027), rng.randrange(1, 13), rng.randrange(1, 29)
+        values["launch_date"] = f"{year}-{month:02d}-{day:02d}"
     return values
 
 
@@ -345,7 +348,7 @@ def _simple(n: int, brand_ids: list[int], supplier_ids: list[int], vat_id: int,
     texts = _texts(kind, BRAND_NAMES[brand][0], style, colour)
     sku = f"{kind.prefix}-{n + 1:04d}"
     category_ids = [leaves[kind.leaf]] + ([gifts] if kind.prefix in ("MUG", "CAP") and n % 3 == 0 else [])
-    fields = {
+    fields: dict[str, Any] = {
         **texts["en"], "sku": sku, "price": price,
         "sale_price": (price * Decimal("0.8")).quantize(Decimal("0.01")) if n % 7 == 0 else None,
         "cost_price": (price * Decimal("0.45")).quantize(Decimal("0.01")),
@@ -356,9 +359,10 @@ def _simple(n: int, brand_ids: list[int], supplier_ids: list[int], vat_id: int,
         "product_condition": "refurbished" if n % 41 == 0 else "new",
         "attributes": {"colour": colour[0], "style": style[0], **_extra_attributes(kind, rng)},
     }
-    photos = [Photo(kind.noun[0], colour[0], n, 0, fields["name"])]
+    name = texts["en"]["name"]
+    photos = [Photo(kind.noun[0], colour[0], n, 0, name)]
     if n % 12 == 0:  # a second shot: lists show several media, search takes the best
-        photos.append(Photo(kind.noun[0], colour[0], n, 1, fields["name"] + " (side view)"))
+        photos.append(Photo(kind.noun[0], colour[0], n, 1, name + " (side view)"))
     return Planned(
         sku=sku, fields=fields,
         second_stock=None if status == "out_of_stock" or n % 3 == 2 else rng.randrange(1, 60),
@@ -382,7 +386,7 @@ def _variable(i: int, brand_ids: list[int], supplier_ids: list[int], vat_id: int
         "category_ids": [leaves[kind.leaf]], "publishing_channels": ["web", "mobile", "marketplace"],
         "attributes": {"style": style[0], **_extra_attributes(kind, rng)},
     }, texts={"ro": texts["ro"], "de": texts["de"]})
-    for c, colour in enumerate(colours):
+    for colour in colours:
         skus = []
         for value in values or [None]:
             suffix = f"{colour.replace(' ', '')[:3].upper()}" + (f"-{value}" if value is not None else "")
@@ -652,8 +656,3 @@ def issue_key(org_id: int) -> str:
         key = orgs.create_key(org_id, label=KEY_LABEL)
     orgs.forget_keys()
     return key
-
-
-def main_progress() -> Progress:
-    """Progress on standard output, as `serve --demo` shows it."""
-    return Progress(sys.stdout)

@@ -207,7 +207,8 @@ def _pattern(pen: Pen, look: Look) -> None:
             pen.rectangle((0, y, CANVAS, y + step * 0.7), fill=accent)
     elif look.pattern == "diagonal":
         for x in range(-CANVAS, CANVAS, step * 2):
-            pen.polygon([(x, 0), (x + step, 0), (x + step + CANVAS, CANVAS), (x + CANVAS, CANVAS)], fill=accent)
+            pen.polygon([(x, 0), (x + step, 0), (x + step + CANVAS, CANVAS), (x + CANVAS, CANVAS)],
+                        fill=accent)
     elif look.pattern == "dots":
         r = step * 0.3
         for y in range(step // 2, CANVAS, step):
@@ -218,8 +219,8 @@ def _pattern(pen: Pen, look: Look) -> None:
             for x in range((y // step % 2) * step, CANVAS, step * 2):
                 pen.rectangle((x, y, x + step, y + step), fill=accent)
     elif look.pattern == "band":
-        y = CANVAS * 0.5
-        pen.rectangle((0, y - step, CANVAS, y + step), fill=accent)
+        middle = CANVAS // 2
+        pen.rectangle((0, middle - step, CANVAS, middle + step), fill=accent)
     elif look.pattern == "chevrons":
         for y in range(0, CANVAS + step * 3, step * 3):
             pen.line([(0, y), (CANVAS / 2, y - CANVAS * 0.15), (CANVAS, y)], fill=accent, width=step // 2)
@@ -228,7 +229,9 @@ def _pattern(pen: Pen, look: Look) -> None:
 def _logo(pen: Pen, look: Look) -> None:
     cx, cy = look.logo_at[0] * CANVAS, look.logo_at[1] * CANVAS
     r = CANVAS * 0.045
-    ink = look.accent if look.pattern == "plain" else _shade(look.colour, 0.35 if sum(look.colour) > 300 else 2.0)
+    # On a pattern the accent would vanish: the logo is then a darker or lighter body colour.
+    contrast = 0.35 if sum(look.colour) > 300 else 2.0
+    ink = look.accent if look.pattern == "plain" else _shade(look.colour, contrast)
     if look.logo == "circle":
         pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=ink)
     elif look.logo == "ring":

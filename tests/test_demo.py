@@ -83,7 +83,8 @@ def test_the_demo_shows_every_feature(seeded: int) -> None:
         " SELECT max(depth) FROM t", org)
     assert depth == 3
     assert scalar("SELECT count(*) FROM product_category pc JOIN category c ON c.id = pc.category_id"
-                  " WHERE c.org_id = ? AND c.parent_id IN (SELECT id FROM category WHERE parent_id IS NOT NULL)",
+                  " WHERE c.org_id = ?"
+                  " AND c.parent_id IN (SELECT id FROM category WHERE parent_id IS NOT NULL)",
                   org) >= COUNT
     # Brands, suppliers, VAT rates; attributes of every type.
     for table in ("brand", "supplier", "vat_rate"):
@@ -104,7 +105,8 @@ def test_the_demo_shows_every_feature(seeded: int) -> None:
     assert scalar("SELECT count(*) FROM product_variant WHERE org_id = ? AND media_id IS NULL", org) == 0
     # Translations in Romanian and German on most products.
     for locale in ("ro", "de"):
-        share = scalar("SELECT count(*) FROM product_translation WHERE org_id = ? AND locale = ?", org, locale)
+        share = scalar("SELECT count(*) FROM product_translation WHERE org_id = ? AND locale = ?",
+                       org, locale)
         assert share >= planned * 0.7, (locale, share)
     tricou = scalar("SELECT name FROM product_translation WHERE product_id = ? AND locale = 'ro'", shirt)
     assert tricou.startswith("Tricou")
