@@ -277,7 +277,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         # The photos are embedded with the model the server will search with.
         _configure_image_model(Settings(image_model=args.image_model))
-        demo.seed(progress=demo.Progress(sys.stdout))
+        try:
+            demo.seed(progress=demo.Progress(sys.stdout))
+        except KeyboardInterrupt:  # what is written stays; the next start adds the rest
+            print("\nInterrupted: the next `serve --demo` finishes the demo catalog.", flush=True)
+            return 130
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
                             public_url=public_url, allow_private_urls=args.allow_private_urls,

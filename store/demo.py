@@ -562,9 +562,10 @@ def _photos(org_id: int, planned: list[Planned], progress: Progress) -> int:
     bare = _without_media(org_id)
     pending = [(ids[p.sku], p) for p in planned if ids.get(p.sku) in bare]
     total = sum(len(p.photos) for _, p in pending)
-    progress.stage(f"Photos: drawing, embedding and storing {total} images…")
     if not pending:
+        progress.stage("Photos: every product has its photos.")
         return 0
+    progress.stage(f"Photos: drawing, embedding and storing {total} images…")
     model = get_model()
     done = 0
     pool = _drawer(total)
