@@ -170,7 +170,7 @@ def _lamp(body: Pen, parts: Pen, look: Look) -> None:
     parts.line(_pts([(0.3, 0.83), (0.4, 0.46), (0.64, 0.27)]), fill=metal, width=22)
     parts.ellipse(_box(0.37, 0.43, 0.43, 0.49), fill=(90, 92, 96))
     parts.polygon(_pts([(0.6, 0.42), (0.88, 0.36), (0.98, 0.8), (0.52, 0.84)]),
-                  fill=(255, 240, 170, 120))  # the light
+                  fill=(255, 228, 110, 80))  # the light
 
 
 def _backpack(body: Pen, parts: Pen, look: Look) -> None:
@@ -250,13 +250,16 @@ def _logo(pen: Pen, look: Look) -> None:
                      (cx - r * 0.5, cy + r * 0.1)], fill=ink)
 
 
-def _backdrop(look: Look) -> Image.Image:
-    """A studio backdrop in a light tint, and a soft shadow under the item. Nearly
-    uniform on purpose: the image model trims a plain border away (search/model.py),
-    so what it compares is the item, as in a shop's product shots."""
+def _backdrop(look: Look, mask: Image.Image) -> Image.Image:
+    """A studio backdrop in a light tint, with a soft shadow under the item (`mask`).
+    Nearly uniform on purpose: the image model trims a plain border away
+    (search/model.py), so what it compares is the item, as in a shop's product shots."""
     image = Image.new("RGB", (SIZE, SIZE), look.backdrop[0])
-    pen = ImageDraw.Draw(image)
-    pen.ellipse((SIZE * 0.2, SIZE * 0.85, SIZE * 0.8, SIZE * 0.91), fill=_shade(look.backdrop[1], 0.85))
+    box = mask.getbbox() or (SIZE // 4, 0, SIZE * 3 // 4, SIZE * 3 // 4)
+    inset = (box[2] - box[0]) // 10
+    bottom = min(box[3], SIZE - 30)
+    ImageDraw.Draw(image).ellipse((box[0] + inset, bottom - 10, box[2] - inset, bottom + 14),
+                                  fill=_shade(look.backdrop[1], 0.85))
     return image
 
 
@@ -317,7 +320,7 @@ def draw_product(kind: str, colour: str, seed: int, view: int = 0) -> Image.Imag
     item = item.transform((SIZE, SIZE), Image.Transform.AFFINE, place, Image.Resampling.BILINEAR)
     mask = mask.transform((SIZE, SIZE), Image.Transform.AFFINE, place, Image.Resampling.BILINEAR)
     item = Image.composite(Image.new("RGB", item.size, (0, 0, 0)), item, _light())
-    image = _backdrop(look)
+    image = _backdrop(look, mask)
     image.paste(item, (0, 0), mask)
     return image
 
