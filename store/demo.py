@@ -285,10 +285,6 @@ def ean(n: int) -> str:
     return body + str(ean_check_digit(body))
 
 
-def _colour_names(english: str) -> tuple[str, str, str]:
-    return next(c for c in COLOURS + EXTRA_COLOURS if c[0] == english)
-
-
 def _texts(kind: Kind, brand: str, style: tuple[str, str, str], colour: tuple[str, str, str] | None,
            ) -> dict[str, dict[str, str]]:
     """Name, descriptions per language ("en" is the product's own text)."""

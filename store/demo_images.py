@@ -58,10 +58,7 @@ class Look:
         self.angle = rng.uniform(-9.0, 9.0)
         self.scale = rng.uniform(0.78, 0.94)
         self.shift = (rng.uniform(-0.05, 0.05), rng.uniform(-0.04, 0.04))
-        hue = rng.random()
-        top = colorsys.hls_to_rgb(hue, 0.95, rng.uniform(0.2, 0.6))
-        bottom = colorsys.hls_to_rgb(hue, 0.82, rng.uniform(0.15, 0.45))
-        self.backdrop = (_rgb(top), _rgb(bottom))
+        self.backdrop = _rgb(colorsys.hls_to_rgb(rng.random(), 0.95, rng.uniform(0.2, 0.6)))
 
 
 def _rgb(values: tuple[float, float, float]) -> RGB:
@@ -254,12 +251,12 @@ def _backdrop(look: Look, mask: Image.Image) -> Image.Image:
     """A studio backdrop in a light tint, with a soft shadow under the item (`mask`).
     Nearly uniform on purpose: the image model trims a plain border away
     (search/model.py), so what it compares is the item, as in a shop's product shots."""
-    image = Image.new("RGB", (SIZE, SIZE), look.backdrop[0])
+    image = Image.new("RGB", (SIZE, SIZE), look.backdrop)
     box = mask.getbbox() or (SIZE // 4, 0, SIZE * 3 // 4, SIZE * 3 // 4)
     inset = (box[2] - box[0]) // 10
     bottom = min(box[3], SIZE - 30)
     ImageDraw.Draw(image).ellipse((box[0] + inset, bottom - 10, box[2] - inset, bottom + 14),
-                                  fill=_shade(look.backdrop[1], 0.85))
+                                  fill=_shade(look.backdrop, 0.8))
     return image
 
 
