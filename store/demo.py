@@ -542,7 +542,9 @@ def _drawer(total: int) -> concurrent.futures.Executor:
     """Where photos are drawn. Drawing is mostly Pillow calls that hold the GIL, so
     for the full demo worker processes (spawned: they share none of this process's
     threads or connections) draw on every core while this process embeds and writes;
-    a few dozen photos are not worth starting them (about a second)."""
+    a few dozen photos are not worth starting them (about a second). Spawned workers
+    import the caller's main module, so a script that seeds the full demo keeps its
+    work under `if __name__ == "__main__":`, as micropim.py and bench/demo.py do."""
     if total < POOL_MIN or WORKERS < 2:
         return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="micropim-demo")
     return concurrent.futures.ProcessPoolExecutor(
