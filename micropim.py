@@ -284,7 +284,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         from store import demo
 
-        demo.seed(progress=lambda message: print(message, flush=True))
+        # The photos are embedded with the model the server will search with.
+        _configure_image_model(Settings(image_model=args.image_model))
+        try:
+            demo.seed(progress=demo.Progress(sys.stdout))
+        except KeyboardInterrupt:  # what is written stays; the next start adds the rest
+            print("\nInterrupted: the next `serve --demo` finishes the demo catalog.", flush=True)
+            return 130
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
                             public_url=public_url, allow_private_urls=args.allow_private_urls,
@@ -305,9 +311,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", status=1)
         print(f"MicroPIM listening on {public_url} (database {os.path.abspath(args.db)})", flush=True)
         if args.demo:
-            from store import demo, orgs
+            from store import demo
 
-            key = orgs.create_key(demo.demo_org_id(), label="demo")
+            key = demo.issue_key(demo.demo_org_id())  # replaces the previous demo key
             print(f"Demo API key: {key}")
             print(f"Try: curl -H 'X-API-KEY: {key}' {public_url}/api/products", flush=True)
         await stop.wait()

@@ -339,7 +339,7 @@ def test_serve_demo_prints_a_key_and_seeds_once(tmp_path: pathlib.Path, servers:
     port = free_port()
     first = Server(["--demo", "--db", str(db), "--port", str(port)])
     servers.append(first)
-    key = first.wait_for(r"^Demo API key: (mpk_\S+)$", timeout=120).group(1)
+    key = first.wait_for(r"^Demo API key: (mpk_\S+)$", timeout=300).group(1)
     assert KEY_LINE.match(key)
     total = product_total(port, key)
     assert 200 <= total < 1000, total  # "a few hundred"
@@ -347,7 +347,8 @@ def test_serve_demo_prints_a_key_and_seeds_once(tmp_path: pathlib.Path, servers:
     assert code == 200 and body["data"]["pagination"]["total_items"] >= 3
     code, body, _ = call(port, "/api/products?limit=100&status=active", key)
     assert body["data"]["products"][0]["brand"] is not None
-    assert body["data"]["products"][0]["vat_rate"]["rate"] == "19.0000"
+    assert body["data"]["products"][0]["vat_rate"]["rate"] == "21.0000"
+    assert all(product["images"] for product in body["data"]["products"])
     assert first.stop() == 0
 
     second = Server(["--demo", "--db", str(db), "--port", str(port)])
@@ -356,7 +357,7 @@ def test_serve_demo_prints_a_key_and_seeds_once(tmp_path: pathlib.Path, servers:
     assert new_key != key
     assert "Demo catalog already present." in second.stdout
     assert product_total(port, new_key) == total
-    assert product_total(port, key) == total  # the first key still works
+    assert call(port, "/api/products", key)[0] == 401  # replaced by the new one
     code, body, _ = call(port, "/api/brands?limit=100", new_key)
     assert body["data"]["pagination"]["total_items"] == len({b["name"] for b in body["data"]["brands"]})
 

@@ -1,0 +1,215 @@
+"""The demo catalog: it shows every feature, seeding again adds nothing, an interrupted
+seed is finished by the next one, and its photos find their products by image search.
+
+Most tests seed a small demo (`COUNT` simple products plus the variable ones); the
+full one runs in tests/test_cli.py through `serve --demo`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from store import demo, orgs
+from store.cache import product_json
+from store.db import close_database, db, open_database, sqlite3
+from store.demo_images import draw_product
+from store.values import validate_ean
+from tests.conftest import Api
+from tests.test_media import multipart
+
+COUNT = 20
+
+
+def table_counts() -> dict[str, int]:
+    """Rows in every table of the database (virtual tables' shadow tables included)."""
+    names = [name for (name,) in db.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
+    return {name: db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
+
+
+def scalar(sql: str, *params: Any) -> Any:
+    return db.execute_sql(sql, params).fetchone()[0]
+
+
+@dataclass
+class Template:
+    """A demo seeded once for the module: its file, its table counts, its output."""
+
+    path: str
+    counts: dict[str, int]
+    output: str
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: Any) -> Template:
+    path = str(tmp_path_factory.mktemp("demo") / "demo.db")
+    open_database(path)
+    try:
+        out = io.StringIO()
+        demo.seed(COUNT, demo.Progress(out))
+        return Template(path, table_counts(), out.getvalue())
+    finally:
+        close_database()
+
+
+@pytest.fixture
+def seeded(store: str, template: Template) -> int:
+    """The test's database holding the module's demo: copied in through SQLite's backup
+    API, so connections already open on it (the server's) see it."""
+    source = sqlite3.connect(template.path)
+    try:
+        source.backup(db.connection())
+    finally:
+        source.close()
+    product_json.clear()
+    return demo.demo_org_id()
+
+
+def test_the_demo_shows_every_feature(seeded: int) -> None:
+    org = seeded
+    planned = COUNT + len(demo.VARIABLE)
+    assert scalar("SELECT count(*) FROM product WHERE org_id = ?", org) == planned
+    # A tree three levels deep, products in the leaves.
+    depth = scalar(
+        "WITH RECURSIVE t(id, depth) AS (SELECT id, 1 FROM category WHERE org_id = ? AND parent_id IS NULL"
+        " UNION ALL SELECT c.id, t.depth + 1 FROM category c JOIN t ON c.parent_id = t.id)"
+        " SELECT max(depth) FROM t", org)
+    assert depth == 3
+    assert scalar("SELECT count(*) FROM product_category pc JOIN category c ON c.id = pc.category_id"
+                  " WHERE c.org_id = ?"
+                  " AND c.parent_id IN (SELECT id FROM category WHERE parent_id IS NOT NULL)",
+                  org) >= COUNT
+    # Brands, suppliers, VAT rates; attributes of every type.
+    for table in ("brand", "supplier", "vat_rate"):
+        assert scalar(f"SELECT count(*) FROM {table} WHERE org_id = ?", org) >= 3
+    assert {t for (t,) in db.execute_sql(
+        "SELECT DISTINCT type FROM product_attribute WHERE org_id = ?", (org,))} == {
+        "text", "number", "boolean", "select", "multiselect", "date"}
+    # Variable products with variants across two axes, each showing its colour's photo.
+    assert scalar("SELECT count(*) FROM product WHERE org_id = ? AND product_type = 'variable'",
+                  org) == len(demo.VARIABLE)
+    shirt = scalar("SELECT id FROM product WHERE sku = 'TSH-ESSENTIAL' AND org_id = ?", org)
+    rows = db.execute_sql("SELECT v.attributes, m.alt_text FROM product_variant v"
+                          " JOIN media m ON m.id = v.media_id WHERE v.product_id = ?", (shirt,)).fetchall()
+    assert len(rows) == 12
+    for values, alt_text in rows:
+        assert set(json.loads(values)) == {"colour", "size"}
+        assert alt_text.endswith(json.loads(values)["colour"].lower())
+    assert scalar("SELECT count(*) FROM product_variant WHERE org_id = ? AND media_id IS NULL", org) == 0
+    # Translations in Romanian and German on most products.
+    for locale in ("ro", "de"):
+        share = scalar("SELECT count(*) FROM product_translation WHERE org_id = ? AND locale = ?",
+                       org, locale)
+        assert share >= planned * 0.7, (locale, share)
+    tricou = scalar("SELECT name FROM product_translation WHERE product_id = ? AND locale = 'ro'", shirt)
+    assert tricou.startswith("Tricou")
+    # Stock in two warehouses.
+    assert scalar("SELECT count(*) FROM warehouse WHERE org_id = ?", org) == 2
+    assert scalar("SELECT count(DISTINCT s.warehouse_id) FROM stock_level s JOIN product p"
+                  " ON p.id = s.product_id WHERE p.org_id = ? AND s.quantity > 0", org) == 2
+    # Valid, distinct EANs on every product and variant.
+    eans = [e for (e,) in db.execute_sql(
+        "SELECT ean FROM product WHERE org_id = ? AND ean IS NOT NULL"
+        " UNION ALL SELECT ean FROM product_variant WHERE org_id = ?", (org, org))]
+    assert len(eans) == COUNT + scalar("SELECT count(*) FROM product_variant WHERE org_id = ?", org)
+    assert len(set(eans)) == len(eans)
+    for code in eans:
+        assert validate_ean(code) == code
+    # A photo on every product, each embedded for image search.
+    assert scalar("SELECT count(*) FROM product p WHERE org_id = ? AND NOT EXISTS"
+                  " (SELECT 1 FROM media m WHERE m.product_id = p.id)", org) == 0
+    assert scalar("SELECT count(*) FROM image_embedding WHERE org_id = ?", org) == scalar(
+        "SELECT count(*) FROM media WHERE org_id = ?", org)
+    # Channels configured, several in use.
+    assert scalar("SELECT count(*) FROM channel WHERE org_id = ?", org) >= 3
+
+
+def test_seeding_again_changes_nothing(seeded: int) -> None:
+    before = table_counts()
+    outcome = demo.seed(COUNT)
+    assert (outcome.products, outcome.images, outcome.skipped) == (0, 0, False)
+    assert table_counts() == before
+
+
+def test_a_demo_key_replaces_the_previous_one_and_marks_the_catalog_finished(seeded: int) -> None:
+    first = demo.issue_key(seeded)
+    second = demo.issue_key(seeded)
+    assert orgs.authenticate(first) is None
+    caller = orgs.authenticate(second)
+    assert caller is not None and caller.org_id == seeded
+    assert scalar("SELECT count(*) FROM api_key WHERE org_id = ?", seeded) == 1
+    # Once handed out, the catalog is the user's: a photo they deleted stays deleted.
+    db.execute_sql("DELETE FROM media WHERE id = (SELECT max(id) FROM media)")
+    before = table_counts()
+    out = io.StringIO()
+    assert demo.seed(COUNT, demo.Progress(out)).skipped
+    assert out.getvalue() == "Demo catalog already present.\n"
+    assert table_counts() == before
+
+
+class Interrupt(Exception):
+    """Stands for Ctrl-C half-way through the photos."""
+
+
+class StopDuringImages(demo.Progress):
+    def count(self, what: str, done: int, total: int) -> None:
+        super().count(what, done, total)
+        if what == "images":
+            raise Interrupt
+
+
+def test_an_interrupted_seed_is_finished_by_the_next_start(tmp_path: Any, template: Template) -> None:
+    open_database(str(tmp_path / "interrupted.db"))
+    try:
+        out = io.StringIO()
+        with pytest.raises(Interrupt):
+            demo.seed(COUNT, StopDuringImages(out))
+        stored = scalar("SELECT count(*) FROM media")
+        assert 0 < stored < template.counts["media"], out.getvalue()
+        out = io.StringIO()
+        outcome = demo.seed(COUNT, demo.Progress(out))
+        assert outcome.products == 0 and outcome.images == template.counts["media"] - stored
+        assert f"Products: {COUNT + len(demo.VARIABLE)} present, creating 0" in out.getvalue()
+        assert table_counts() == template.counts
+    finally:
+        close_database()
+
+
+def test_progress_is_a_line_per_stage_and_per_tenth_in_a_log(template: Template) -> None:
+    lines = template.output.splitlines()
+    assert lines[0].startswith("Demo catalog: brands")
+    assert any(line.startswith("  products: ") and line.endswith("(100%)") for line in lines)
+    image_lines = [line for line in lines if line.startswith("  images: ")]
+    assert 1 <= len(image_lines) <= 11 and image_lines[-1].endswith("(100%)")
+    assert lines[-1].startswith("Demo catalog ready: ")
+
+
+def jpeg(image: Image.Image, quality: int = 80) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+async def test_a_demo_photo_finds_its_product_over_http(http_server_client: Any, seeded: int) -> None:
+    api = Api(http_server_client, demo.issue_key(seeded))
+    sku = "SNK-0014"  # sneakers, with look-alikes of the same kind in the catalog
+    row = db.execute_sql("SELECT id FROM product WHERE sku = ?", (sku,)).fetchone()
+    n = int(sku.split("-")[1]) - 1
+    kind, colour = demo.KINDS[n % len(demo.KINDS)], demo.COLOURS[(n // len(demo.KINDS)) % len(demo.COLOURS)]
+    photo = draw_product(kind.noun[0], colour[0], n)
+    w, h = photo.size
+    query = jpeg(photo.crop((w // 10, h // 8, w - w // 12, h - h // 10)).resize((300, 280)), quality=70)
+    body, content_type = multipart({"limit": "5"}, {"image": ("query.jpg", query)})
+    response = await api.post("/api/products/image-search", raw=body,
+                              headers={"Content-Type": content_type})
+    found = response.data["products"]
+    assert found[0]["id"] == row[0], [(p["sku"], p["score"]) for p in found]
+    # The next ones are sneakers too: same silhouette, other colours and patterns.
+    assert [p["sku"][:3] for p in found[1:3]] == ["SNK", "SNK"], [(p["sku"], p["score"]) for p in found]
