@@ -16,7 +16,7 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from handlers.ratelimit import RateLimiter
-from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, declared, parse_int
+from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, declared
 from store import orgs
 from store.db import is_busy
 from store.errors import ApiError, BadRequest, StoreError
@@ -223,30 +223,6 @@ class BaseHandler(tornado.web.RequestHandler):
         if param not in self.operation().query:
             raise DeclarationError(f"{type(self).__name__}: query parameter {param.name!r} is not declared")
         return param.parse(self.get_query_argument(param.name, None))
-
-    def query_int(self, name: str, default: int | None, low: int, high: int) -> int | None:
-        self.operation().param(name)  # declared, or a 500
-        value = parse_int(name, self.get_query_argument(name, None), low, high)
-        return default if value is None else value
-
-    def query_choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
-        self.operation().param(name)  # declared, or a 500
-        raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
-            return None
-        if raw not in choices:
-            raise BadRequest(f"{name}: must be one of {', '.join(choices)}")
-        return raw
-
-    def query_bool(self, name: str) -> bool:
-        """`true` or `false` exactly (absent or empty: false); `1`, `yes`, `True`: 400."""
-        self.operation().param(name)  # declared, or a 500
-        raw = self.get_query_argument(name, None)
-        if raw is None or raw == "" or raw == "false":
-            return False
-        if raw == "true":
-            return True
-        raise BadRequest(f"{name}: must be true or false")
 
     def page_args(self) -> tuple[int, int]:
         page, limit = self.arg(PAGE), self.arg(LIMIT)

@@ -24,7 +24,8 @@ from handlers.base import BaseHandler
 from handlers.fetch import fetch_image_bytes, is_public_address
 from handlers.fields import Body
 from handlers.spec import (
-    ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, id_param, operation,
+    ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, declared, id_param,
+    operation,
 )
 from handlers.translations import PRODUCT_ID
 from handlers.util import path_id
@@ -81,9 +82,10 @@ class UploadHandler(BaseHandler):
 
     @property
     def file_field(self) -> str:
-        """The file part's name, as this method declares it (`file`, `image`)."""
-        op = self.operation()
-        return op.form.file if op.form else "file"
+        """The file part's name, as this method declares it (`file`, `image`); "file"
+        for a method without a form (an oversized body to it is still refused by name)."""
+        op = declared(type(self), self.request.method or "")
+        return op.form.file if op is not None and op.form else "file"
 
     def prepare(self) -> None:
         if self.is_multipart:

@@ -118,7 +118,10 @@ class Route:
         if params is None and not self.is_api:  # the same pages and files: names of our own
             count = re.compile(self.pattern).groups
             names = ["path"] if count == 1 else [f"part{n}" for n in range(1, count + 1)]
-            params = tuple(PathParam(name, {"type": "string"}, "Part of the file's path") for name in names)
+            params = tuple(PathParam(name, {"type": "string"},
+                                     "The file's path in the folder; it may hold slashes"
+                                     " (`js/app.js`), which a path parameter cannot say")
+                           for name in names)
         return tuple(params or ())
 
     def template(self) -> str:

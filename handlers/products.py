@@ -104,8 +104,6 @@ def _locale(handler: BaseHandler) -> str | None:
 class ProductListHandler(BaseHandler):
     """GET /api/products (filters, search, sort, pages) and POST /api/products."""
 
-    SORTS = SORT.choices
-
     def _query(self) -> products.ProductQuery:
         page, limit = self.page_args()
         return products.ProductQuery(

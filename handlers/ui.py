@@ -9,27 +9,35 @@ The files have no version in their names, so browsers revalidate them on every l
 from __future__ import annotations
 
 import os
+import urllib.parse
+
 import tornado.web
 
 UI_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static", "ui")
 
-# Only our own origin for code and styles; images may come from the public media URL,
-# which an operator can put on another host (`--public-url`).
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data: blob: http: https:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+
+def content_security_policy(public_url: str) -> str:
+    """Only our own origin for code, styles and calls. Product images are shown from the
+    public media URL (`--public-url`), which an operator may put on another host (a CDN
+    or proxy in front of `/media/`), so that origin is allowed for images too."""
+    parts = urllib.parse.urlsplit(public_url)
+    media_origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' data: blob:{media_origin}",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
 
 
 def _secure(handler: tornado.web.RequestHandler) -> None:
-    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    policy = content_security_policy(handler.settings.get("public_url", ""))
+    handler.set_header("Content-Security-Policy", policy)
     handler.set_header("X-Content-Type-Options", "nosniff")
     handler.set_header("Referrer-Policy", "same-origin")
     handler.set_header("Cache-Control", "no-cache")
@@ -54,3 +62,6 @@ class UIPageHandler(UIFileHandler):
 
     async def get(self, path: str = "", include_body: bool = True) -> None:
         await super().get("index.html", include_body)
+
+    async def head(self, path: str = "") -> None:
+        await self.get(path, include_body=False)

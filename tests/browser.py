@@ -5,7 +5,7 @@ starts it; the catalog is written through the API. Chromium is Debian's (`/usr/b
 installed by `.ci/run`), driven by Playwright's Python client; nothing downloads a browser.
 
 Fixtures (tests/conftest.py): `site` (the server, once per session), `browser` (once per
-session), `page` (a fresh signed-in tab per test) and `signed_out_page`.
+module: see its docstring), `page` (a fresh signed-in tab per test) and `signed_out_page`.
 """
 
 from __future__ import annotations

@@ -337,6 +337,18 @@ async def test_an_upload_over_20_mb_is_400_naming_file(api: Any, product: int) -
     assert stored_media() == (0, 0)
 
 
+async def test_an_oversized_multipart_body_to_a_method_without_a_form_is_a_400(
+        api: Any, product: int) -> None:
+    """The upload routes' other methods (no form declared) refuse it by name, not a 500."""
+    body, content_type = multipart({}, {"file": ("big.png", b"\0" * (25 * 1024 * 1024))})
+    for method, path in (("PUT", f"/api/products/{product}/media"),
+                         ("DELETE", "/api/products/image-search")):
+        response = await api.call(method, path, raw=body, headers={"Content-Type": content_type})
+        assert response.code in (400, 405), (method, path, response.code, response.raw[:200])
+        assert response.body["status"] == 0 and response.body["error"]
+    assert stored_media() == (0, 0)
+
+
 async def test_a_json_body_keeps_its_1_mb_limit(api: Any, product: int) -> None:
     raw = json.dumps({"file_url": "http://x.test/" + "a" * (1024 * 1024)}).encode()
     response = await api.call("POST", f"/api/products/{product}/media", raw=raw)

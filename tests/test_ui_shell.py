@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -98,3 +99,17 @@ def test_on_a_phone_the_menu_folds_into_a_button(browser: Any, site: Any) -> Non
         screenshot(page, "phone-menu")
     finally:
         context.close()
+
+
+def test_head_of_the_page_answers_like_get_without_a_body(site: Any) -> None:
+    request = urllib.request.Request(site.url + "/", method="HEAD")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and response.read() == b""
+        assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_images_may_come_only_from_here_and_the_public_media_url(site: Any) -> None:
+    _, headers, _ = fetch(site.url + "/")
+    images = next(part for part in headers["Content-Security-Policy"].split("; ")
+                  if part.startswith("img-src"))
+    assert images == f"img-src 'self' data: blob: {site.url}"
