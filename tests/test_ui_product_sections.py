@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from tests.browser import ARTIFACTS, ApiCallFailed, screenshot
 
@@ -65,9 +66,11 @@ def product_reloaded(page: Any, product_id: int, timeout: float = 10_000) -> Ite
         yield
 
 
-def tile_alts(page: Any) -> list[str]:
-    return [page.locator(".media-tile").nth(i).locator("input[name=alt_text]").input_value()
-            for i in range(page.locator(".media-tile").count())]
+def expect_alts(page: Any, alts: list[str]) -> None:
+    """Retry until the tiles read `alts` in order (a move redraws them after its answer)."""
+    expect(page.locator(".media-tile")).to_have_count(len(alts))
+    for i, alt in enumerate(alts):
+        expect(page.locator(".media-tile").nth(i).locator("input[name=alt_text]")).to_have_value(alt)
 
 
 def wait_for_tiles(page: Any, count: int) -> None:
@@ -89,8 +92,8 @@ def test_upload_by_picking_a_file_and_by_dropping_one(page: Any, site: Any) -> N
         page.locator(".media-dropzone input[type=file]").set_input_files(
             files=[{"name": "blue.png", "mimeType": "image/png", "buffer": picture((40, 80, 200))}])
     wait_for_tiles(page, 1)
-    assert media.get_by_text("1 image", exact=True).is_visible()
-    assert media.get_by_text("Main image").is_visible()
+    expect(media.get_by_text("1 image", exact=True)).to_be_visible()
+    expect(media.get_by_text("Main image")).to_be_visible()
     items = media_of(site, product["id"])
     assert [(m["format"], m["width"], m["height"], m["source_url"]) for m in items] == [("png", 480, 360, None)]
     src = page.locator(".media-tile img").first.get_attribute("src")
@@ -146,22 +149,22 @@ def test_reorder_edit_alt_text_and_delete_media(page: Any, site: Any) -> None:
         add_media(site, product["id"], colour, alt)
     page.goto(f"/#/products/{product['id']}")
     wait_for_tiles(page, 3)
-    assert tile_alts(page) == ["Red", "Green", "Blue"]
+    expect_alts(page, ["Red", "Green", "Blue"])
 
     with product_reloaded(page, product["id"]):
         page.get_by_role("button", name="Move Blue left").click()
+    expect_alts(page, ["Red", "Blue", "Green"])
     wait_for_tiles(page, 3)
-    assert tile_alts(page) == ["Red", "Blue", "Green"]
     assert [m["alt_text"] for m in media_of(site, product["id"])] == ["Red", "Blue", "Green"]
     # The focus stays on the moved image's button, for keyboard users.
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Move Blue left"
+    expect(page.get_by_role("button", name="Move Blue left")).to_be_focused()
 
     # Drag Green onto Red: it takes the first place.
     with product_reloaded(page, product["id"]):
         page.locator(".media-tile").nth(2).drag_to(page.locator(".media-tile").nth(0),
                                                    source_position={"x": 40, "y": 40})
+    expect_alts(page, ["Green", "Red", "Blue"])
     wait_for_tiles(page, 3)
-    assert tile_alts(page) == ["Green", "Red", "Blue"]
     items = media_of(site, product["id"])
     assert [m["alt_text"] for m in items] == ["Green", "Red", "Blue"]
     assert site.call("GET", f"/api/products/{product['id']}")["images"][0] == items[0]["url"]
@@ -176,8 +179,8 @@ def test_reorder_edit_alt_text_and_delete_media(page: Any, site: Any) -> None:
     with product_reloaded(page, product["id"]):
         page.get_by_role("button", name="Delete Red mug, front").click()
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect_alts(page, ["Green", "Blue"])
     wait_for_tiles(page, 2)
-    assert tile_alts(page) == ["Green", "Blue"]
     assert [(m["alt_text"], m["position"]) for m in media_of(site, product["id"])] == [("Green", 0), ("Blue", 1)]
 
 
@@ -217,9 +220,8 @@ def test_adding_variants_makes_the_product_variable_with_their_stock(page: Any, 
     dialog.get_by_label("Grey").check()
     with product_reloaded(page, product["id"]):
         dialog.get_by_role("button", name="Add variant").click()
-    section.locator(".variants-stock").wait_for()
-    assert section.locator(".variants-stock").inner_text() == "4"
-    assert section.get_by_text("Variable product").is_visible()
+    expect(section.locator(".variants-stock")).to_have_text("4")
+    expect(section.get_by_text("Variable product")).to_be_visible()
 
     page.get_by_role("button", name="+ Add variant").click()
     dialog = fill_variant(page, axis, f"{product['sku']}-M", "M", 3)
@@ -228,8 +230,9 @@ def test_adding_variants_makes_the_product_variable_with_their_stock(page: Any, 
     section.locator("tbody tr").nth(1).wait_for()
     wait_for_stock(page, "7")
     row = section.locator("tbody tr").first
-    assert f"{product['sku']}-S" in row.inner_text() and "26.50" in row.inner_text()
-    assert row.locator("img").get_attribute("src") == f"{image['url']}?w=160"
+    expect(row).to_contain_text(f"{product['sku']}-S")
+    expect(row).to_contain_text("26.50")
+    expect(row.locator("img")).to_have_attribute("src", f"{image['url']}?w=160")
 
     stored = site.call("GET", f"/api/products/{product['id']}")
     assert (stored["product_type"], stored["stock"]) == ("variable", 7)
@@ -257,7 +260,7 @@ def test_adding_variants_makes_the_product_variable_with_their_stock(page: Any, 
     with product_reloaded(page, product["id"]):
         section.get_by_role("button", name=f"Delete {product['sku']}-M").click()
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
-    page.wait_for_function("() => document.querySelectorAll('.variants-table tbody tr').length === 1")
+    expect(section.locator(".variants-table tbody tr")).to_have_count(1)
     assert [v["sku"] for v in site.call("GET", f"/api/products/{product['id']}/variants")["variants"]] == [
         f"{product['sku']}-S"]
 
@@ -275,25 +278,22 @@ def test_variant_errors_show_next_to_their_fields(page: Any, site: Any) -> None:
     dialog.get_by_role("button", name="Add variant").click()
     sku = dialog.get_by_label("SKU")
     error = dialog.locator(f"#{sku.get_attribute('id')}-error")
-    error.wait_for()
-    assert error.inner_text() == f"sku: SKU '{product['sku']}' is already taken"
-    assert sku.get_attribute("aria-invalid") == "true"
-    assert page.evaluate("document.activeElement.name") == "sku"
+    expect(error).to_have_text(f"sku: SKU '{product['sku']}' is already taken")
+    expect(sku).to_have_attribute("aria-invalid", "true")
+    expect(sku).to_be_focused()
 
     sku.fill(f"{product['sku']}-L2")
     dialog.get_by_label(axis["name"]).select_option("L")  # the same axis value as -L
     dialog.get_by_role("button", name="Add variant").click()
     axes_error = dialog.locator(".variant-axes > .field-error")
-    axes_error.wait_for()
-    assert axes_error.inner_text() == f"attributes: variant {product['sku']}-L of this product has the same axis values"
-    assert not error.is_visible()
+    expect(axes_error).to_have_text(f"attributes: variant {product['sku']}-L of this product has the same axis values")
+    expect(error).to_be_hidden()
 
     dialog.get_by_label("Price (EUR)", exact=True).fill("abc")
     dialog.get_by_label(axis["name"]).select_option("M")
     dialog.get_by_role("button", name="Add variant").click()
     price_error = dialog.locator(f"#{dialog.get_by_label('Price (EUR)', exact=True).get_attribute('id')}-error")
-    price_error.wait_for()
-    assert price_error.inner_text().startswith("price: must be a decimal number")
+    expect(price_error).to_have_text(re.compile(r"^price: must be a decimal number"))
     screenshot(page, "product-variants-error")
     dialog.get_by_role("button", name="Cancel").click()
     assert site.call("GET", f"/api/products/{product['id']}/variants")["total"] == 1
@@ -316,10 +316,12 @@ def test_add_a_german_translation_see_it_after_a_reload_and_delete_it(page: Any,
 
     page.reload()
     tab = section.get_by_role("tab", name="German (de)")
-    tab.wait_for()
-    assert tab.get_attribute("aria-selected") == "true"
-    assert section.get_by_label("Name (de)").input_value() == "Robustes Baumwollhemd"
-    assert section.get_by_label("Slug (de)").input_value() == "robustes-baumwollhemd"
+    expect(tab).to_have_attribute("aria-selected", "true")
+    # The tab and its panel name each other, for screen readers.
+    panel = section.get_by_role("tabpanel", name="German (de)")
+    expect(panel).to_have_attribute("id", tab.get_attribute("aria-controls") or "")
+    expect(panel.get_by_label("Name (de)")).to_have_value("Robustes Baumwollhemd")
+    expect(section.get_by_label("Slug (de)")).to_have_value("robustes-baumwollhemd")
     stored = site.call("GET", f"/api/products/{product['id']}/translations/de")
     assert (stored["name"], stored["description"], stored["short_description"]) == (
         "Robustes Baumwollhemd", "Ein robustes Hemd aus Baumwolle.", None)
@@ -328,7 +330,8 @@ def test_add_a_german_translation_see_it_after_a_reload_and_delete_it(page: Any,
     section.get_by_role("button", name="Delete translation").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.get_by_text("German translation deleted.").wait_for()
-    assert section.get_by_role("tab", name="German (de)").count() == 0
+    expect(section.get_by_role("tab", name="German (de)")).to_have_count(0)
+    expect(section.get_by_role("tabpanel", name="+ Add language")).to_be_visible()
     assert site.call("GET", f"/api/products/{product['id']}/translations")["total"] == 0
 
 
@@ -341,7 +344,7 @@ def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: A
     locale = section.get_by_label("Other language (BCP 47 tag)")
     locale.fill("de_AT")
     section.get_by_role("button", name="Add", exact=True).click()
-    assert section.locator(".field-error").filter(has_text="locale: must be a BCP 47").is_visible()
+    expect(section.locator(".field-error").filter(has_text="locale: must be a BCP 47")).to_be_visible()
 
     locale.fill("DE-at")
     section.get_by_role("button", name="Add", exact=True).click()
@@ -350,8 +353,7 @@ def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: A
     section.get_by_role("button", name="Add translation").click()
     slug = section.get_by_label("Slug (de-AT)")
     error = section.locator(f"#{slug.get_attribute('id')}-error")
-    error.wait_for()
-    assert error.inner_text().startswith("slug: ")
+    expect(error).to_have_text(re.compile(r"^slug: "))
     try:
         site.call("GET", f"/api/products/{product['id']}/translations/de-AT")
     except ApiCallFailed as failed:
@@ -376,7 +378,7 @@ def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) 
         page.locator(".media-dropzone input[type=file]").set_input_files(
             files=[{"name": "shirt.png", "mimeType": "image/png", "buffer": picture((120, 20, 120))}])
     wait_for_tiles(page, 1)
-    assert section.get_by_label("Name (fr)").input_value() == "Chemise en coton"
+    expect(section.get_by_label("Name (fr)")).to_have_value("Chemise en coton")
     assert site.call("GET", f"/api/products/{product['id']}/translations/fr")["name"] == "Chemise"
 
     # A language being added comes back too, as a new tab.
@@ -388,8 +390,9 @@ def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) 
         page.get_by_role("button", name="Delete Image 1").click()
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.get_by_text("No images yet").wait_for()
-    assert section.get_by_label("Name (it)").input_value() == "Camicia"
-    assert section.get_by_role("tab", name="Italian (it) · new").get_attribute("aria-selected") == "true"
+    expect(section.get_by_label("Name (it)")).to_have_value("Camicia")
+    expect(section.get_by_role("tab", name="Italian (it) · new")).to_have_attribute("aria-selected", "true")
+    expect(section.get_by_role("tabpanel", name="Italian (it) · new")).to_be_visible()
     section.get_by_role("button", name="Add translation").click()
     section.get_by_role("tab", name="Italian (it)", exact=True).wait_for()
     assert site.call("GET", f"/api/products/{product['id']}/translations/it")["name"] == "Camicia"
@@ -416,14 +419,27 @@ def test_the_sections_fit_a_phone(browser: Any, site: Any) -> None:
         # Below the product's form on a phone: the lazy thumbnails load once in view.
         page.locator(".media-tile").first.scroll_into_view_if_needed()
         wait_for_tiles(page, 2)
-        page.locator(".variants-table").wait_for()
+        page.locator(".variants-table tbody tr").first.wait_for()
         page.get_by_label("Name (ro)").wait_for()
         screenshot(page, "product-sections-phone")
         width = page.evaluate("document.documentElement.scrollWidth")
+        # Only the warehouse stock table may scroll inside its frame; the variants are cards.
         wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
-            .filter((node) => node.getBoundingClientRect().right > 391 && !node.parentElement.closest('.table-wrap'))
+            .filter((node) => node.getBoundingClientRect().right > 391
+                    && !node.parentElement.closest('.table-wrap:not(.variants-table)'))
             .map((node) => `${node.tagName}.${node.className}`).slice(0, 5)""")
-        assert width <= 390, f"the page scrolls sideways on a phone ({width}px): {wide}"
+        assert width <= 390 and wide == [], f"the page scrolls sideways on a phone ({width}px): {wide}"
+        # Every control and value of a variant is on screen: no scrolling inside a frame.
+        expect(page.locator(".variants-table thead")).to_be_hidden()
+        outside = page.evaluate("""() => [...document.querySelectorAll(
+                '.variants-section button, .variants-section input, .variants-section td')]
+            .filter((node) => { const r = node.getBoundingClientRect(); return r.left < 0 || r.right > 390; })
+            .map((node) => `${node.tagName}.${node.className} ${node.getAttribute('aria-label') || ''}`)""")
+        assert outside == [], f"off a phone's screen: {outside}"
+        # On a card each value names its column.
+        labels = page.locator(".variants-table tbody tr").first.locator("td").evaluate_all(
+            "cells => cells.map((c) => getComputedStyle(c, '::before').content)")
+        assert '"Price"' in labels and '"Stock"' in labels and '"Enabled"' in labels, labels
         page.get_by_role("button", name=f"Edit {product['sku']}-S").click()
         page.get_by_role("dialog").get_by_label("SKU").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -6,6 +6,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser import screenshot
 
 
@@ -41,9 +43,7 @@ def test_sign_in_with_a_wrong_key_says_so_then_a_right_key_opens_the_products(
     page.goto("/")
     page.get_by_label("API key").fill("mpk_not-a-real-key")
     page.get_by_role("button", name="Sign in").click()
-    alert = page.get_by_role("alert")
-    alert.wait_for()
-    assert "not accepted" in alert.inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("not accepted")
     assert page.evaluate("sessionStorage.getItem('micropim.key')") is None
     screenshot(page, "sign-in")
 
@@ -61,19 +61,19 @@ def test_empty_key_is_refused_in_words(signed_out_page: Any) -> None:
     page = signed_out_page
     page.goto("/")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("alert").inner_text() == "Enter your API key."
+    expect(page.get_by_role("alert")).to_have_text("Enter your API key.")
 
 
 def test_navigation_marks_the_current_section_and_sign_out_forgets_the_key(page: Any) -> None:
     page.goto("/#/categories")
     current = page.locator(".nav a[aria-current]")
-    assert current.inner_text() == "Categories"
+    expect(current).to_have_text("Categories")
     page.get_by_role("link", name="Image search").click()
     page.wait_for_url("**/#/image-search")
-    assert page.locator(".nav a[aria-current]").inner_text() == "Image search"
+    expect(current).to_have_text("Image search")
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("API key").wait_for()
-    assert page.evaluate("sessionStorage.getItem('micropim.key')") is None
+    page.wait_for_function("sessionStorage.getItem('micropim.key') === null")
 
 
 def test_an_unknown_address_says_so(page: Any) -> None:
@@ -93,7 +93,8 @@ def test_on_a_phone_the_menu_folds_into_a_button(browser: Any, site: Any) -> Non
         page.get_by_role("button", name="Menu").click()
         categories.click()
         page.wait_for_url("**/#/categories")
-        assert not categories.is_visible()  # the menu closes after a choice
+        expect(categories).to_be_hidden()  # the menu closes after a choice
+        page.locator(".cat-row").first.wait_for()  # the tree, not its spinner, is measured
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
         screenshot(page, "phone-menu")

@@ -53,7 +53,7 @@ class TranslationsSection {
     this.current = null; // the selected locale, or '+' for "Add language"
     this.count = h('span', { class: 'muted small' });
     this.tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Languages' });
-    this.panel = h('div', { class: 'translation-panel', role: 'tabpanel', tabindex: '-1' });
+    this.panel = h('div', { class: 'translation-panel', role: 'tabpanel', tabindex: '-1', id: `translations-${product.id}-panel` });
     this.dirty = false;
     this.draft = drafts.get(product.id) || null;
   }
@@ -95,7 +95,7 @@ class TranslationsSection {
       const selected = key === this.current;
       return h('button', {
         type: 'button', role: 'tab', 'aria-selected': String(selected), tabindex: selected ? '0' : '-1',
-        dataset: { locale: key }, onclick: () => this.select(key, true),
+        id: this.tabId(key), 'aria-controls': this.panel.id, dataset: { locale: key }, onclick: () => this.select(key, true),
       }, label);
     };
     replace(this.tabs,
@@ -106,6 +106,17 @@ class TranslationsSection {
     if (this.draft && this.restore(this.draft)) return;
     if (this.current === '+') this.renderAdd();
     else this.renderForm(list.find((t) => t.locale === this.current));
+  }
+
+  /** The id of a locale's tab ('+' is "Add language"), for the panel's aria-labelledby. */
+  tabId(key) {
+    const part = key === '+' ? 'add' : key.replace(/[^A-Za-z0-9-]/g, '_');
+    return `translations-${this.product.id}-tab-${part}`;
+  }
+
+  /** The panel is named by its selected tab. */
+  labelPanel(key) {
+    this.panel.setAttribute('aria-labelledby', this.tabId(key));
   }
 
   /** Bring back unsaved typing after a re-render; answers whether it did. */
@@ -188,6 +199,7 @@ class TranslationsSection {
       event.preventDefault();
       open(input.value.trim());
     });
+    this.labelPanel('+');
     replace(this.panel,
       common.length ? h('div', { class: 'locale-choices' },
         h('p', { class: 'small muted' }, 'Common languages'),
@@ -207,6 +219,7 @@ class TranslationsSection {
     }
     const tab = h('button', {
       type: 'button', role: 'tab', 'aria-selected': 'true', tabindex: '0', dataset: { locale: tag }, class: 'tab-new',
+      id: this.tabId(tag), 'aria-controls': this.panel.id,
     }, `${languageName(tag)} (${tag}) · new`);
     this.tabs.insertBefore(tab, this.tabs.lastElementChild);
   }
@@ -251,7 +264,7 @@ class TranslationsSection {
       h('div', { class: 'form-actions translation-actions' }, remove, h('span', { class: 'grow' }), cancel, save));
     form.addEventListener('submit', (event) => this.save(event, form, controls, locale, save, problem, isNew));
     replace(this.panel, form);
-    this.panel.setAttribute('aria-label', `${languageName(locale)} (${locale})`);
+    this.labelPanel(locale);
     if (isNew) controls.name.focus();
   }
 

@@ -118,24 +118,27 @@ class VariantsSection {
         type: 'checkbox', checked: variant.is_enabled, 'aria-label': `${variant.sku} enabled`,
         onchange: (event) => this.toggle(variant, event.currentTarget),
       });
+      // Each cell names its column (data-label): on a phone the rows turn into cards.
       return h('tr', { dataset: { variant: String(variant.id) }, class: variant.is_enabled ? null : 'is-disabled' },
         h('td', { class: 'variant-image' }, variant.image
           ? h('img', { class: 'thumb', src: `${variant.image}?w=160`, alt: '', loading: 'lazy' })
           : h('span', { class: 'thumb thumb-empty', 'aria-hidden': 'true' })),
-        h('td', {},
+        h('td', { class: 'variant-title' },
           h('div', { class: 'mono variant-sku' }, variant.sku),
           h('div', { class: 'muted small' }, variant.name)),
-        columns.map((column) => h('td', { class: 'nowrap' }, showValue(values.get(column.code)))),
-        h('td', { class: 'right nowrap' }, variant.sale_price
+        columns.map((column) => h('td', { class: 'nowrap variant-cell', dataset: { label: column.name } },
+          showValue(values.get(column.code)))),
+        h('td', { class: 'right nowrap variant-cell', dataset: { label: 'Price' } }, variant.sale_price
           ? h('span', {}, h('s', { class: 'muted' }, money(variant.price, currency)), ' ', money(variant.sale_price, currency))
           : money(variant.price, currency)),
-        h('td', { class: 'right nowrap' },
+        h('td', { class: 'right nowrap variant-cell', dataset: { label: 'Stock' } },
           h('span', { class: 'variant-qty' }, String(variant.stock_quantity)), ' ',
           h('span', { class: `badge ${STOCK_BADGES[variant.stock_status] || ''}` },
             stockLabel(variant.stock_status))),
-        h('td', { class: 'mono nowrap' }, variant.ean || '—'),
-        h('td', {}, h('label', { class: 'check' }, enabled, h('span', { class: 'visually-hidden' }, 'Enabled'))),
-        h('td', { class: 'right nowrap' },
+        h('td', { class: 'mono nowrap variant-cell', dataset: { label: 'EAN' } }, variant.ean || '—'),
+        h('td', { class: 'variant-cell variant-enabled', dataset: { label: 'Enabled' } },
+          h('label', { class: 'check' }, enabled, h('span', { class: 'visually-hidden' }, 'Enabled'))),
+        h('td', { class: 'right nowrap variant-actions' },
           h('button', { class: 'btn btn-small', type: 'button', 'aria-label': `Edit ${variant.sku}`, onclick: () => this.edit(variant) }, 'Edit'),
           ' ',
           h('button', {
