@@ -215,6 +215,9 @@ def test_a_stock_error_from_the_server_shows_next_to_its_quantity(page: Any, sit
 def test_the_media_drop_zone_has_a_real_button_that_picks_and_uploads(page: Any, site: Site) -> None:
     prefix = unique()
     made = product(site, prefix, "Bowl")
+    # Chromium's file choosers are caught once a listener exists; listen before any press,
+    # so that a busy machine cannot open the picker before the catching starts.
+    page.on("filechooser", lambda chooser: None)
     page.goto(f"/#/products/{made['id']}")
     page.get_by_text("No images yet").wait_for()
     assert page.locator("[role=button]").count() == 0
