@@ -28,21 +28,22 @@ export class ApiError extends Error {
 
 // The server's messages start with the field they are about: "price: must be …",
 // "attributes.colour: must be one of …". The part before the first ": " is the field
-// when it looks like a name (letters, digits, dots, brackets, underscores).
-const FIELD_PREFIX = /^([A-Za-z_][\w.\[\]-]*): /;
+// when it looks like a name (letters, digits, dots, brackets, underscores), or starts
+// with a list index as the errors of a list body do: "[0].quantity: must be …".
+const FIELD_PREFIX = /^((?:\[\d+\]\.?)?[A-Za-z_][\w.\[\]-]*|\[\d+\]): /;
 
 function fieldOf(message) {
   const found = FIELD_PREFIX.exec(message || '');
   return found ? found[1] : null;
 }
 
-function describeStatus(status, response) {
+function describeStatus(status, header) {
   if (status === 401) return 'Your API key was not accepted. Sign in again.';
   if (status === 403) return 'This key has no access to the organization.';
   if (status === 404) return 'Not found. It may have been deleted.';
   if (status === 413) return 'That is too large for the server to accept.';
   if (status === 429) {
-    const wait = response.headers.get('Retry-After');
+    const wait = header('Retry-After');
     return `Too many requests. Try again in ${wait || 'a few'} seconds.`;
   }
   if (status === 503) return 'The server is busy. Try again in a moment.';
@@ -96,13 +97,73 @@ export async function api(method, path, { query, body, form, signal, checkingKey
       envelope = null;
     }
   }
-  if (response.status === 401 && key && !checkingKey) {
+  return unwrap(response.status, envelope, key, checkingKey, (name) => response.headers.get(name));
+}
+
+/** The envelope's data, or the ApiError for it; a 401 signs the user out. */
+function unwrap(status, envelope, key, checkingKey, header) {
+  if (status === 401 && key && !checkingKey) {
     clearKey();
     window.dispatchEvent(new CustomEvent('micropim:signed-out', { detail: { expired: true } }));
   }
-  if (envelope && envelope.status === 1 && response.ok) return envelope.data;
-  const message = (envelope && envelope.error) || describeStatus(response.status, response);
-  throw new ApiError(message, { status: response.status, field: fieldOf(envelope && envelope.error) });
+  if (envelope && envelope.status === 1 && status >= 200 && status < 300) return envelope.data;
+  const message = (envelope && envelope.error) || describeStatus(status, header);
+  throw new ApiError(message, { status, field: fieldOf(envelope && envelope.error) });
+}
+
+/**
+ * POST a multipart form with upload progress (fetch cannot report it), answering the
+ * envelope's data or throwing ApiError, as api() does.
+ *
+ *   await apiUpload(`/api/products/${id}/media`, form, { onProgress: (f) => bar.value = f })
+ *
+ * `onProgress` gets the fraction sent (0…1); `signal` aborts with an AbortError.
+ */
+export function apiUpload(path, form, { onProgress, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    if (signal && signal.aborted) {
+      reject(new DOMException('The upload was aborted.', 'AbortError'));
+      return;
+    }
+    const request = new XMLHttpRequest();
+    request.open('POST', path);
+    request.setRequestHeader('Accept', 'application/json');
+    const key = getKey();
+    if (key) request.setRequestHeader('X-API-KEY', key);
+    if (onProgress) {
+      request.upload.addEventListener('progress', (event) => {
+        if (event.lengthComputable) onProgress(event.loaded / event.total);
+      });
+    }
+    const onAbort = () => request.abort();
+    if (signal) signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => { if (signal) signal.removeEventListener('abort', onAbort); };
+    request.addEventListener('abort', () => {
+      settle();
+      reject(new DOMException('The upload was aborted.', 'AbortError'));
+    });
+    request.addEventListener('error', () => {
+      settle();
+      reject(new ApiError('Cannot reach the MicroPIM server. Check that it is running and try again.'));
+    });
+    request.addEventListener('load', () => {
+      settle();
+      let envelope = null;
+      if ((request.getResponseHeader('Content-Type') || '').startsWith('application/json')) {
+        try {
+          envelope = JSON.parse(request.responseText);
+        } catch {
+          envelope = null;
+        }
+      }
+      try {
+        resolve(unwrap(request.status, envelope, key, false, (name) => request.getResponseHeader(name)));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    request.send(form);
+  });
 }
 
 /** Every item of a paged list, following pages (for short lists such as brands). */

@@ -8,7 +8,10 @@
 //   #/image-search                               search by photo
 //
 // A page module exports `render(view, ctx)`, where ctx = { params, query, signal,
-// navigate }. It may answer a cleanup function, called when the user leaves.
+// navigate, traversed } (traversed: the user came by Back or Forward). It may answer a
+// cleanup function, called when the user leaves. Leaving also closes any dialog the
+// page left open, and signing out reloads the document, so that nothing a page keeps
+// at module level (caches, lists) outlives the organization it came from.
 
 import { api, ApiError, clearKey, getKey, setKey } from './api.js';
 import { errorBox, errorText, field, h, replace, spinner, title, toast } from './ui.js';
@@ -23,7 +26,19 @@ const ROUTES = [
 const view = document.getElementById('view');
 const topbar = document.querySelector('.topbar');
 let leave = null; // the current page's cleanup and its abort controller
-let signOutNotice = null;
+let signingOut = false;
+// Set before the reload that signing out does, read once after it: "signed-out" or
+// "expired" (the server refused the key), for the sign-in screen to say so.
+const SIGNED_OUT = 'micropim.signed-out';
+// Whether the navigation being routed is Back/Forward (the Navigation API tells; without
+// it every navigation counts as one, which only means a list may keep its scroll).
+let traversed = true;
+if (window.navigation) {
+  window.navigation.addEventListener('navigate', (event) => { traversed = event.navigationType === 'traverse'; });
+}
+// The pages restore their own scroll once their content is drawn; the browser's own
+// restoring happens before that, on a page that is not there yet.
+history.scrollRestoration = 'manual';
 
 /** Go to a screen: navigate('/products/42') or navigate('/products', { search: 'mug' }). */
 export function navigate(path, query, { replace: replaceEntry = false } = {}) {
@@ -49,9 +64,25 @@ function parseHash() {
   return { path, query: new URLSearchParams(search) };
 }
 
-async function route() {
+/** Run the current page's cleanup and close the dialogs it left open (an open dialog
+ *  would stay over the next page, and its Save would write to the old screen's data;
+ *  a confirmDialog closed this way answers false). */
+function leavePage() {
   if (leave) leave();
   leave = null;
+  for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
+}
+
+/** Keyboard and screen-reader users start at the new content, unless the page put the
+ *  focus somewhere in it already (a form's first field). */
+function focusView() {
+  if (!view.contains(document.activeElement) || document.activeElement === document.body) {
+    view.focus({ preventScroll: true });
+  }
+}
+
+async function route() {
+  leavePage();
   if (!getKey()) {
     showSignIn();
     return;
@@ -68,6 +99,7 @@ async function route() {
     title('Not found');
     replace(view, h('div', { class: 'page' }, h('h1', {}, 'Page not found'),
       h('p', {}, 'There is nothing at this address. ', h('a', { href: '#/products' }, 'Go to the products.'))));
+    focusView();
     return;
   }
   const controller = new AbortController();
@@ -78,25 +110,32 @@ async function route() {
   };
   const params = {};
   (found.entry.names || []).forEach((name, index) => { params[name] = found.match[index + 1]; });
+  const cameBack = traversed;
+  traversed = true; // until the next navigate event says otherwise
   replace(view, spinner());
   try {
     const page = await found.entry.load();
     if (controller.signal.aborted) return;
     replace(view);
-    cleanup = await page.render(view, { params, query, signal: controller.signal, navigate });
+    cleanup = await page.render(view, { params, query, signal: controller.signal, navigate, traversed: cameBack });
+    if (controller.signal.aborted) return;
   } catch (error) {
     if (error.name === 'AbortError' || controller.signal.aborted) return;
     replace(view, h('div', { class: 'page' }, errorBox(error, () => route())));
   }
+  focusView();
 }
 
 function showSignIn(notice) {
   topbar.hidden = true;
   document.body.classList.add('signed-out');
   title('Sign in');
+  // Not type=password: a password manager would offer to save the key, which is meant
+  // to live in this tab's session storage only. The text is masked by CSS instead.
   const input = h('input', {
-    type: 'password', name: 'key', autocomplete: 'off', spellcheck: 'false',
-    placeholder: 'mpk_…', required: true,
+    type: 'text', name: 'key', class: 'masked-text', autocomplete: 'off', spellcheck: 'false',
+    autocapitalize: 'off', autocorrect: 'off', placeholder: 'mpk_…', required: true,
+    'data-1p-ignore': true, 'data-lpignore': 'true',
   });
   const button = h('button', { class: 'btn btn-primary btn-block', type: 'submit' }, 'Sign in');
   const problem = h('p', { class: 'alert alert-error', role: 'alert', hidden: !notice }, notice || '');
@@ -119,7 +158,6 @@ function showSignIn(notice) {
     setKey(key);
     try {
       await api('GET', '/api/channels', { checkingKey: true }); // any call with a key tells
-      signOutNotice = null;
       if (!location.hash || location.hash === '#/' || location.hash.startsWith('#/sign-in')) {
         navigate('/products', null, { replace: true });
       } else {
@@ -155,20 +193,32 @@ topbar.querySelector('.nav-toggle').addEventListener('click', () => {
   topbar.querySelector('.nav-toggle').setAttribute('aria-expanded', String(open));
 });
 
-topbar.querySelector('[data-action="sign-out"]').addEventListener('click', () => {
+/** Forget the key and start the document again: a clean slate for the next user of
+ *  the tab (module-level caches of the products, lists, drafts are all gone). */
+function signOut(reason) {
   clearKey();
-  if (leave) leave();
-  leave = null;
-  toast('Signed out.');
-  showSignIn();
-});
+  if (signingOut) return;
+  signingOut = true;
+  leavePage(); // also lifts the product page's "unsaved changes" prompt
+  sessionStorage.setItem(SIGNED_OUT, reason);
+  location.reload();
+}
 
-window.addEventListener('micropim:signed-out', () => {
-  signOutNotice = 'Your key is no longer accepted. Sign in again.';
-  if (leave) leave();
-  leave = null;
-  showSignIn(signOutNotice);
-});
-
+topbar.querySelector('[data-action="sign-out"]').addEventListener('click', () => signOut('signed-out'));
+window.addEventListener('micropim:signed-out', () => signOut('expired'));
 window.addEventListener('hashchange', route);
-route();
+
+const reason = sessionStorage.getItem(SIGNED_OUT);
+if (reason) {
+  // Just signed out: whatever key is stored now is not the user's choice.
+  sessionStorage.removeItem(SIGNED_OUT);
+  clearKey();
+  if (reason === 'expired') {
+    showSignIn('Your key is no longer accepted. Sign in again.');
+  } else {
+    toast('Signed out.');
+    showSignIn();
+  }
+} else {
+  route();
+}

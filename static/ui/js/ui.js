@@ -109,7 +109,7 @@ export function showFieldError(form, error) {
   clearFieldErrors(form);
   if (!error || !error.field) return false;
   const candidates = [error.field, error.field.split('.')[0], error.field.replace(/\[\d+\].*$/, '')];
-  for (const name of candidates) {
+  for (const name of candidates.filter(Boolean)) {
     const control = form.querySelector(`[data-field="${CSS.escape(name)}"], [name="${CSS.escape(name)}"]`);
     if (!control) continue;
     control.setAttribute('aria-invalid', 'true');
@@ -127,9 +127,11 @@ export function showFieldError(form, error) {
 /** Ask for confirmation in a modal dialog; answers true when the user confirms. */
 export function confirmDialog(message, { confirm = 'Delete', danger = true } = {}) {
   return new Promise((resolve) => {
-    const dialog = h('dialog', { class: 'dialog' },
+    // Named by its message, so a screen reader says what it asks when it opens.
+    const messageId = `confirm-${Math.random().toString(36).slice(2, 9)}`;
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': messageId },
       h('form', { method: 'dialog' },
-        h('p', {}, message),
+        h('p', { id: messageId }, message),
         h('div', { class: 'dialog-actions' },
           h('button', { class: 'btn', value: 'cancel' }, 'Cancel'),
           h('button', { class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, value: 'ok' }, confirm))));
@@ -183,9 +185,11 @@ export function title(text) {
 }
 
 /**
- * Make `zone` accept dropped files (and clicks that open a file picker); `onFiles`
- * gets an array of File objects. Answers the hidden <input type=file> for tests and
- * keyboard users.
+ * Make `zone` accept dropped files (and clicks anywhere in it, which open a file
+ * picker); `onFiles` gets an array of File objects. Answers the hidden <input type=file>
+ * (for tests). The zone holds other content, so it is not a button itself: put a real
+ * <button type=button> inside it for keyboard and screen-reader users (its click
+ * reaches the zone and opens the picker).
  */
 export function dropZone(zone, onFiles, { accept = 'image/*', multiple = false } = {}) {
   const input = h('input', { type: 'file', accept, multiple, class: 'visually-hidden', tabindex: '-1' });
@@ -194,16 +198,8 @@ export function dropZone(zone, onFiles, { accept = 'image/*', multiple = false }
     input.value = '';
   });
   zone.append(input);
-  zone.tabIndex = 0;
-  zone.setAttribute('role', 'button');
   zone.addEventListener('click', (event) => {
-    if (event.target !== input) input.click();
-  });
-  zone.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' || event.key === ' ') {
-      event.preventDefault();
-      input.click();
-    }
+    if (event.target !== input && !event.target.closest('a, input, select, textarea')) input.click();
   });
   for (const type of ['dragenter', 'dragover']) {
     zone.addEventListener(type, (event) => {
@@ -220,4 +216,59 @@ export function dropZone(zone, onFiles, { accept = 'image/*', multiple = false }
     if (files.length) onFiles(multiple ? files : files.slice(0, 1));
   });
   return input;
+}
+
+/** An <option>; `selected` marks the chosen one. */
+export function option(value, label, selected = false) {
+  return h('option', { value, selected }, label);
+}
+
+/** A one-line text box for a form: no browser autofill (the values are catalog data). */
+export function textInput(name, { type = 'text', ...attrs } = {}) {
+  return h('input', { type, name, autocomplete: 'off', ...attrs });
+}
+
+/** A media URL's resized copy `width` pixels wide (the server's `?w=`); null for none. */
+export function thumbnail(url, width) {
+  if (!url) return null;
+  return `${url}${String(url).includes('?') ? '&' : '?'}w=${width}`;
+}
+
+/** "1.4 MB" for a byte count. */
+export function formatBytes(bytes) {
+  if (!Number.isFinite(bytes)) return '';
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** "99.9900" → "99.99", "12" → "12.00": an API decimal as a person types it (at least
+ *  two places, no trailing zeros); null → "". */
+export function decimalText(value) {
+  if (value === null || value === undefined || value === '') return '';
+  const [whole, fraction = ''] = String(value).split('.');
+  return `${whole}.${fraction.replace(/0+$/, '').padEnd(2, '0')}`;
+}
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/**
+ * An inline outline icon from path data (h() makes HTML elements; SVG needs its own
+ * namespace). Hidden from screen readers: the control around it carries the name.
+ */
+export function svgIcon(paths, { viewBox = '0 0 20 20', size = null, className = 'icon' } = {}) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', viewBox);
+  if (size) {
+    svg.setAttribute('width', String(size));
+    svg.setAttribute('height', String(size));
+  }
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', className);
+  for (const d of [paths].flat()) {
+    const path = document.createElementNS(SVG_NS, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
 }

@@ -10,10 +10,9 @@
 import { api, ApiError } from '../api.js';
 import {
   clearFieldErrors, confirmDialog, emptyState, errorBox, errorText, field, h, replace,
-  showFieldError, spinner, title, toast,
+  showFieldError, spinner, svgIcon, textInput, title, toast,
 } from '../ui.js';
 
-const SVG = 'http://www.w3.org/2000/svg';
 // 20x20 outline icons (drawn for this page), stroked with currentColor.
 const ICONS = {
   chevron: 'M7 5l5 5-5 5',
@@ -25,18 +24,8 @@ const ICONS = {
   more: 'M4 10h.01M10 10h.01M16 10h.01',
 };
 
-/** An inline SVG icon (h() makes HTML elements, icons need the SVG namespace). */
 function icon(name) {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 20 20');
-  svg.setAttribute('width', '18');
-  svg.setAttribute('height', '18');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.classList.add('icon', `icon-${name}`);
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('d', ICONS[name]);
-  svg.append(path);
-  return svg;
+  return svgIcon(ICONS[name], { size: 18, className: `icon icon-${name}` });
 }
 
 // Kept while the tab is open, so coming back to the page keeps what the user folded.
@@ -393,13 +382,9 @@ export async function render(view, ctx) {
     return select;
   }
 
-  function textInput(name, value, attrs = {}) {
-    return h('input', { type: 'text', name, value: value || '', autocomplete: 'off', ...attrs });
-  }
-
   function openCreate(parentId) {
-    const name = textInput('name', '', { required: true, maxlength: 255 });
-    const slug = textInput('slug', '', { spellcheck: 'false' });
+    const name = textInput('name', { required: true, maxlength: 255 });
+    const slug = textInput('slug', { spellcheck: 'false' });
     const description = h('textarea', { name: 'description', rows: 3 });
     const parent = parentSelect(parentId);
     const heading = parentId === null ? 'New category' : `New subcategory of ${tree.byId.get(parentId).node.name}`;
@@ -422,8 +407,8 @@ export async function render(view, ctx) {
   }
 
   function openEdit(node) {
-    const name = textInput('name', node.name, { required: true, maxlength: 255 });
-    const slug = textInput('slug', node.slug, { spellcheck: 'false' });
+    const name = textInput('name', { value: node.name || '', required: true, maxlength: 255 });
+    const slug = textInput('slug', { value: node.slug || '', spellcheck: 'false' });
     const description = h('textarea', { name: 'description', rows: 4 }, node.description || '');
     formDialog(`Edit ${node.name}`, [
       field('Name', name),

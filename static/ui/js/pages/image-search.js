@@ -3,31 +3,18 @@
 // POST /api/products/image-search, multipart `image` and `limit`.
 
 import { api } from '../api.js';
-import { dropZone, emptyState, errorBox, h, money, replace, spinner, title } from '../ui.js';
+import {
+  dropZone, emptyState, errorBox, formatBytes, h, money, replace, spinner, svgIcon, thumbnail, title,
+} from '../ui.js';
 
 const MAX_BYTES = 20 * 1024 * 1024; // the server's cap (README "Image search")
 const LIMITS = [5, 10, 20, 50];
 let chosenLimit = 10; // kept while the tab is open
 
-/** A picture-frame icon for the empty drop zone (SVG needs its namespace; h() makes HTML). */
+/** A picture-frame icon for the empty drop zone. */
 function photoIcon() {
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'is-zone-icon');
-  svg.setAttribute('aria-hidden', 'true');
-  for (const d of ['M3 6a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z',
-    'M3 16l5-5 4 4 3-3 6 6', 'M15.5 8.5h.01']) {
-    const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-    path.setAttribute('d', d);
-    svg.append(path);
-  }
-  return svg;
-}
-
-function sizeText(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  return svgIcon(['M3 6a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z',
+    'M3 16l5-5 4 4 3-3 6 6', 'M15.5 8.5h.01'], { viewBox: '0 0 24 24', className: 'is-zone-icon' });
 }
 
 /** The score as a whole percentage; the model's cosine similarity is 0…1. */
@@ -35,10 +22,10 @@ function percent(score) {
   return Math.max(0, Math.min(100, Math.round(Number(score) * 100)));
 }
 
-function thumbnail(product) {
+function productImage(product) {
   const url = product.images && product.images[0];
   if (!url) return h('div', { class: 'is-thumb is-thumb-empty', 'aria-hidden': 'true' }, 'No image');
-  return h('img', { class: 'is-thumb', src: `${url}?w=320`, alt: '', loading: 'lazy' });
+  return h('img', { class: 'is-thumb', src: thumbnail(url, 320), alt: '', loading: 'lazy' });
 }
 
 function resultCard(product, rank) {
@@ -46,7 +33,7 @@ function resultCard(product, rank) {
   const link = `#/products/${product.id}`;
   const sale = product.sale_price !== null && product.sale_price !== undefined && product.sale_price !== '';
   return h('li', { class: 'is-result' },
-    h('a', { class: 'is-thumb-link', href: link, tabindex: '-1', 'aria-hidden': 'true' }, thumbnail(product)),
+    h('a', { class: 'is-thumb-link', href: link, tabindex: '-1', 'aria-hidden': 'true' }, productImage(product)),
     h('div', { class: 'is-body' },
       h('span', { class: 'is-rank', 'aria-hidden': 'true' }, `#${rank}`),
       h('h3', { class: 'is-name' }, h('a', { href: link }, product.name)),
@@ -75,7 +62,7 @@ export async function render(view, ctx) {
       'Drop a photo of a product, choose one, or paste it from the clipboard. '
       + 'The products whose images look most like it are shown here, best first.'));
 
-  const zone = h('div', { class: 'dropzone is-zone', 'aria-label': 'Choose a photo to search with' });
+  const zone = h('div', { class: 'dropzone is-zone' });
   const input = dropZone(zone, (files) => choose(files[0]));
   input.setAttribute('aria-label', 'Photo to search with');
   const limit = h('select', { name: 'limit', id: 'is-limit' },
@@ -103,7 +90,8 @@ export async function render(view, ctx) {
       replace(zone,
         photoIcon(),
         h('strong', {}, 'Drop a photo here'),
-        h('span', { class: 'small' }, 'or click to choose one, or paste with Ctrl+V'),
+        h('button', { class: 'btn btn-small is-choose', type: 'button' }, 'Choose a photo…'),
+        h('span', { class: 'small' }, 'or paste one with Ctrl+V'),
         h('span', { class: 'small muted' }, 'JPEG, PNG, WebP or GIF, up to 20\u00a0MB'),
         keep);
       zone.classList.remove('has-photo');
@@ -117,8 +105,8 @@ export async function render(view, ctx) {
     }
     replace(zone,
       preview,
-      h('span', { class: 'is-file small' }, h('strong', {}, file.name || 'Pasted image'), ` · ${sizeText(file.size)}`),
-      h('span', { class: 'btn btn-small is-change', 'aria-hidden': 'true' }, 'Choose another photo'),
+      h('span', { class: 'is-file small' }, h('strong', {}, file.name || 'Pasted image'), ` · ${formatBytes(file.size)}`),
+      h('button', { class: 'btn btn-small is-change', type: 'button' }, 'Choose another photo'),
       keep);
     zone.classList.add('has-photo');
   }
@@ -136,10 +124,11 @@ export async function render(view, ctx) {
     if (running) running.abort();
     const controller = new AbortController();
     running = controller;
-    ctx.signal.addEventListener('abort', () => controller.abort(), { once: true });
+    // Removed when this search is replaced by the next, so searches do not pile listeners up.
+    ctx.signal.addEventListener('abort', () => controller.abort(), { once: true, signal: controller.signal });
     if (file.size > MAX_BYTES) {
       replace(results, errorBox(new Error(
-        `${file.name} is ${sizeText(file.size)}: too large. The largest photo the server takes is 20 MB.`)));
+        `${file.name} is ${formatBytes(file.size)}: too large. The largest photo the server takes is 20 MB.`)));
       return;
     }
     results.setAttribute('aria-busy', 'true');
@@ -155,7 +144,11 @@ export async function render(view, ctx) {
       if (error.name === 'AbortError' || running !== controller) return;
       replace(results, problem(error));
     } finally {
-      if (running === controller) results.removeAttribute('aria-busy');
+      if (running === controller) {
+        results.removeAttribute('aria-busy');
+        running = null;
+        controller.abort(); // done: drops its listener on the page's signal
+      }
     }
   }
 

@@ -3,25 +3,26 @@
 // with its arrow buttons or by dragging it onto another; adding takes a URL (fetched by
 // the server) or files dropped on or picked from the drop zone, uploaded one after the
 // other with a progress bar each.
-import { api, ApiError, clearKey, getKey } from '../api.js';
+import { api, ApiError, apiUpload } from '../api.js';
 import {
-  clearFieldErrors, confirmDialog, dropZone, errorBox, errorText, field, h, replace,
-  showFieldError, spinner, toast,
+  clearFieldErrors, confirmDialog, dropZone, errorBox, errorText, field, formatBytes, h, replace,
+  showFieldError, spinner, thumbnail, toast,
 } from '../ui.js';
-import { formatBytes, sectionGone } from './product-sections-common.js';
+import { remember, sectionGone } from './product-sections-common.js';
 
 const THUMB_WIDTH = 320;
 const MAX_MB = 20;
 
-// Kept across a re-mount of the same product (ctx.refresh() re-renders the whole page):
-// the last list seen, so the grid shows at once instead of a spinner, and what the user
-// should still see afterwards (an upload's error, the button that had the focus).
+// The last list seen per product (a few products), so that a re-mount (ctx.refresh()
+// re-renders the whole page) or a later visit shows the grid at once, not a spinner.
+// What the user should still see after a re-mount (an upload's error, the button that
+// had the focus) goes in ctx.carry, which lives only as long as the product page.
 const lastSeen = new Map(); // product id → media list
-const carried = new Map(); // product id → { uploads: [...], focus: selector }
+const CARRY = 'media'; // ctx.carry's key: { uploads: [row nodes], focus: selector }
 
 /**
  * Fill `container` with this section for `product` (the API's product JSON).
- * ctx = { signal, refresh, navigate }.
+ * ctx = { signal, refresh, navigate, carry }.
  */
 export function mount(container, product, ctx) {
   const section = new MediaSection(container, product, ctx);
@@ -44,9 +45,10 @@ class MediaSection {
   start() {
     this.container.setAttribute('aria-labelledby', `media-${this.product.id}-title`);
     this.container.classList.add('product-section', 'media-section');
-    const zone = h('div', { class: 'dropzone media-dropzone', 'aria-label': 'Add images: drop files here or press to choose' },
+    const zone = h('div', { class: 'dropzone media-dropzone' },
       h('span', { class: 'dropzone-icon', 'aria-hidden': 'true' }, '⇪'),
-      h('strong', {}, 'Drop images here or click to choose'),
+      h('strong', {}, 'Drop images here'),
+      h('button', { class: 'btn btn-small', type: 'button' }, 'Choose images…'),
       h('span', { class: 'small' }, `JPEG, PNG, WebP or GIF, up to ${MAX_MB} MB each`));
     this.fileInput = dropZone(zone, (files) => this.uploadAll(files), { multiple: true });
     this.fileInput.setAttribute('aria-label', 'Image files');
@@ -55,8 +57,8 @@ class MediaSection {
       this.body,
       h('div', { class: 'media-add' }, zone, this.urlForm()),
       this.uploads);
-    const carry = carried.get(this.product.id);
-    carried.delete(this.product.id);
+    const carry = this.ctx.carry && this.ctx.carry.get(CARRY);
+    if (carry) this.ctx.carry.delete(CARRY);
     for (const upload of (carry && carry.uploads) || []) this.uploads.append(upload);
     if (this.items) this.render(carry && carry.focus);
     else replace(this.body, spinner('Loading media…'));
@@ -76,13 +78,13 @@ class MediaSection {
 
   setItems(items) {
     this.items = items;
-    lastSeen.set(this.product.id, items);
+    remember(lastSeen, this.product.id, items);
   }
 
   /** The product's `images` follow the media: reload the page's product after a change. */
   refreshProduct(focus) {
     const pending = [...this.uploads.querySelectorAll('.upload-failed')];
-    carried.set(this.product.id, { uploads: pending, focus });
+    if (this.ctx.carry) this.ctx.carry.set(CARRY, { uploads: pending, focus });
     this.ctx.refresh();
   }
 
@@ -120,7 +122,7 @@ class MediaSection {
       h('div', { class: 'media-frame' },
         h('a', { href: item.url, target: '_blank', rel: 'noopener', title: 'Open the full image', draggable: 'false' },
           h('img', {
-            src: `${item.url}?w=${THUMB_WIDTH}`, alt: item.alt_text || '', loading: 'lazy',
+            src: thumbnail(item.url, THUMB_WIDTH), alt: item.alt_text || '', loading: 'lazy',
             width: item.width, height: item.height, draggable: 'false',
           })),
         index === 0 ? h('span', { class: 'badge media-main' }, 'Main image') : null),
@@ -215,7 +217,7 @@ class MediaSection {
       toast('Alt text saved.', 'success');
       if (sectionGone(this.ctx, this.product.id)) return;
       Object.assign(item, saved);
-      lastSeen.set(this.product.id, this.items);
+      remember(lastSeen, this.product.id, this.items);
       input.value = saved.alt_text || '';
       const image = altField.closest('.media-tile').querySelector('img');
       image.alt = saved.alt_text || '';
@@ -299,7 +301,10 @@ class MediaSection {
       }
       row.start();
       try {
-        const created = await upload(`/api/products/${this.product.id}/media`, file, row.progress);
+        const form = new FormData();
+        form.append('file', file, file.name);
+        // Not aborted when the page is re-rendered: the user asked for the file to be added.
+        const created = await apiUpload(`/api/products/${this.product.id}/media`, form, { onProgress: row.progress });
         added += 1;
         row.done();
         if (this.ctx.signal.aborted) continue;
@@ -355,50 +360,6 @@ class MediaSection {
       },
     };
   }
-}
-
-/**
- * POST one file as multipart with upload progress (fetch cannot report it), answering
- * the envelope's data or throwing ApiError with the server's words, as api() does.
- * Not aborted when the page is re-rendered: the user asked for the file to be added.
- */
-function upload(path, file, onProgress) {
-  return new Promise((resolve, reject) => {
-    const request = new XMLHttpRequest();
-    request.open('POST', path);
-    request.setRequestHeader('Accept', 'application/json');
-    const key = getKey();
-    if (key) request.setRequestHeader('X-API-KEY', key);
-    request.upload.addEventListener('progress', (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
-    });
-    request.addEventListener('error', () => reject(new ApiError(
-      'Cannot reach the MicroPIM server. Check that it is running and try again.')));
-    request.addEventListener('load', () => {
-      let envelope = null;
-      try {
-        envelope = JSON.parse(request.responseText);
-      } catch {
-        envelope = null;
-      }
-      if (request.status >= 200 && request.status < 300 && envelope && envelope.status === 1) {
-        resolve(envelope.data);
-        return;
-      }
-      if (request.status === 401 && key) {
-        clearKey();
-        window.dispatchEvent(new CustomEvent('micropim:signed-out', { detail: { expired: true } }));
-      }
-      const message = (envelope && envelope.error)
-        || (request.status === 413 ? `The file is larger than the server accepts (${MAX_MB} MB).`
-          : `The server answered ${request.status}.`);
-      const named = /^([A-Za-z_][\w.[\]-]*): /.exec(message);
-      reject(new ApiError(message, { status: request.status, field: named ? named[1] : null }));
-    });
-    const form = new FormData();
-    form.append('file', file, file.name);
-    request.send(form);
-  });
 }
 
 /** The tile's and its buttons' accessible names, which say which image they act on. */

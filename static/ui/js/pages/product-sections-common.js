@@ -13,10 +13,15 @@ export function sectionGone(ctx, productId) {
   return true;
 }
 
-/** "1.4 MB" for a byte count. */
-export function formatBytes(bytes) {
-  if (!Number.isFinite(bytes)) return '';
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+const REMEMBER_MAX = 20;
+
+/**
+ * Keep `value` under `key` in a section's module-level cache (the last rows seen, shown
+ * at once on a re-mount), dropping the oldest entries beyond a few products so that a
+ * long session does not hold every product it ever opened.
+ */
+export function remember(cache, key, value) {
+  cache.delete(key);
+  cache.set(key, value);
+  while (cache.size > REMEMBER_MAX) cache.delete(cache.keys().next().value);
 }

@@ -7,7 +7,7 @@ import { api, ApiError } from '../api.js';
 import {
   clearFieldErrors, confirmDialog, errorBox, errorText, field, h, replace, showFieldError, spinner, toast,
 } from '../ui.js';
-import { sectionGone } from './product-sections-common.js';
+import { remember, sectionGone } from './product-sections-common.js';
 
 const COMMON = [
   ['en', 'English'], ['ro', 'Romanian'], ['de', 'German'], ['fr', 'French'],
@@ -21,7 +21,7 @@ const FIELDS = [
 ];
 // The same shape the server accepts (README "Translations"); it has the last word.
 const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?$/;
-const lastSeen = new Map(); // product id → translations, for a re-mount after ctx.refresh()
+const lastSeen = new Map(); // product id → translations, for a re-mount after ctx.refresh() (a few products)
 // What the user typed and has not saved: another section's ctx.refresh() re-renders the
 // page, and the form comes back with it.
 const drafts = new Map(); // product id → { locale, isNew, values }
@@ -82,7 +82,7 @@ class TranslationsSection {
 
   setTranslations(list) {
     this.translations = [...list].sort((a, b) => a.locale.localeCompare(b.locale));
-    lastSeen.set(this.product.id, this.translations);
+    remember(lastSeen, this.product.id, this.translations);
   }
 
   render() {
@@ -240,7 +240,7 @@ class TranslationsSection {
       control.addEventListener('input', () => {
         this.dirty = true;
         const values = Object.fromEntries(Object.entries(controls).map(([name, node]) => [name, node.value]));
-        drafts.set(this.product.id, { locale, isNew, values });
+        remember(drafts, this.product.id, { locale, isNew, values });
       });
       const wrapper = field(`${spec.label} (${locale})`, control, spec.hint);
       if (reference) {

@@ -5,14 +5,15 @@
 // right in the table.
 import { api, apiAll, ApiError } from '../api.js';
 import {
-  clearFieldErrors, confirmDialog, emptyState, errorBox, errorText, field, h, money, replace,
-  showFieldError, spinner, toast,
+  clearFieldErrors, confirmDialog, decimalText, emptyState, errorBox, errorText, field, h, money, replace,
+  showFieldError, spinner, thumbnail, toast,
 } from '../ui.js';
-import { sectionGone } from './product-sections-common.js';
+import { remember, sectionGone } from './product-sections-common.js';
 
 const STOCK_BADGES = { in_stock: 'badge-active', out_of_stock: 'badge-out_of_stock', backorder: 'badge-draft' };
 const MONEY_FIELDS = [['price', 'Price'], ['sale_price', 'Sale price'], ['cost', 'Cost'], ['weight', 'Weight']];
-// A re-mount of the same product (after ctx.refresh()) shows the last rows at once.
+// A re-mount of the same product (after ctx.refresh()) shows the last rows at once
+// (kept for a few products).
 const lastSeen = new Map(); // product id → { variants, axes, media }
 
 /**
@@ -74,7 +75,7 @@ class VariantsSection {
         api('GET', `/api/products/${id}/media`, { signal }),
       ]);
       this.data = { variants: list.variants, axes: attributes.filter((a) => a.is_variant_axis), media: media.media };
-      lastSeen.set(id, this.data);
+      remember(lastSeen, id, this.data);
       this.addButton.disabled = false;
       this.render();
     } catch (error) {
@@ -121,7 +122,7 @@ class VariantsSection {
       // Each cell names its column (data-label): on a phone the rows turn into cards.
       return h('tr', { dataset: { variant: String(variant.id) }, class: variant.is_enabled ? null : 'is-disabled' },
         h('td', { class: 'variant-image' }, variant.image
-          ? h('img', { class: 'thumb', src: `${variant.image}?w=160`, alt: '', loading: 'lazy' })
+          ? h('img', { class: 'thumb', src: thumbnail(variant.image, 160), alt: '', loading: 'lazy' })
           : h('span', { class: 'thumb thumb-empty', 'aria-hidden': 'true' })),
         h('td', { class: 'variant-title' },
           h('div', { class: 'mono variant-sku' }, variant.sku),
@@ -291,7 +292,7 @@ class VariantForm {
         field('Name', input('name', { value: v.name || '', placeholder: 'Made from the product and the options' }))),
       h('div', { class: 'form-grid variant-grid-4' },
         MONEY_FIELDS.map(([name, label]) => field(name === 'weight' ? label : `${label} (${product.currency || 'EUR'})`,
-          input(name, { value: trimDecimal(v[name]), inputmode: 'decimal', placeholder: name === 'price' ? trimDecimal(product.price) : '' })))),
+          input(name, { value: decimalText(v[name]), inputmode: 'decimal', placeholder: name === 'price' ? decimalText(product.price) : '' })))),
       h('div', { class: 'form-grid variant-grid-3' },
         field('Stock quantity', input('stock_quantity', { type: 'number', min: 0, step: 1, value: String(v.stock_quantity ?? 0), inputmode: 'numeric' })),
         field('Stock status', status),
@@ -315,7 +316,7 @@ class VariantForm {
       group.append(h('div', { class: 'image-choices' },
         choice('', h('span', { class: 'image-none' }, 'None'), 'No image', !chosen),
         media.map((m, index) => choice(String(m.id),
-          h('img', { src: `${m.url}?w=160`, alt: '' }), m.alt_text || `Image ${index + 1}`, chosen && chosen.id === m.id))));
+          h('img', { src: thumbnail(m.url, 160), alt: '' }), m.alt_text || `Image ${index + 1}`, chosen && chosen.id === m.id))));
     }
     group.append(h('p', { class: 'field-error', id: 'variant-media-error', hidden: true }));
     this.imageGroup = group;
@@ -336,7 +337,7 @@ class VariantForm {
     if (!v ? name : name !== (v.name || '')) body.name = name || null;
     for (const [field] of MONEY_FIELDS) {
       const value = text(field);
-      if (!v ? value : value !== trimDecimal(v[field])) body[field] = value || null;
+      if (!v ? value : value !== decimalText(v[field])) body[field] = value || null;
     }
     const rawQuantity = text('stock_quantity');
     const quantity = rawQuantity === '' ? 0 : Number(rawQuantity);
@@ -402,14 +403,4 @@ function showValue(value) {
 
 function stockLabel(status) {
   return { in_stock: 'In stock', out_of_stock: 'Out of stock', backorder: 'Backorder' }[status] || status;
-}
-
-/** "12.5000" → "12.50" for editing; null → "". */
-function trimDecimal(value) {
-  if (value === null || value === undefined) return '';
-  const text = String(value);
-  if (!text.includes('.')) return text;
-  const [whole, fraction] = text.split('.');
-  const kept = fraction.replace(/0+$/, '');
-  return `${whole}.${kept.length < 2 ? kept.padEnd(2, '0') : kept}`;
 }

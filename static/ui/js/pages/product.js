@@ -9,8 +9,8 @@
 
 import { api, apiAll, ApiError } from '../api.js';
 import {
-  clearFieldErrors, confirmDialog, dateTime, emptyState, errorText, field, h, replace,
-  showFieldError, statusBadge, title, toast,
+  clearFieldErrors, confirmDialog, dateTime, decimalText, emptyState, errorText, field, h, option, replace,
+  showFieldError, statusBadge, textInput, title, toast,
 } from '../ui.js';
 import * as media from './product-media.js';
 import * as translations from './product-translations.js';
@@ -30,14 +30,6 @@ const SECTIONS = [['Media', media], ['Variants', variants], ['Translations', tra
 
 const optionalText = (value) => (value === null || value === undefined || value === '' ? null : String(value));
 
-/** "99.9900" -> "99.99": money as a person types it (at least 2 places, no trailing zeros). */
-function moneyText(value) {
-  if (value === null || value === undefined) return '';
-  const [whole, fraction = ''] = String(value).split('.');
-  const kept = fraction.replace(/0+$/, '');
-  return `${whole}.${kept.padEnd(2, '0')}`;
-}
-
 /** Two decimals in the API's forms are the same when they are the same number. */
 function sameNumber(a, b) {
   if (a === null || b === null) return a === b;
@@ -46,10 +38,6 @@ function sameNumber(a, b) {
 }
 
 const sameList = (a, b) => JSON.stringify([...(a || [])].sort()) === JSON.stringify([...(b || [])].sort());
-
-function option(value, label, selected) {
-  return h('option', { value, selected: selected || false }, label);
-}
 
 // ---- fields ------------------------------------------------------------------------------
 
@@ -66,10 +54,6 @@ function bind(fields, spec) {
 
 function isDirty(entry) {
   return !entry.same(entry.get(), entry.baseline);
-}
-
-function textInput(name, { type = 'text', ...attrs } = {}) {
-  return h('input', { type, name, autocomplete: 'off', ...attrs });
 }
 
 /** A labelled group of checkboxes that showFieldError can point at (`data-field`). */
@@ -142,7 +126,7 @@ function moneyField(fields, name, label, hint) {
     name,
     pick: (p) => p[name] ?? null,
     get: () => optionalText(input.value.trim()),
-    set: (value) => { input.value = moneyText(value); },
+    set: (value) => { input.value = decimalText(value); },
     same: sameNumber,
   });
   return field(label, input, hint);
@@ -364,6 +348,10 @@ class ProductPage {
     this.leaving = false;
     this.saving = false;
     this.asking = false;
+    this.refreshing = null; // the AbortController of the refresh in flight
+    // What a section hands to its next mount after a refresh (media: failed uploads, the
+    // focus); it lives as long as this page, never longer.
+    this.carry = new Map();
     this.build();
     this.onBeforeUnload = (event) => {
       if (!this.dirty()) return;
@@ -405,6 +393,8 @@ class ProductPage {
       if (window.navigation) window.navigation.removeEventListener('navigate', this.onNavigate);
       else document.removeEventListener('click', this.onClick, { capture: true });
       if (this.sectionsController) this.sectionsController.abort();
+      if (this.refreshing) this.refreshing.abort();
+      this.carry.clear();
     };
   }
 
@@ -810,8 +800,11 @@ class ProductPage {
     if (this.sectionsController) this.sectionsController.abort();
     const controller = new AbortController();
     this.sectionsController = controller;
-    this.ctx.signal.addEventListener('abort', () => controller.abort(), { once: true });
-    const ctx = { signal: controller.signal, refresh: () => this.refresh(), navigate: this.ctx.navigate };
+    // Removed again when this mount is replaced, so refreshes do not pile listeners up.
+    this.ctx.signal.addEventListener('abort', () => controller.abort(), { once: true, signal: controller.signal });
+    const ctx = {
+      signal: controller.signal, refresh: () => this.refresh(), navigate: this.ctx.navigate, carry: this.carry,
+    };
     // New containers each time: work a replaced section still finishes lands nowhere.
     const containers = SECTIONS.map(([name]) => h('section', {
       class: 'card product-section', 'aria-label': name, dataset: { section: name.toLowerCase() },
@@ -835,15 +828,27 @@ class ProductPage {
   }
 
   /** For the sections: reload the product after a change that alters it (images,
-   *  variants' stock…) and show it again; unsaved edits in the form are kept. */
+   *  variants' stock…) and show it again; unsaved edits in the form are kept. A newer
+   *  refresh aborts an older one still on its way, so the older answer never lands last. */
   async refresh() {
+    if (this.refreshing) this.refreshing.abort();
+    const controller = new AbortController();
+    this.refreshing = controller;
+    const { signal } = controller;
+    this.ctx.signal.addEventListener('abort', () => controller.abort(), { once: true, signal });
     try {
-      const product = await api('GET', `/api/products/${this.product.id}/stock`, { signal: this.ctx.signal });
+      const product = await api('GET', `/api/products/${this.product.id}/stock`, { signal });
+      if (this.refreshing !== controller) return;
       this.apply(product);
       this.renderStock(product);
       this.mountSections(product);
     } catch (error) {
-      if (error.name !== 'AbortError') toast(errorText(error), 'error');
+      if (error.name !== 'AbortError' && !signal.aborted) toast(errorText(error), 'error');
+    } finally {
+      if (this.refreshing === controller) {
+        this.refreshing = null;
+        controller.abort(); // done: drops its listener on the page's signal
+      }
     }
   }
 }

@@ -13,8 +13,8 @@
 
 import { api, apiAll, ApiError } from '../api.js';
 import {
-  clearFieldErrors, dateTime, emptyState, errorBox, errorText, field, h, money, replace,
-  showFieldError, spinner, statusBadge, title, toast,
+  clearFieldErrors, dateTime, emptyState, errorBox, errorText, field, h, money, option, replace,
+  showFieldError, spinner, statusBadge, thumbnail, title, toast,
 } from '../ui.js';
 
 const PATH = '/products';
@@ -67,9 +67,12 @@ const CHANNEL_SHORT = { web: 'Web', mobile: 'Mobile', api: 'API', marketplace: '
 
 // Reference lists and recent answers outlive one rendering of the screen, so that
 // coming back (or going back) shows the filters and rows at once while they refresh.
+// (Signing out reloads the document, so none of this reaches another organization.)
 let reference = null;
 const recent = new Map();
 const RECENT_MAX = 20;
+// Where the user had scrolled each address to when they left it, for Back.
+const scrolls = new Map();
 
 /** The screen's state from the address: only the keys it knows, none empty. */
 function readState(query) {
@@ -110,16 +113,6 @@ function initial(name) {
   return letter ? letter.toUpperCase() : '·';
 }
 
-function thumbnailUrl(url) {
-  try {
-    const address = new URL(url, location.href);
-    address.searchParams.set('w', '160');
-    return address.href;
-  } catch {
-    return null;
-  }
-}
-
 /** "just now", "5 min ago", "3 h ago", "yesterday", else the date. */
 function ago(iso) {
   const moment = new Date(iso);
@@ -143,10 +136,6 @@ function flattenTree(nodes, depth = 0, out = []) {
     flattenTree(node.children, depth + 1, out);
   }
   return out;
-}
-
-function option(value, label) {
-  return h('option', { value }, label);
 }
 
 /** Make sure `select` can show `value` (an id the lists do not hold, a typed address). */
@@ -178,6 +167,8 @@ function productList(ctx) {
   let controller = null; // the list request in flight
   let searchTimer = null;
   let shown = false; // whether rows or a message are on screen (else: first load)
+  // Back to this address: the scroll position it had, restored once its rows are drawn.
+  let scrollBack = ctx.traversed ? scrolls.get(addressOf(state)) : undefined;
 
   // ---- controls --------------------------------------------------------------------
   const search = h('input', {
@@ -425,6 +416,10 @@ function productList(ctx) {
       announcer.textContent = `${count(info.total_items, 'product', 'products')} found.`;
     }
     updatePagination(info);
+    if (scrollBack !== undefined) {
+      window.scrollTo(0, scrollBack);
+      scrollBack = undefined;
+    }
   }
 
   function emptyFor(info) {
@@ -532,7 +527,7 @@ function productList(ctx) {
 
   function row(product) {
     const href = `#/products/${product.id}`;
-    const image = product.images && product.images[0] ? thumbnailUrl(product.images[0]) : null;
+    const image = product.images && product.images[0] ? thumbnail(product.images[0], 160) : null;
     const categories = (product.categories || []).map((item) => item.name).join(', ');
     const tr = h('tr', { dataset: { id: String(product.id) } },
       h('td', { class: 'col-thumb' }, image
@@ -601,6 +596,10 @@ function productList(ctx) {
     stop() {
       clearTimeout(searchTimer);
       if (controller) controller.abort();
+      const address = addressOf(state);
+      scrolls.delete(address);
+      scrolls.set(address, window.scrollY);
+      while (scrolls.size > RECENT_MAX) scrolls.delete(scrolls.keys().next().value);
     },
   };
 }
