@@ -207,9 +207,14 @@ def browser() -> Iterator[Any]:
         driver.stop()
 
 
-def _tab(browser: Any, site: Any, key: str | None, request: Any) -> Iterator[Any]:
+DESKTOP = {"viewport": {"width": 1280, "height": 860}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def _tab(browser: Any, site: Any, key: str | None, request: Any,
+         device: dict[str, Any] = DESKTOP) -> Iterator[Any]:
     """A new browser context (own session storage); fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=site.url)
+    context = browser.new_context(base_url=site.url, **device)
     if key:
         context.add_init_script(f"sessionStorage.setItem('micropim.key', {json.dumps(key)})")
     context.set_default_timeout(10_000)
@@ -242,6 +247,12 @@ def page(browser: Any, site: Any, request: Any) -> Iterator[Any]:
 @pytest.fixture
 def signed_out_page(browser: Any, site: Any, request: Any) -> Iterator[Any]:
     yield from _tab(browser, site, None, request)
+
+
+@pytest.fixture
+def phone(browser: Any, site: Any, request: Any) -> Iterator[Any]:
+    """A signed-in tab on a phone's screen: 390 x 844, touch."""
+    yield from _tab(browser, site, site.key, request, PHONE)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -227,28 +227,22 @@ def test_create_edit_and_delete(page: Any, site: Any) -> None:
     assert placed(site, ids[f"{parent_name} Poetry"])[0] is None
 
 
-def test_on_a_phone_the_tree_fits_and_moves_by_dialog(browser: Any, site: Any) -> None:
+def test_on_a_phone_the_tree_fits_and_moves_by_dialog(phone: Any, site: Any) -> None:
     top = unique("Outdoor")
     ids = make_tree(site, {top: {f"{top} Tents with a rather long name": {f"{top} Pegs": {}}}, f"{top} Bikes": {}})
-    context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True)
-    context.add_init_script(f"sessionStorage.setItem('micropim.key', '{site.key}')")
-    page = context.new_page()
-    try:
-        open_tree(page, f"{top} Pegs")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
-        # One button per row opens a sheet of the row's actions.
-        page.get_by_role("button", name=f"Actions for {top} Bikes", exact=True).tap()
-        sheet = page.get_by_role("dialog", name=f"Actions for {top} Bikes")
-        screenshot(page, "categories-phone-actions")
-        sheet.get_by_role("button", name="Move", exact=True).tap()
-        dialog = page.get_by_role("dialog", name=f"Move {top} Bikes")
-        dialog.get_by_label("New parent").select_option(str(ids[top]))
-        dialog.get_by_label("Position").select_option(label="First")
-        with page.expect_response(lambda r: r.url.endswith("/move")):
-            dialog.get_by_role("button", name="Move", exact=True).tap()
-        assert children_names(site, ids[top])[0] == f"{top} Bikes"
-        screenshot(page, "categories-phone")
-    finally:
-        context.close()
+    page = phone
+    open_tree(page, f"{top} Pegs")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    # One button per row opens a sheet of the row's actions.
+    page.get_by_role("button", name=f"Actions for {top} Bikes", exact=True).tap()
+    sheet = page.get_by_role("dialog", name=f"Actions for {top} Bikes")
+    screenshot(page, "categories-phone-actions")
+    sheet.get_by_role("button", name="Move", exact=True).tap()
+    dialog = page.get_by_role("dialog", name=f"Move {top} Bikes")
+    dialog.get_by_label("New parent").select_option(str(ids[top]))
+    dialog.get_by_label("Position").select_option(label="First")
+    with page.expect_response(lambda r: r.url.endswith("/move")):
+        dialog.get_by_role("button", name="Move", exact=True).tap()
+    assert children_names(site, ids[top])[0] == f"{top} Bikes"
+    screenshot(page, "categories-phone")

@@ -173,19 +173,13 @@ def test_a_file_that_is_not_an_image_is_refused_in_words(page: Any) -> None:
     screenshot(page, "image-search-not-an-image")
 
 
-def test_on_a_phone_the_page_fits(browser: Any, site: Any, pictured: dict[str, Any]) -> None:
-    context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True)
-    context.add_init_script(f"sessionStorage.setItem('micropim.key', '{site.key}')")
-    page = context.new_page()
-    try:
-        page.goto("/#/image-search")
-        page.get_by_text("Drop a photo here").wait_for()
-        pick(page, "mug.png", cropped(pictured["Mug"]["image"]))
-        first_card(page).get_by_role("link", name=pictured["Mug"]["product"]["name"]).wait_for()
-        page.wait_for_function("() => [...document.querySelectorAll('.is-thumb')].every(i => i.complete)")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
-        screenshot(page, "image-search-phone")
-    finally:
-        context.close()
+def test_on_a_phone_the_page_fits(phone: Any, site: Any, pictured: dict[str, Any]) -> None:
+    page = phone
+    page.goto("/#/image-search")
+    page.get_by_text("Drop a photo here").wait_for()
+    pick(page, "mug.png", cropped(pictured["Mug"]["image"]))
+    first_card(page).get_by_role("link", name=pictured["Mug"]["product"]["name"]).wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('.is-thumb')].every(i => i.complete)")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    screenshot(page, "image-search-phone")

@@ -400,7 +400,7 @@ def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) 
 
 # ---- a phone ----------------------------------------------------------------------------
 
-def test_the_sections_fit_a_phone(browser: Any, site: Any) -> None:
+def test_the_sections_fit_a_phone(phone: Any, site: Any) -> None:
     axis = make_axis(site)
     product = make_product(site, "PHONE")
     add_media(site, product["id"], (230, 140, 30), "Orange")
@@ -408,42 +408,33 @@ def test_the_sections_fit_a_phone(browser: Any, site: Any) -> None:
     site.call("POST", f"/api/products/{product['id']}/variants",
               {"sku": f"{product['sku']}-S", "stock_quantity": 2, "attributes": {axis["code"]: "S"}})
     site.call("PUT", f"/api/products/{product['id']}/translations/ro", {"name": "Cămașă"})
-    context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True)
-    context.add_init_script(f"sessionStorage.setItem('micropim.key', '{site.key}')")
-    errors: list[str] = []
-    page = context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"/#/products/{product['id']}")
-        # Below the product's form on a phone: the lazy thumbnails load once in view.
-        page.locator(".media-tile").first.scroll_into_view_if_needed()
-        wait_for_tiles(page, 2)
-        page.locator(".variants-table tbody tr").first.wait_for()
-        page.get_by_label("Name (ro)").wait_for()
-        screenshot(page, "product-sections-phone")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        # Only the warehouse stock table may scroll inside its frame; the variants are cards.
-        wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
-            .filter((node) => node.getBoundingClientRect().right > 391
-                    && !node.parentElement.closest('.table-wrap:not(.variants-table)'))
-            .map((node) => `${node.tagName}.${node.className}`).slice(0, 5)""")
-        assert width <= 390 and wide == [], f"the page scrolls sideways on a phone ({width}px): {wide}"
-        # Every control and value of a variant is on screen: no scrolling inside a frame.
-        expect(page.locator(".variants-table thead")).to_be_hidden()
-        outside = page.evaluate("""() => [...document.querySelectorAll(
-                '.variants-section button, .variants-section input, .variants-section td')]
-            .filter((node) => { const r = node.getBoundingClientRect(); return r.left < 0 || r.right > 390; })
-            .map((node) => `${node.tagName}.${node.className} ${node.getAttribute('aria-label') || ''}`)""")
-        assert outside == [], f"off a phone's screen: {outside}"
-        # On a card each value names its column.
-        labels = page.locator(".variants-table tbody tr").first.locator("td").evaluate_all(
-            "cells => cells.map((c) => getComputedStyle(c, '::before').content)")
-        assert '"Price"' in labels and '"Stock"' in labels and '"Enabled"' in labels, labels
-        page.get_by_role("button", name=f"Edit {product['sku']}-S").click()
-        page.get_by_role("dialog").get_by_label("SKU").wait_for()
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.screenshot(path=str(ARTIFACTS / "product-variant-dialog-phone.png"))  # what the phone shows
-    finally:
-        context.close()
-    assert not errors, errors
+    page = phone
+    page.goto(f"/#/products/{product['id']}")
+    # Below the product's form on a phone: the lazy thumbnails load once in view.
+    page.locator(".media-tile").first.scroll_into_view_if_needed()
+    wait_for_tiles(page, 2)
+    page.locator(".variants-table tbody tr").first.wait_for()
+    page.get_by_label("Name (ro)").wait_for()
+    screenshot(page, "product-sections-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    # Only the warehouse stock table may scroll inside its frame; the variants are cards.
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter((node) => node.getBoundingClientRect().right > 391
+                && !node.parentElement.closest('.table-wrap:not(.variants-table)'))
+        .map((node) => `${node.tagName}.${node.className}`).slice(0, 5)""")
+    assert width <= 390 and wide == [], f"the page scrolls sideways on a phone ({width}px): {wide}"
+    # Every control and value of a variant is on screen: no scrolling inside a frame.
+    expect(page.locator(".variants-table thead")).to_be_hidden()
+    outside = page.evaluate("""() => [...document.querySelectorAll(
+            '.variants-section button, .variants-section input, .variants-section td')]
+        .filter((node) => { const r = node.getBoundingClientRect(); return r.left < 0 || r.right > 390; })
+        .map((node) => `${node.tagName}.${node.className} ${node.getAttribute('aria-label') || ''}`)""")
+    assert outside == [], f"off a phone's screen: {outside}"
+    # On a card each value names its column.
+    labels = page.locator(".variants-table tbody tr").first.locator("td").evaluate_all(
+        "cells => cells.map((c) => getComputedStyle(c, '::before').content)")
+    assert '"Price"' in labels and '"Stock"' in labels and '"Enabled"' in labels, labels
+    page.get_by_role("button", name=f"Edit {product['sku']}-S").click()
+    page.get_by_role("dialog").get_by_label("SKU").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "product-variant-dialog-phone.png"))  # what the phone shows

@@ -365,7 +365,7 @@ def test_an_older_answer_never_overwrites_a_newer_one(page: Any, site: Site) -> 
     page.unroute("**/api/products?*")
 
 
-def test_on_a_phone_rows_become_cards_without_sideways_scrolling(browser: Any, site: Site) -> None:
+def test_on_a_phone_rows_become_cards_without_sideways_scrolling(phone: Any, site: Site) -> None:
     prefix = unique()
     made = product(site, prefix, "Pocket Notebook With A Long Name For Phones",
                    price="12.00", sale_price="9.00", publishing_channels=["web", "mobile", "marketplace"])
@@ -373,36 +373,27 @@ def test_on_a_phone_rows_become_cards_without_sideways_scrolling(browser: Any, s
               form={"file": ("note.png", picture((40, 150, 90), "bottle"), "image/png")})
     product(site, prefix, "Pencil", price="1.20", stock=0)
     product(site, prefix, "Eraser", price="0.80", status="draft")
-    context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True)
-    context.add_init_script(f"sessionStorage.setItem('micropim.key', {json.dumps(site.key)})")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto("/#/products?sort=name")
-        page.get_by_label("Search").fill(prefix)
-        expect(page.locator(NAMES)).to_have_count(3)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the list scrolls sideways on a phone ({width}px)"
-        # The filters fold behind a button; the search stays.
-        status = page.get_by_label("Status")
-        assert not status.is_visible()
-        page.get_by_role("button", name="Filters", exact=True).click()
-        status.select_option("draft")
-        expect(page.locator(NAMES)).to_have_text([f"{prefix} Eraser"])
-        expect(page.locator(".col-status .badge")).to_have_text(["Draft"])
-        page.get_by_label("Status").select_option("")
-        expect(page.locator(NAMES)).to_have_count(3)
-        card = page.locator("tbody tr", has_text="Pocket Notebook")
-        box = card.bounding_box()
-        assert box is not None and box["width"] <= 390 - 2 * 16 + 1  # a card within the page's padding
-        expect(page.locator("thead")).to_be_hidden()
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the list scrolls sideways on a phone ({width}px)"
-        screenshot(page, "products-phone")
-        card.locator(".col-price").tap()
-        page.wait_for_url(f"**/#/products/{made['id']}")
-        assert not errors, errors
-    finally:
-        context.close()
+    page = phone
+    page.goto("/#/products?sort=name")
+    page.get_by_label("Search").fill(prefix)
+    expect(page.locator(NAMES)).to_have_count(3)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the list scrolls sideways on a phone ({width}px)"
+    # The filters fold behind a button; the search stays.
+    status = page.get_by_label("Status")
+    assert not status.is_visible()
+    page.get_by_role("button", name="Filters", exact=True).click()
+    status.select_option("draft")
+    expect(page.locator(NAMES)).to_have_text([f"{prefix} Eraser"])
+    expect(page.locator(".col-status .badge")).to_have_text(["Draft"])
+    page.get_by_label("Status").select_option("")
+    expect(page.locator(NAMES)).to_have_count(3)
+    card = page.locator("tbody tr", has_text="Pocket Notebook")
+    box = card.bounding_box()
+    assert box is not None and box["width"] <= 390 - 2 * 16 + 1  # a card within the page's padding
+    expect(page.locator("thead")).to_be_hidden()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the list scrolls sideways on a phone ({width}px)"
+    screenshot(page, "products-phone")
+    card.locator(".col-price").tap()
+    page.wait_for_url(f"**/#/products/{made['id']}")

@@ -168,10 +168,10 @@ def test_the_key_field_is_no_password_field_but_is_masked(signed_out_page: Any) 
 def test_focus_starts_at_the_content_and_back_restores_the_lists_scroll(page: Any, site: Site) -> None:
     page.goto("/#/categories")
     page.get_by_role("heading", name="Categories", exact=True).wait_for()
-    assert page.evaluate("document.activeElement.id") == "view"
+    expect(page.locator("#view")).to_be_focused()
     page.get_by_role("link", name="Products", exact=True).click()
     page.get_by_role("heading", name="Products", exact=True).wait_for()
-    assert page.evaluate("document.activeElement.id") == "view"
+    expect(page.locator("#view")).to_be_focused()
 
     page.goto("/#/products?limit=50&sort=sku")
     expect(page.locator(NAMES).nth(29)).to_be_visible()  # the 30 seeded products at least
@@ -185,11 +185,11 @@ def test_focus_starts_at_the_content_and_back_restores_the_lists_scroll(page: An
     name = link.inner_text()
     link.click()
     page.get_by_role("heading", name=name, level=1).wait_for()
-    assert page.evaluate("document.activeElement.id") == "view"
+    expect(page.locator("#view")).to_be_focused()
     page.go_back()
     expect(page.locator(NAMES)).to_have_count(rows)
     assert abs(page.evaluate("window.scrollY") - scrolled) <= 2
-    assert page.evaluate("document.activeElement.id") == "view"
+    expect(page.locator("#view")).to_be_focused()
 
 
 def test_a_stock_error_from_the_server_shows_next_to_its_quantity(page: Any, site: Site) -> None:

@@ -81,25 +81,19 @@ def test_an_unknown_address_says_so(page: Any) -> None:
     page.get_by_role("heading", name="Page not found").wait_for()
 
 
-def test_on_a_phone_the_menu_folds_into_a_button(browser: Any, site: Any) -> None:
-    context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True)
-    context.add_init_script(f"sessionStorage.setItem('micropim.key', '{site.key}')")
-    page = context.new_page()
-    try:
-        page.goto("/#/products")
-        categories = page.get_by_role("link", name="Categories")
-        assert not categories.is_visible()
-        page.get_by_role("button", name="Menu").click()
-        categories.click()
-        page.wait_for_url("**/#/categories")
-        expect(categories).to_be_hidden()  # the menu closes after a choice
-        page.locator(".cat-row").first.wait_for()  # the tree, not its spinner, is measured
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
-        screenshot(page, "phone-menu")
-    finally:
-        context.close()
+def test_on_a_phone_the_menu_folds_into_a_button(phone: Any, site: Any) -> None:
+    page = phone
+    page.goto("/#/products")
+    categories = page.get_by_role("link", name="Categories")
+    assert not categories.is_visible()
+    page.get_by_role("button", name="Menu").click()
+    categories.click()
+    page.wait_for_url("**/#/categories")
+    expect(categories).to_be_hidden()  # the menu closes after a choice
+    page.locator(".cat-row").first.wait_for()  # the tree, not its spinner, is measured
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    screenshot(page, "phone-menu")
 
 
 def test_head_of_the_page_answers_like_get_without_a_body(site: Any) -> None:
