@@ -129,6 +129,19 @@ def seed(site: Site) -> None:
     }, products=products)
 
 
+def unique() -> str:
+    """A word no other row holds: letters only, so the search sees it as one word."""
+    return "Q" + "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:7])
+
+
+def product(site: Site, prefix: str, name: str, **fields: Any) -> dict[str, Any]:
+    """An active product named "{prefix} {name}" with a SKU made from both."""
+    body = {"name": f"{prefix} {name}", "sku": f"{prefix}-{name.replace(' ', '-')}".upper(),
+            "status": "active", **fields}
+    answer: dict[str, Any] = site.call("POST", "/api/products", body)
+    return answer
+
+
 def screenshot(page: Any, name: str) -> pathlib.Path:
     """Save what the page shows now as tests/artifacts/{name}.png, for a reviewer."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -10,28 +10,15 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from tests.browser import Site, screenshot
+from tests.browser import Site, product, screenshot, unique
 
 NAMES = ".products-table tbody .product-link"
-
-
-def unique() -> str:
-    """A word no other row holds: letters only, so the search sees it as one word."""
-    return "Q" + "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:7])
-
-
-def product(site: Site, prefix: str, name: str, **fields: Any) -> dict[str, Any]:
-    body = {"name": f"{prefix} {name}", "sku": f"{prefix}-{name.replace(' ', '-')}".upper(),
-            "status": "active", **fields}
-    answer: dict[str, Any] = site.call("POST", "/api/products", body)
-    return answer
 
 
 def picture(colour: tuple[int, int, int], shape: str) -> bytes:

@@ -12,13 +12,12 @@ import io
 import json
 import pathlib
 import re
-import uuid
 from typing import Any
 
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser import Site, screenshot
+from tests.browser import Site, product, screenshot, unique
 from tests.test_cli import create_key
 
 NAMES = ".products-table tbody .product-link"
@@ -33,18 +32,6 @@ new MutationObserver((records) => {
   }
 }).observe(document, { childList: true, subtree: true });
 """
-
-
-def unique() -> str:
-    """A word no other row holds: letters only, so the search sees it as one word."""
-    return "R" + "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:7])
-
-
-def product(site: Site, prefix: str, name: str, **fields: Any) -> dict[str, Any]:
-    body = {"name": f"{prefix} {name}", "sku": f"{prefix}-{name.replace(' ', '-')}".upper(),
-            "status": "active", **fields}
-    answer: dict[str, Any] = site.call("POST", "/api/products", body)
-    return answer
 
 
 def second_key(site: Site, org: str) -> str:
