@@ -422,11 +422,11 @@ def test_the_installed_micropim_script_seeds_the_demo(tmp_path: pathlib.Path, se
     script = pathlib.Path(sys.executable).parent / "micropim"
     assert script.exists(), script
     port = free_port()
-    env = base_env(MICROPIM_DEMO_COUNT="40")  # 70 photos
+    env = base_env(MICROPIM_DEMO_COUNT="40")  # 69 photos
     server = Server(["--demo", "--db", str(tmp_path / "demo.db"), "--port", str(port)], env, [str(script)])
     servers.append(server)
     key = server.wait_for(r"^Demo API key: (mpk_\S+)$", timeout=120).group(1)
-    assert "Photos: drawing, embedding and storing 70 images…" in server.stdout
+    assert "Photos: drawing, embedding and storing 69 images…" in server.stdout
     assert product_total(port, key) == 40 + 8
     code, body, _ = call(port, "/api/products?limit=100", key)
     assert code == 200 and all(product["images"] for product in body["data"]["products"])
