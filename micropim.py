@@ -265,6 +265,32 @@ def _open(path: str, create: bool = True) -> None:
         fail(f"cannot open database {path}: {exc}")
 
 
+def _stop_on_sigterm() -> list[int]:
+    """Until the demo seed is done, SIGTERM (systemctl stop, docker stop) stops it as
+    Ctrl-C does: the seed's `finally` shuts its drawing workers down instead of leaving
+    them running under PID 1. Answers a list that receives the signal's number."""
+    received: list[int] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    return received
+
+
+def _demo_count() -> int:
+    """Simple products in the demo: 300. MICROPIM_DEMO_COUNT is for tests only (a small
+    demo seeds in seconds); it is not a setting."""
+    raw = _env("DEMO_COUNT")
+    if raw is None:
+        return 300
+    try:
+        return _positive(raw)
+    except argparse.ArgumentTypeError as exc:
+        fail(f"MICROPIM_DEMO_COUNT: {exc}")
+
+
 SERVE_FLAGS = ("allow_private_urls", "trust_proxy", "access_log", "demo")
 
 
@@ -286,11 +312,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         # The photos are embedded with the model the server will search with.
         _configure_image_model(Settings(image_model=args.image_model))
+        stopped = _stop_on_sigterm()
         try:
-            demo.seed(progress=demo.Progress(sys.stdout))
+            demo.seed(count=_demo_count(), progress=demo.Progress(sys.stdout))
         except KeyboardInterrupt:  # what is written stays; the next start adds the rest
             print("\nInterrupted: the next `serve --demo` finishes the demo catalog.", flush=True)
-            return 130
+            return 128 + (stopped[0] if stopped else signal.SIGINT)
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
                             public_url=public_url, allow_private_urls=args.allow_private_urls,

@@ -105,7 +105,8 @@ def main() -> None:
     from store.demo_images import draw_product
 
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"CPUs: {os.cpu_count()}")
+        print(f"CPUs: {os.cpu_count()} ({len(os.sched_getaffinity(0))} usable;"
+              f" {demo.WORKERS} drawing workers)")
         if not args.no_serve:
             cache = os.path.join(tmp, "model-cache")
             os.makedirs(cache)

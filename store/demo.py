@@ -13,14 +13,20 @@ during the images) is finished by the next one, never duplicated. Every product 
 drawn from its own seeded generator, so what a resumed start adds is exactly what the
 first one would have.
 
-Once a seed has finished and the server has handed out a demo key (`issue_key`), the
-catalog is the user's: a later start sees that key and leaves the catalog alone (an
-image deleted or a brand renamed stays so), and replaces the key with a new one.
+Only a seed that completed every stage writes the completion marker (`MARKER_LABEL`)
+once its last stage is done; from then on the catalog is the
+user's: a later start sees the marker and leaves the catalog alone (an image deleted or
+a brand renamed stays so). A seed that did not complete (photos refused because the
+image model changed, an interrupted start) leaves no marker, and the next start
+resumes. The demo key is no marker: every start replaces it (`issue_key`), complete or
+not, and databases made by the first demo code hold such keys but only part of today's
+catalog, which their next start adds.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import multiprocessing
 import os
 import random
@@ -34,8 +40,8 @@ import numpy as np
 
 from search.vectors import StaleIndex, add_embedding
 from store import attributes, categories, media, orgs, products, translations, variants
-from store.db import db, writing
-from store.demo_images import ignore_interrupts, render
+from store.db import db, utcnow, writing
+from store.demo_images import init_worker, render
 from store.images import Picture
 from store.models import ApiKey, Brand, Supplier, VatRate, Warehouse
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
@@ -43,9 +49,13 @@ from store.values import ean_check_digit
 
 DEMO_ORG = "Demo Store"
 KEY_LABEL = "demo"
+# An api_key row that is no key (revoked, no prefix, a hash no key has): the one row
+# a complete seed writes, so that later starts leave the catalog alone. A row of an
+# existing table, so the marker needs no schema change.
+MARKER_LABEL = "demo catalog complete"
 PRODUCT_BATCH = 50  # products per write transaction (each commit is an fsync)
 IMAGE_BATCH = 12  # products whose photos are drawn, embedded and stored together
-WORKERS = max(1, min(4, os.cpu_count() or 1))  # processes drawing photos
+WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))  # processes drawing photos: the cores we may use
 POOL_MIN = 60  # photos below which they are drawn in this process
 
 BRAND_NAMES = [
@@ -458,11 +468,20 @@ def _references(org_id: int) -> References:
     gifts = _category(org_id, GIFTS, None)
     if not db.execute_sql("SELECT 1 FROM channel WHERE org_id = ?", (org_id,)).fetchone():
         orgs.set_channels(org_id, [{"value": value} for value in CHANNELS])
-    existing = {code for (code,) in db.execute_sql(
-        "SELECT code FROM product_attribute WHERE org_id = ?", (org_id,))}
+    existing = {str(code): (int(row_id), json.loads(options or "null")) for row_id, code, options in
+                db.execute_sql("SELECT id, code, options FROM product_attribute WHERE org_id = ?",
+                               (org_id,))}
     for definition in ATTRIBUTES:
         if definition["code"] not in existing:
             attributes.create_attribute(org_id, definition)
+            continue
+        # An attribute the first demo code made has fewer options (no "Red", no "XS"):
+        # the missing ones are added, the ones there kept.
+        row_id, options = existing[definition["code"]]
+        if options is not None and "options" in definition:
+            missing = [option for option in definition["options"] if option not in options]
+            if missing:
+                attributes.update_attribute(org_id, row_id, {"options": options + missing})
     return References(brands, suppliers, vat_ids[0], second, leaves, gifts)
 
 
@@ -477,9 +496,22 @@ def plan(count: int, refs: References) -> list[Planned]:
 
 # ---- stage 2: products ---------------------------------------------------------------------
 
-def _skus(org_id: int) -> dict[str, int]:
-    return {str(sku): int(pid) for pid, sku in db.execute_sql(
-        "SELECT id, sku FROM product WHERE org_id = ?", (org_id,))}
+def _present(org_id: int, planned: list[Planned]) -> dict[str, int]:
+    """The planned products already there, by SKU: found by SKU, or else by EAN (the first
+    demo code gave the n-th product the same EAN and kind, colour and style, under another
+    SKU: "T-S-0001" for "TSH-0001"), so that such a product stands for its planned one."""
+    by_sku: dict[str, int] = {}
+    by_ean: dict[str, int] = {}
+    for pid, sku, code in db.execute_sql("SELECT id, sku, ean FROM product WHERE org_id = ?", (org_id,)):
+        by_sku[str(sku)] = int(pid)
+        if code is not None:
+            by_ean[str(code)] = int(pid)
+    found: dict[str, int] = {}
+    for item in planned:
+        pid = by_sku.get(item.sku) or by_ean.get(item.fields.get("ean") or "")
+        if pid is not None:
+            found[item.sku] = pid
+    return found
 
 
 def _create(org_id: int, planned: Planned, second_warehouse: int) -> None:
@@ -501,7 +533,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def _products(org_id: int, planned: list[Planned], refs: References, progress: Progress) -> int:
     """Create the planned products that are missing; answers how many were created."""
-    present = _skus(org_id)
+    present = _present(org_id, planned)
     missing = [p for p in planned if p.sku not in present]
     progress.stage(f"Products: {len(planned) - len(missing)} present, creating {len(missing)}…")
     done = 0
@@ -548,7 +580,8 @@ def _drawer(total: int) -> concurrent.futures.Executor:
     if total < POOL_MIN or WORKERS < 2:
         return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="micropim-demo")
     return concurrent.futures.ProcessPoolExecutor(
-        WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_interrupts)
+        WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+        initargs=(os.getpid(),))
 
 
 def _photos(org_id: int, planned: list[Planned], progress: Progress) -> int:
@@ -556,7 +589,7 @@ def _photos(org_id: int, planned: list[Planned], progress: Progress) -> int:
     batch of products is one transaction, so an interruption loses at most a batch."""
     from search.model import get_model
 
-    ids = _skus(org_id)
+    ids = _present(org_id, planned)
     bare = _without_media(org_id)
     pending = [(ids[p.sku], p) for p in planned if ids.get(p.sku) in bare]
     total = sum(len(p.photos) for _, p in pending)
@@ -602,26 +635,36 @@ class Outcome:
     images: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # per stage
     skipped: bool = False  # the catalog was complete already
+    complete: bool = False  # every stage done (now or before): the marker is written
 
 
 def demo_org_id() -> int:
     return orgs.get_or_create_org(DEMO_ORG)
 
 
-def has_key(org_id: int) -> bool:
-    """Whether a demo key was handed out, which happens only after a complete seed."""
-    return bool(ApiKey.select().where(ApiKey.org == org_id, ApiKey.label == KEY_LABEL).exists())
+def is_complete(org_id: int) -> bool:
+    """Whether a seed of this organization has completed (see `MARKER_LABEL`)."""
+    return bool(ApiKey.select().where(ApiKey.org == org_id, ApiKey.label == MARKER_LABEL).exists())
+
+
+def _mark_complete(org_id: int) -> None:
+    """Write the completion marker: a revoked row with no prefix, which no key matches."""
+    with writing():
+        if not is_complete(org_id):
+            ApiKey.create(org=org_id, prefix="", key_hash=f"{MARKER_LABEL}: organization {org_id}",
+                          label=MARKER_LABEL, revoked_at=utcnow())
 
 
 def seed(count: int = 300, progress: Progress | None = None) -> Outcome:
-    """Create whatever the demo catalog is missing (all of it on a new database)."""
+    """Create whatever the demo catalog is missing (all of it on a new database), unless
+    a seed has completed before; `Outcome.complete` says whether it is complete now."""
     progress = progress or Progress()
     outcome = Outcome()
     began = time.perf_counter()
     org_id = demo_org_id()
-    if has_key(org_id):
+    if is_complete(org_id):
         progress.stage("Demo catalog already present.")
-        outcome.skipped = True
+        outcome.skipped = outcome.complete = True
         return outcome
     progress.stage("Demo catalog: brands, suppliers, VAT rates, warehouses, categories, attributes…")
     with writing():
@@ -636,11 +679,17 @@ def seed(count: int = 300, progress: Progress | None = None) -> Outcome:
     mark = time.perf_counter()
     try:
         outcome.images = _photos(org_id, planned, progress)
+        outcome.complete = True
     except StaleIndex as exc:  # the operator changed the model: products stay, photos wait
         progress.stage(f"Photos not added: {exc}")
     outcome.seconds["images"] = time.perf_counter() - mark
 
     total = time.perf_counter() - began
+    if not outcome.complete:
+        progress.stage(f"Demo catalog incomplete: {len(planned)} products ({outcome.products} new),"
+                       f" {outcome.images} new images, in {total:.1f} s; the next start adds the rest.")
+        return outcome
+    _mark_complete(org_id)
     progress.stage(f"Demo catalog ready: {len(planned)} products ({outcome.products} new),"
                    f" {outcome.images} new images, in {total:.1f} s.")
     return outcome

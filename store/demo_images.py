@@ -17,8 +17,11 @@ import colorsys
 import functools
 import io
 import math
+import os
 import random
 import signal
+import threading
+import time
 from typing import Any, Callable
 
 from PIL import Image, ImageChops, ImageDraw
@@ -329,10 +332,21 @@ def render(kind: str, colour: str, seed: int, view: int = 0) -> tuple[Picture, I
     return prepare_upright(product_photo(kind, colour, seed, view), "file")
 
 
-def ignore_interrupts() -> None:
-    """For worker processes: Ctrl-C is the parent's to handle (it stops handing out
-    work and waits), not a traceback from every worker."""
+def init_worker(parent: int) -> None:
+    """For worker processes. Ctrl-C is the parent's to handle (it stops handing out
+    work and waits), not a traceback from every worker. And a worker must not outlive
+    its parent: one killed outright (SIGKILL, an OOM kill) cannot shut its pool down,
+    and the workers, blocked on a queue whose both ends they hold, would wait for work
+    for ever under PID 1. A daemon thread notices the parent is gone (this process was
+    reparented) and ends the worker."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), name="micropim-orphan-watch", daemon=True).start()
+
+
+def _exit_with(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)  # no cleanup to do: a worker holds no state of its own
 
 
 def product_photo(kind: str, colour: str, seed: int, view: int = 0) -> bytes:

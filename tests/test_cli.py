@@ -58,9 +58,10 @@ def create_key(db: pathlib.Path, org: str = "Acme") -> str:
 class Server:
     """`micropim serve` in a subprocess, its output read by threads so pipes never fill."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, SCRIPT, "serve", *args], cwd=ROOT, env=env or base_env(),
+            [*(command or [sys.executable, SCRIPT]), "serve", *args], cwd=ROOT, env=env or base_env(),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
@@ -360,6 +361,83 @@ def test_serve_demo_prints_a_key_and_seeds_once(tmp_path: pathlib.Path, servers:
     assert call(port, "/api/products", key)[0] == 401  # replaced by the new one
     code, body, _ = call(port, "/api/brands?limit=100", new_key)
     assert body["data"]["pagination"]["total_items"] == len({b["name"] for b in body["data"]["brands"]})
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc); zombies count as gone."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = pathlib.Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        state, parent = stat.rsplit(")", 1)[1].split()[:2]
+        if state != "Z":
+            children.setdefault(int(parent), []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the demo draws in this process on one core")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_server_stopped_during_the_demo_photos_leaves_no_worker_behind(
+    tmp_path: pathlib.Path, servers: list[Server], sig: signal.Signals
+) -> None:
+    # SIGTERM (systemctl stop, docker stop) stops the seed as Ctrl-C does, which shuts
+    # the workers down; after SIGKILL nothing runs in the server, and the workers see
+    # that they were orphaned and end themselves.
+    db = tmp_path / "demo.db"
+    env = base_env(MICROPIM_DEMO_COUNT="100")  # 134 photos: drawn by worker processes
+    server = Server(["--demo", "--db", str(db), "--port", str(free_port())], env)
+    servers.append(server)
+    server.wait_for(r"^  images: ", timeout=120)  # the workers are drawing
+    workers = descendants(server.process.pid)
+    assert len(workers) >= 2, workers  # drawing workers (and multiprocessing's tracker)
+    began = time.monotonic()
+    server.process.send_signal(sig)
+    assert server.process.wait(timeout=15) == (128 + sig if sig == signal.SIGTERM else -sig)
+    assert time.monotonic() - began < 10
+    deadline = time.monotonic() + 5
+    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if alive(pid)], workers
+    if sig == signal.SIGTERM:
+        assert "Interrupted: the next `serve --demo` finishes the demo catalog." in server.stdout
+        assert not [line for line in server.stderr if "Traceback" in line], server.stderr
+
+
+def test_the_installed_micropim_script_seeds_the_demo(tmp_path: pathlib.Path, servers: list[Server]) -> None:
+    # What the README's first command runs: the console script, whose spawned drawing
+    # workers re-import it. MICROPIM_DEMO_COUNT (tests only) keeps it small, yet large
+    # enough for worker processes (demo.POOL_MIN photos).
+    script = pathlib.Path(sys.executable).parent / "micropim"
+    assert script.exists(), script
+    port = free_port()
+    env = base_env(MICROPIM_DEMO_COUNT="40")  # 69 photos
+    server = Server(["--demo", "--db", str(tmp_path / "demo.db"), "--port", str(port)], env, [str(script)])
+    servers.append(server)
+    key = server.wait_for(r"^Demo API key: (mpk_\S+)$", timeout=120).group(1)
+    assert "Photos: drawing, embedding and storing 69 images…" in server.stdout
+    assert product_total(port, key) == 40 + 8
+    code, body, _ = call(port, "/api/products?limit=100", key)
+    assert code == 200 and all(product["images"] for product in body["data"]["products"])
+    assert server.stop() == 0
+    assert not [line for line in server.stderr if "Traceback" in line], server.stderr
 
 
 def test_serve_stops_cleanly_on_sigterm(tmp_path: pathlib.Path, servers: list[Server]) -> None:

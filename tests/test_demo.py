@@ -7,8 +7,11 @@ full one runs in tests/test_cli.py through `serve --demo`.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import pathlib
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +27,8 @@ from tests.conftest import Api
 from tests.test_media import multipart
 
 COUNT = 20
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIRST_DEMO = "09a0e6c"  # a commit whose store/demo.py is the first demo code
 
 
 def table_counts() -> dict[str, int]:
@@ -131,27 +136,61 @@ def test_the_demo_shows_every_feature(seeded: int) -> None:
     assert scalar("SELECT count(*) FROM channel WHERE org_id = ?", org) >= 3
 
 
+def forget_completion() -> None:
+    db.execute_sql("DELETE FROM api_key WHERE label = ?", (demo.MARKER_LABEL,))
+
+
 def test_seeding_again_changes_nothing(seeded: int) -> None:
+    forget_completion()  # every stage runs again, and finds everything there
     before = table_counts()
     outcome = demo.seed(COUNT)
-    assert (outcome.products, outcome.images, outcome.skipped) == (0, 0, False)
-    assert table_counts() == before
+    assert (outcome.products, outcome.images, outcome.skipped, outcome.complete) == (0, 0, False, True)
+    assert table_counts() == {**before, "api_key": before["api_key"] + 1}  # the marker
 
 
-def test_a_demo_key_replaces_the_previous_one_and_marks_the_catalog_finished(seeded: int) -> None:
+def test_a_complete_seed_is_marked_and_later_seeds_leave_the_catalog_alone(seeded: int) -> None:
+    assert scalar("SELECT count(*) FROM api_key WHERE label = ?", demo.MARKER_LABEL) == 1
     first = demo.issue_key(seeded)
     second = demo.issue_key(seeded)
     assert orgs.authenticate(first) is None
     caller = orgs.authenticate(second)
     assert caller is not None and caller.org_id == seeded
-    assert scalar("SELECT count(*) FROM api_key WHERE org_id = ?", seeded) == 1
-    # Once handed out, the catalog is the user's: a photo they deleted stays deleted.
+    assert scalar("SELECT count(*) FROM api_key WHERE org_id = ? AND label = ?", seeded, demo.KEY_LABEL) == 1
+    # The marker is no key: its row matches no key, whatever is sent.
+    assert orgs.authenticate("") is None
+    # Once complete, the catalog is the user's: a photo they deleted stays deleted.
     db.execute_sql("DELETE FROM media WHERE id = (SELECT max(id) FROM media)")
     before = table_counts()
     out = io.StringIO()
-    assert demo.seed(COUNT, demo.Progress(out)).skipped
+    outcome = demo.seed(COUNT, demo.Progress(out))
+    assert outcome.skipped and outcome.complete
     assert out.getvalue() == "Demo catalog already present.\n"
     assert table_counts() == before
+
+
+def test_a_seed_whose_photos_are_refused_is_not_complete_and_the_next_adds_them(seeded: int) -> None:
+    # The demo's photos were deleted, and the index holds another model's embeddings
+    # (the operator switched models without `reindex`): the photos stage is refused.
+    forget_completion()
+    media_rows = scalar("SELECT count(*) FROM media")
+    digest = scalar("SELECT digest FROM image_index")
+    db.execute_sql("DELETE FROM media WHERE product_id IN (SELECT product_id FROM media"
+                   " WHERE alt_text LIKE '%Mug%')")
+    missing = media_rows - scalar("SELECT count(*) FROM media")
+    db.execute_sql("UPDATE image_index SET digest = 'another model'")
+    out = io.StringIO()
+    outcome = demo.seed(COUNT, demo.Progress(out))
+    assert not outcome.complete and outcome.images == 0
+    assert "Photos not added:" in out.getvalue()
+    assert "Demo catalog incomplete:" in out.getvalue().splitlines()[-1]
+    assert scalar("SELECT count(*) FROM api_key WHERE label = ?", demo.MARKER_LABEL) == 0
+    demo.issue_key(seeded)  # the server still hands out a key: it is no marker
+    # The index is the model's again: the next start adds the photos and completes.
+    db.execute_sql("UPDATE image_index SET digest = ?", (digest,))
+    outcome = demo.seed(COUNT, demo.Progress(io.StringIO()))
+    assert outcome.complete and not outcome.skipped and outcome.images == missing > 0
+    assert scalar("SELECT count(*) FROM media") == media_rows
+    assert scalar("SELECT count(*) FROM api_key WHERE label = ?", demo.MARKER_LABEL) == 1
 
 
 class Interrupt(Exception):
@@ -171,6 +210,7 @@ def test_an_interrupted_seed_is_finished_by_the_next_start(tmp_path: Any, templa
         out = io.StringIO()
         with pytest.raises(Interrupt):
             demo.seed(COUNT, StopDuringImages(out))
+        assert not demo.is_complete(demo.demo_org_id())
         stored = scalar("SELECT count(*) FROM media")
         assert 0 < stored < template.counts["media"], out.getvalue()
         out = io.StringIO()
@@ -213,3 +253,47 @@ async def test_a_demo_photo_finds_its_product_over_http(http_server_client: Any,
     assert found[0]["id"] == row[0], [(p["sku"], p["score"]) for p in found]
     # The next ones are sneakers too: same silhouette, other colours and patterns.
     assert [p["sku"][:3] for p in found[1:3]] == ["SNK", "SNK"], [(p["sku"], p["score"]) for p in found]
+
+
+def first_demo_seeder(tmp_path: Any) -> Any:
+    """The first demo code's seeder (before the marker, the photos and the three-level
+    tree), loaded from this repository's history into a temp copy."""
+    try:
+        source = subprocess.run(["git", "show", f"{FIRST_DEMO}:store/demo.py"], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"no git history to take the first demo code from: {exc}")
+    path = tmp_path / "first_demo.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("first_demo", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_database_of_the_first_demo_code_is_completed(tmp_path: Any) -> None:
+    open_database(str(tmp_path / "first.db"))
+    try:
+        first = first_demo_seeder(tmp_path)
+        first.seed(COUNT)
+        org = first.demo_org_id()
+        orgs.create_key(org, label="demo")  # what its `serve --demo` handed out
+        before = scalar("SELECT count(*) FROM product WHERE org_id = ?", org)
+        outcome = demo.seed(COUNT, demo.Progress(io.StringIO()))
+        assert outcome.complete and not outcome.skipped
+        # Its products stand for the planned ones with their EANs (other SKUs): not doubled.
+        assert outcome.products == COUNT + len(demo.VARIABLE) - before
+        assert scalar("SELECT count(*) FROM product WHERE org_id = ?", org) == COUNT + len(demo.VARIABLE)
+        # Every product has its photos now, variants show their colour's.
+        assert scalar("SELECT count(*) FROM product p WHERE org_id = ? AND NOT EXISTS"
+                      " (SELECT 1 FROM media m WHERE m.product_id = p.id)", org) == 0
+        assert scalar("SELECT count(*) FROM product_variant WHERE org_id = ? AND media_id IS NULL", org) == 0
+        # The three-level tree is there, and the attributes have every option.
+        assert scalar("SELECT count(*) FROM category c JOIN category g ON g.id = c.parent_id"
+                      " WHERE c.org_id = ? AND c.name = 'T-Shirts' AND g.name = 'Tops'", org) == 1
+        colour = json.loads(scalar("SELECT options FROM product_attribute WHERE org_id = ? AND code = 'colour'", org))
+        assert {"Red", "Olive"} <= set(colour)
+        assert demo.is_complete(org)
+    finally:
+        close_database()
