@@ -13,9 +13,9 @@ during the images) is finished by the next one, never duplicated. Every product 
 drawn from its own seeded generator, so what a resumed start adds is exactly what the
 first one would have.
 
-Only a seed that completed every stage writes the completion marker (`MARKER_LABEL`)
-once its last stage is done; from then on the catalog is the
-user's: a later start sees the marker and leaves the catalog alone (an image deleted or
+Only a seed that completed every stage writes the completion marker (a `demo_seed`
+row, migration 9) once its last stage is done; from then on the catalog is the user's:
+a later start sees the marker and leaves the catalog alone (an image deleted or
 a brand renamed stays so). A seed that did not complete (photos refused because the
 image model changed, an interrupted start) leaves no marker, and the next start
 resumes. The demo key is no marker: every start replaces it (`issue_key`), complete or
@@ -49,10 +49,6 @@ from store.values import ean_check_digit
 
 DEMO_ORG = "Demo Store"
 KEY_LABEL = "demo"
-# An api_key row that is no key (revoked, no prefix, a hash no key has): the one row
-# a complete seed writes, so that later starts leave the catalog alone. A row of an
-# existing table, so the marker needs no schema change.
-MARKER_LABEL = "demo catalog complete"
 PRODUCT_BATCH = 50  # products per write transaction (each commit is an fsync)
 IMAGE_BATCH = 12  # products whose photos are drawn, embedded and stored together
 WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))  # processes drawing photos: the cores we may use
@@ -643,16 +639,16 @@ def demo_org_id() -> int:
 
 
 def is_complete(org_id: int) -> bool:
-    """Whether a seed of this organization has completed (see `MARKER_LABEL`)."""
-    return bool(ApiKey.select().where(ApiKey.org == org_id, ApiKey.label == MARKER_LABEL).exists())
+    """Whether a seed of this organization has completed (a `demo_seed` row)."""
+    cursor = db.execute_sql("SELECT 1 FROM demo_seed WHERE org_id = ?", (org_id,))
+    return cursor.fetchone() is not None
 
 
 def _mark_complete(org_id: int) -> None:
-    """Write the completion marker: a revoked row with no prefix, which no key matches."""
+    """Record that every stage is done, so that later starts leave the catalog alone."""
     with writing():
-        if not is_complete(org_id):
-            ApiKey.create(org=org_id, prefix="", key_hash=f"{MARKER_LABEL}: organization {org_id}",
-                          label=MARKER_LABEL, revoked_at=utcnow())
+        db.execute_sql("INSERT OR IGNORE INTO demo_seed (org_id, completed_at) VALUES (?, ?)",
+                       (org_id, utcnow()))
 
 
 def seed(count: int = 300, progress: Progress | None = None) -> Outcome:

@@ -524,6 +524,18 @@ DROP TABLE image_index;
 ALTER TABLE image_index_8 RENAME TO image_index;
 """,
     ),
+    (
+        9,
+        "demo catalog: the seeds that completed",
+        # One row per organization whose demo seed finished every stage; later starts
+        # leave that catalog alone (store/demo.py).
+        """
+CREATE TABLE demo_seed (
+    org_id INTEGER PRIMARY KEY REFERENCES organization(id),
+    completed_at TEXT NOT NULL
+);
+""",
+    ),
 ]
 
 

@@ -137,7 +137,7 @@ def test_the_demo_shows_every_feature(seeded: int) -> None:
 
 
 def forget_completion() -> None:
-    db.execute_sql("DELETE FROM api_key WHERE label = ?", (demo.MARKER_LABEL,))
+    db.execute_sql("DELETE FROM demo_seed")
 
 
 def test_seeding_again_changes_nothing(seeded: int) -> None:
@@ -145,19 +145,17 @@ def test_seeding_again_changes_nothing(seeded: int) -> None:
     before = table_counts()
     outcome = demo.seed(COUNT)
     assert (outcome.products, outcome.images, outcome.skipped, outcome.complete) == (0, 0, False, True)
-    assert table_counts() == {**before, "api_key": before["api_key"] + 1}  # the marker
+    assert table_counts() == {**before, "demo_seed": before["demo_seed"] + 1}  # the marker
 
 
 def test_a_complete_seed_is_marked_and_later_seeds_leave_the_catalog_alone(seeded: int) -> None:
-    assert scalar("SELECT count(*) FROM api_key WHERE label = ?", demo.MARKER_LABEL) == 1
+    assert scalar("SELECT count(*) FROM demo_seed") == 1
     first = demo.issue_key(seeded)
     second = demo.issue_key(seeded)
     assert orgs.authenticate(first) is None
     caller = orgs.authenticate(second)
     assert caller is not None and caller.org_id == seeded
     assert scalar("SELECT count(*) FROM api_key WHERE org_id = ? AND label = ?", seeded, demo.KEY_LABEL) == 1
-    # The marker is no key: its row matches no key, whatever is sent.
-    assert orgs.authenticate("") is None
     # Once complete, the catalog is the user's: a photo they deleted stays deleted.
     db.execute_sql("DELETE FROM media WHERE id = (SELECT max(id) FROM media)")
     before = table_counts()
@@ -183,14 +181,14 @@ def test_a_seed_whose_photos_are_refused_is_not_complete_and_the_next_adds_them(
     assert not outcome.complete and outcome.images == 0
     assert "Photos not added:" in out.getvalue()
     assert "Demo catalog incomplete:" in out.getvalue().splitlines()[-1]
-    assert scalar("SELECT count(*) FROM api_key WHERE label = ?", demo.MARKER_LABEL) == 0
+    assert scalar("SELECT count(*) FROM demo_seed") == 0
     demo.issue_key(seeded)  # the server still hands out a key: it is no marker
     # The index is the model's again: the next start adds the photos and completes.
     db.execute_sql("UPDATE image_index SET digest = ?", (digest,))
     outcome = demo.seed(COUNT, demo.Progress(io.StringIO()))
     assert outcome.complete and not outcome.skipped and outcome.images == missing > 0
     assert scalar("SELECT count(*) FROM media") == media_rows
-    assert scalar("SELECT count(*) FROM api_key WHERE label = ?", demo.MARKER_LABEL) == 1
+    assert scalar("SELECT count(*) FROM demo_seed") == 1
 
 
 class Interrupt(Exception):
