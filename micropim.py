@@ -344,7 +344,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             key = demo.issue_key(demo.demo_org_id())  # replaces the previous demo key
             print(f"Demo API key: {key}")
-            print(f"Try: curl -H 'X-API-KEY: {key}' {public_url}/api/products", flush=True)
+            print(f"Try: curl -H 'X-API-KEY: {key}' {public_url}/api/products")
+            print(f"Web UI: {public_url}/ (sign in with the key); API reference: {public_url}/docs",
+                  flush=True)
         await stop.wait()
         server.stop()
 

@@ -188,12 +188,6 @@ class Operation:
             return choice
         return choice(route_kwargs)
 
-    def param(self, name: str) -> Param:
-        for param in self.query:
-            if param.name == name:
-                return param
-        raise DeclarationError(f"query parameter {name!r} is read but not declared")
-
 
 def operation(
     *,
