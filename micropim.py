@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import logging
 import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Sequence
 
+import peewee
 import tornado.httpserver
-import tornado.web
 
+from handlers.app import Application
 from handlers.attributes import AttributeHandler, AttributeListHandler
 from handlers.base import NotFoundHandler
 from handlers.categories import (
@@ -39,7 +39,7 @@ from handlers.media import (
     ProductMediaListHandler,
     ProductMediaOriginalHandler,
 )
-from handlers.openapi import docs_routes, document_text
+from handlers.openapi import docs_routes
 from handlers.products import (
     ProductBarcodeHandler,
     ProductHandler,
@@ -51,6 +51,11 @@ from handlers.reference import ReferenceHandler, ReferenceListHandler
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
 from handlers.ui import UI_DIR, UIFileHandler, UIPageHandler
+from search.fetch import Fetcher
+from search.model import ImageModels
+from search.pipeline import Images
+from store.db import Database, open_database
+from store.urls import MediaUrls
 
 log = logging.getLogger("micropim")
 
@@ -60,6 +65,9 @@ ID = r"([0-9]{1,19})"
 
 @dataclass
 class Settings:
+    """What an application is made from (`make_app`); `serve` fills it from the command line."""
+
+    database: str = "./micropim.db"  # created and migrated when missing
     read_limit: int = 1200
     write_limit: int = 300
     public_url: str = "http://127.0.0.1:8080"
@@ -68,7 +76,9 @@ class Settings:
     clock: Callable[[], float] = time.monotonic
     query_threads: int = 2
     image_model: str | None = None  # an operator's ONNX image model; None = built-in
-    extra: dict[str, Any] = field(default_factory=dict)
+    # The model provider itself, when one is shared (tests load the model once per run);
+    # None: one made from `image_model`, the built-in model cached beside the database.
+    image_models: ImageModels | None = None
 
 
 def routes() -> list[tuple[Any, ...]]:
@@ -117,43 +127,29 @@ def routes() -> list[tuple[Any, ...]]:
     return table
 
 
-def make_app(settings: Settings | None = None) -> tornado.web.Application:
-    """The application; the store must already be open (see `store.db.open_database`)."""
+def make_app(settings: Settings | None = None) -> Application:
+    """The application and its context: the database (opened, migrated), the image
+    model, the fetcher, the rate limiter. `app.close()` releases them."""
     settings = settings or Settings()
-    from store import media
-    from store.db import wait_briefly_on_this_thread
-
-    media.configure(settings.public_url)  # product JSON shows absolute media URLs
-    wait_briefly_on_this_thread()  # the event loop's thread: see store.db
-    _configure_image_model(settings)
-    app = tornado.web.Application(
+    public_url = settings.public_url.rstrip("/")
+    db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads)
+    models = settings.image_models or ImageModels(settings.image_model, _beside(settings.database))
+    fetcher = Fetcher(timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls)
+    return Application(
         routes(),
-        default_handler_class=NotFoundHandler,
+        db=db,
+        images=Images(db, models, fetcher),
         rate_limiter=RateLimiter(settings.read_limit, settings.write_limit, settings.clock),
-        executor=concurrent.futures.ThreadPoolExecutor(
-            settings.query_threads, thread_name_prefix="micropim-query"
-        ),
-        writer=concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="micropim-write"),
-        public_url=settings.public_url.rstrip("/"),
-        allow_private_urls=settings.allow_private_urls,
-        media_fetch_timeout=settings.fetch_timeout,
-        **settings.extra,
+        public_url=public_url,
+        default_handler_class=NotFoundHandler,
     )
-    # Built from the app's own table: a handler without a fitting declaration stops here.
-    app.settings["openapi_document"] = document_text(app)
-    return app
 
 
-def _configure_image_model(settings: Settings) -> None:
-    """Point image search at its model; the built-in one is cached beside the database."""
-    from search.model import configure
-    from store.db import db
-
-    database = db.database if isinstance(db.database, str) else None
-    cache_dir = None
-    if database and database != ":memory:":
-        cache_dir = os.path.dirname(os.path.abspath(database))
-    configure(settings.image_model, cache_dir)
+def _beside(database: str) -> str | None:
+    """The directory of a database file: where the built-in image model is cached."""
+    if database == ":memory:":
+        return None
+    return os.path.dirname(os.path.abspath(database))
 
 
 # ---- command line --------------------------------------------------------------------
@@ -254,13 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(path: str, create: bool = True) -> None:
-    from store.db import open_database
-
+def _open(path: str, create: bool = True) -> Database:
     if not create and not os.path.exists(path):
         fail(f"no database at {path}")
     try:
-        open_database(path)
+        return open_database(path)
     except Exception as exc:  # the driver's errors say what is wrong with the path
         fail(f"cannot open database {path}: {exc}")
 
@@ -306,24 +300,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
     if args.image_model is not None and not os.path.isfile(args.image_model):
         fail(f"argument --image-model: no such file {args.image_model}")
-    _open(args.db)
-    if args.demo:
-        from store import demo
+    public_url = args.public_url or f"http://{args.host}:{args.port}"
+    settings = Settings(database=args.db, read_limit=args.read_limit, write_limit=args.write_limit,
+                        public_url=public_url, allow_private_urls=args.allow_private_urls,
+                        image_model=args.image_model)
+    try:
+        app = make_app(settings)
+    except (peewee.PeeweeException, OSError) as exc:  # the driver's errors say what is wrong
+        fail(f"cannot open database {args.db}: {exc}")
+    try:
+        return _serve(app, args, public_url)
+    finally:
+        app.close()
 
-        # The photos are embedded with the model the server will search with.
-        _configure_image_model(Settings(image_model=args.image_model))
+
+def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
+    if args.demo:
+        from search import demo
+
+        # The photos are embedded with the model the server searches with.
         stopped = _stop_on_sigterm()
         try:
-            demo.seed(count=_demo_count(), progress=demo.Progress(sys.stdout))
+            demo.seed(app.db, app.images.models, count=_demo_count(), progress=demo.Progress(sys.stdout))
         except KeyboardInterrupt:  # what is written stays; the next start adds the rest
             print("\nInterrupted: the next `serve --demo` finishes the demo catalog.", flush=True)
             return 128 + (stopped[0] if stopped else signal.SIGINT)
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    public_url = args.public_url or f"http://{args.host}:{args.port}"
-    app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
-                            public_url=public_url, allow_private_urls=args.allow_private_urls,
-                            image_model=args.image_model))
     server = tornado.httpserver.HTTPServer(app, xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
 
     async def run() -> None:
@@ -340,9 +343,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", status=1)
         print(f"MicroPIM listening on {public_url} (database {os.path.abspath(args.db)})", flush=True)
         if args.demo:
-            from store import demo
+            from search import demo
 
-            key = demo.issue_key(demo.demo_org_id())  # replaces the previous demo key
+            key = demo.issue_key(app.db, demo.demo_org_id(app.db))  # replaces the previous demo key
             print(f"Demo API key: {key}")
             print(f"Try: curl -H 'X-API-KEY: {key}' {public_url}/api/products")
             print(f"Web UI: {public_url}/ (sign in with the key); API reference: {public_url}/docs",
@@ -351,9 +354,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.stop()
 
     asyncio.run(run())
-    from store.db import close_database
-
-    close_database()
     return 0
 
 
@@ -362,9 +362,13 @@ def cmd_create_key(args: argparse.Namespace) -> int:
 
     if not args.org.strip():  # checked before the database file is created
         fail("argument --org: must not be empty")
-    _open(args.db)
-    org_id = orgs.get_or_create_org(args.org)
-    print(orgs.create_key(org_id, label="cli"))
+    db = _open(args.db)
+    try:
+        with db.writing():
+            key = orgs.create_key(db, orgs.get_or_create_org(db, args.org), label="cli")
+    finally:
+        db.close()
+    print(key)
     return 0
 
 
@@ -372,13 +376,16 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from store.backup import backup
     from store.db import sqlite3
 
-    _open(args.db, create=False)
-    if os.path.exists(args.dest) and os.path.samefile(args.dest, args.db):
-        fail(f"cannot back up {args.db} onto itself")
+    db = _open(args.db, create=False)
     try:
-        pages = backup(args.dest)
-    except (OSError, sqlite3.Error) as exc:  # the destination's problem, said in one line
-        fail(f"cannot write backup to {args.dest}: {exc}")
+        if os.path.exists(args.dest) and os.path.samefile(args.dest, args.db):
+            fail(f"cannot back up {args.db} onto itself")
+        try:
+            pages = backup(db, args.dest)
+        except (OSError, sqlite3.Error) as exc:  # the destination's problem, said in one line
+            fail(f"cannot write backup to {args.dest}: {exc}")
+    finally:
+        db.close()
     print(f"backed up {args.db} to {args.dest} ({pages} pages)")
     return 0
 
@@ -390,12 +397,11 @@ def _progress_bar(done: int, total: int, width: int = 30) -> str:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    from search.reindex import reindex
+    from search.pipeline import reindex
 
     if args.image_model is not None and not os.path.isfile(args.image_model):
         fail(f"argument --image-model: no such file {args.image_model}")
-    _open(args.db, create=False)
-    _configure_image_model(Settings(image_model=args.image_model))
+    db = _open(args.db, create=False)
     tty = sys.stderr.isatty()
     shown = -1
 
@@ -409,7 +415,10 @@ def cmd_reindex(args: argparse.Namespace) -> int:
             print(_progress_bar(done, total), file=sys.stderr, flush=True)
         shown = tenth
 
-    outcome = reindex(progress)
+    try:
+        outcome = reindex(db, ImageModels(args.image_model, _beside(args.db)), progress)
+    finally:
+        db.close()
     if tty:
         print(file=sys.stderr)
     print(f"reindexed {outcome.indexed} images ({outcome.skipped} skipped)")

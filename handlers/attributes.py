@@ -68,11 +68,11 @@ class AttributeListHandler(BaseHandler):
         Attribute definitions, ordered by name.
         """
         page, limit = self.page_args()
-        items, total = attributes.list_attributes(self.org_id, page, limit)
+        items, total = self.db.quick(attributes.list_attributes, self.org_id, page, limit)
         self.reply(listing("product_attributes", items, page, limit, total))
 
     @operation(data=schemas.Attribute, status=(201,), body=AttributeCreate)
-    def post(self) -> None:
+    async def post(self) -> None:
         """Create an attribute
 
         `name` and `type` are required; `code` is made from the name when left out;
@@ -82,7 +82,7 @@ class AttributeListHandler(BaseHandler):
         data = body.model_dump(exclude_unset=True)
         data.setdefault("is_required", False)
         data.setdefault("is_variant_axis", False)
-        self.reply(attributes.create_attribute(self.org_id, data), status=201)
+        self.reply(await self.db.write(attributes.create_attribute, self.org_id, data), status=201)
 
 
 class AttributeHandler(BaseHandler):
@@ -93,10 +93,10 @@ class AttributeHandler(BaseHandler):
     @operation(data=schemas.Attribute)
     def get(self, raw_id: str) -> None:
         """Get an attribute"""
-        self.reply(attributes.get_attribute(self.org_id, path_id(raw_id, "attribute")))
+        self.reply(self.db.quick(attributes.get_attribute, self.org_id, path_id(raw_id, "attribute")))
 
     # Updates and deletes may look through every product's values (is the attribute in
-    # use? which products lose it?), which takes long at a large catalog: off the loop.
+    # use? which products lose it?), which takes long at a large catalog.
 
     @operation(data=schemas.Attribute, body=AttributePatch)
     async def patch(self, raw_id: str) -> None:
@@ -107,7 +107,8 @@ class AttributeHandler(BaseHandler):
         """
         attribute_id = path_id(raw_id, "attribute")
         data = self.json_body(AttributePatch).model_dump(exclude_unset=True)
-        self.reply(await self.off_loop_write(attributes.update_attribute, self.org_id, attribute_id, data))
+        self.reply(await self.db.write(attributes.update_attribute, self.org_id, attribute_id, data,
+                                       long=True))
 
     put = patch
 
@@ -119,4 +120,4 @@ class AttributeHandler(BaseHandler):
         how many products and variants changed.
         """
         attribute_id = path_id(raw_id, "attribute")
-        self.reply(await self.off_loop_write(attributes.delete_attribute, self.org_id, attribute_id))
+        self.reply(await self.db.write(attributes.delete_attribute, self.org_id, attribute_id, long=True))

@@ -9,23 +9,24 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pydantic
 import tornado.web
-from tornado.ioloop import IOLoop
 
-from handlers.ratelimit import RateLimiter
 from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, declared
 from store import orgs
-from store.db import is_busy
+from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest, StoreError
+
+if TYPE_CHECKING:  # handlers.app builds on this module
+    from handlers.app import Application
+    from search.pipeline import Images
 
 log = logging.getLogger("micropim.api")
 
 JSON_BODY_LIMIT = 1024 * 1024
 Model = TypeVar("Model", bound=pydantic.BaseModel)
-Result = TypeVar("Result")
 
 
 def to_json(data: Any) -> str:
@@ -133,6 +134,19 @@ class BaseHandler(tornado.web.RequestHandler):
 
     org_id: int
 
+    @property
+    def app(self) -> Application:
+        """The application context (handlers.app)."""
+        return cast("Application", self.application)
+
+    @property
+    def db(self) -> Database:
+        return self.app.db
+
+    @property
+    def images(self) -> Images:
+        return self.app.images
+
     def initialize(self) -> None:
         self._chunks: list[bytes] = []
         self._body_bytes = 0
@@ -175,8 +189,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def _charge(self) -> bool:
         """Take a token from the client's bucket and set the RateLimit headers."""
-        limiter: RateLimiter = self.settings["rate_limiter"]
-        bucket = limiter.bucket(self.request.remote_ip or "", not self._is_read())
+        bucket = self.app.rate_limiter.bucket(self.request.remote_ip or "", not self._is_read())
         allowed = bucket.take()
         self._rate_headers = {
             "RateLimit-Limit": str(bucket.capacity),
@@ -193,7 +206,7 @@ class BaseHandler(tornado.web.RequestHandler):
         key = self.request.headers.get("X-API-KEY", "")
         if not key:
             raise ApiError(401, "missing API key: send it in the X-API-KEY header")
-        caller = orgs.authenticate(key)
+        caller = self.db.quick(orgs.authenticate, key)
         if caller is None:
             raise ApiError(401, "invalid API key")
         if not caller.org_active:
@@ -228,16 +241,6 @@ class BaseHandler(tornado.web.RequestHandler):
         page, limit = self.arg(PAGE), self.arg(LIMIT)
         assert page is not None and limit is not None
         return page, limit
-
-    async def off_loop(self, fn: Callable[..., Result], *args: Any) -> Result:
-        """Run a slow read (or CPU work) on the query thread pool instead of the event loop."""
-        return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)
-
-    async def off_loop_write(self, fn: Callable[..., Result], *args: Any) -> Result:
-        """Run a slow write on the one writer thread. Writes wait there for SQLite's
-        write lock (up to the busy timeout), never in the query pool, so a write stuck
-        behind another process's lock does not hold up searches and lists."""
-        return await IOLoop.current().run_in_executor(self.settings["writer"], fn, *args)
 
     async def head(self, *args: str) -> None:
         """HEAD is GET without the body (Tornado drops it); a read like GET."""

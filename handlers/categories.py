@@ -9,11 +9,11 @@ from pydantic import Field
 from handlers import schemas
 from handlers.base import BaseHandler, to_json
 from handlers.fields import MAX_ID, Body, Id, LongText, Name, Slug
-from handlers.products import SORT, SUBCATEGORIES
+from handlers.params import SORT, SUBCATEGORIES
 from handlers.spec import LIMIT, PAGE, IntParam, id_param, operation
 from handlers.util import listing, pagination, path_id
 from store import categories
-from store.products import ProductQuery
+from store.products.query import ProductQuery
 
 Position = Annotated[int, Field(ge=0, le=2_147_483_647)]
 PARENT_ID = IntParam("parent_id", "List only this category's children, in position order"
@@ -58,17 +58,17 @@ class CategoryListHandler(BaseHandler):
         """
         page, limit = self.page_args()
         parent_id = self.arg(PARENT_ID)
-        items, total = categories.list_categories(self.org_id, parent_id, page, limit)
+        items, total = self.db.quick(categories.list_categories, self.org_id, parent_id, page, limit)
         self.reply(listing("categories", items, page, limit, total))
 
     @operation(data=schemas.Category, status=(201,), body=CategoryCreate)
-    def post(self) -> None:
+    async def post(self) -> None:
         """Create a category
 
         Goes last among its siblings; the slug is made from the name unless given.
         """
         body = self.json_body(CategoryCreate).model_dump(exclude_unset=True)
-        self.reply(categories.create_category(self.org_id, body), status=201)
+        self.reply(await self.db.write(categories.create_category, self.org_id, body), status=201)
 
 
 class CategoryTreeHandler(BaseHandler):
@@ -80,7 +80,7 @@ class CategoryTreeHandler(BaseHandler):
 
         Every category, the roots with `children` nested to any depth in position order.
         """
-        tree = await self.off_loop(categories.category_tree, self.org_id)
+        tree = await self.db.read(categories.category_tree, self.org_id)
         self.reply({"categories": tree})
 
 
@@ -92,10 +92,10 @@ class CategoryHandler(BaseHandler):
     @operation(data=schemas.Category)
     def get(self, raw_id: str) -> None:
         """Get a category"""
-        self.reply(categories.get_category(self.org_id, _category_id(raw_id)))
+        self.reply(self.db.quick(categories.get_category, self.org_id, _category_id(raw_id)))
 
     # A rename or a delete touches every product of the category (their JSON shows
-    # it): 0.6-0.9 s for 100k products, so off the loop.
+    # it): 0.6-0.9 s for 100k products.
     @operation(data=schemas.Category, body=CategoryPatch)
     async def put(self, raw_id: str) -> None:
         """Update a category
@@ -105,7 +105,7 @@ class CategoryHandler(BaseHandler):
         """
         category_id = _category_id(raw_id)
         body = self.json_body(CategoryPatch).model_dump(exclude_unset=True)
-        self.reply(await self.off_loop_write(categories.update_category, self.org_id, category_id, body))
+        self.reply(await self.db.write(categories.update_category, self.org_id, category_id, body, long=True))
 
     @operation(data=schemas.Category)
     async def delete(self, raw_id: str) -> None:
@@ -114,7 +114,8 @@ class CategoryHandler(BaseHandler):
         Its children move up to its parent, its product links go; the products stay.
         Answers the category as it was.
         """
-        self.reply(await self.off_loop_write(categories.delete_category, self.org_id, _category_id(raw_id)))
+        self.reply(await self.db.write(categories.delete_category, self.org_id, _category_id(raw_id),
+                                       long=True))
 
 
 class CategoryChildrenHandler(BaseHandler):
@@ -130,8 +131,8 @@ class CategoryChildrenHandler(BaseHandler):
         """
         category_id = _category_id(raw_id)
         page, limit = self.page_args()
-        categories.get_category(self.org_id, category_id)  # 404 rather than an empty list
-        items, total = categories.list_categories(self.org_id, category_id, page, limit)
+        self.db.quick(categories.get_category, self.org_id, category_id)  # 404 rather than an empty list
+        items, total = self.db.quick(categories.list_categories, self.org_id, category_id, page, limit)
         self.reply(listing("categories", items, page, limit, total))
 
 
@@ -141,16 +142,17 @@ class CategoryMoveHandler(BaseHandler):
     path_params = (CATEGORY_ID,)
 
     @operation(data=schemas.Category, body=CategoryMove)
-    def post(self, raw_id: str) -> None:
+    async def post(self, raw_id: str) -> None:
         """Move a category
 
         Re-parents (`parent_id: null` is the top level) and re-orders; without
         `position`, or past the end, it goes last. Under itself or a descendant: 400.
         """
         category_id = _category_id(raw_id)
-        categories.get_category(self.org_id, category_id)  # a missing id is a 404 before the body
+        self.db.quick(categories.get_category, self.org_id, category_id)  # a 404 before the body
         body = self.json_body(CategoryMove)
-        self.reply(categories.move_category(self.org_id, category_id, body.parent_id, body.position))
+        self.reply(await self.db.write(categories.move_category, self.org_id, category_id,
+                                       body.parent_id, body.position))
 
 
 class CategoryProductsHandler(BaseHandler):
@@ -174,23 +176,22 @@ class CategoryProductsHandler(BaseHandler):
             page=page,
             limit=limit,
         )
-        items, total = await self.off_loop(
-            categories.category_products_json, self.org_id, category_id, query
-        )
+        items, total = await self.db.read(categories.category_products_json, self.org_id, category_id, query)
         pages = to_json(pagination(page, limit, total))
         self.reply_raw(f'{{"products":[{",".join(items)}],"pagination":{pages}}}')
 
     @operation(data=schemas.Category, body=ProductIds)
-    def post(self, raw_id: str) -> None:
+    async def post(self, raw_id: str) -> None:
         """Assign products to a category
 
         Idempotent; if any id is not a product of the organization, nothing is
         assigned. Answers the category with its new `product_count`.
         """
         category_id = _category_id(raw_id)
-        categories.get_category(self.org_id, category_id)  # a missing id is a 404 before the body
+        self.db.quick(categories.get_category, self.org_id, category_id)  # a 404 before the body
         body = self.json_body(ProductIds)
-        self.reply(categories.assign_products(self.org_id, category_id, body.product_ids))
+        self.reply(await self.db.write(categories.assign_products, self.org_id, category_id,
+                                       body.product_ids))
 
 
 class CategoryProductHandler(BaseHandler):
@@ -199,12 +200,12 @@ class CategoryProductHandler(BaseHandler):
     path_params = (CATEGORY_ID, id_param("productId", "product"))
 
     @operation(data=schemas.Category)
-    def delete(self, raw_id: str, raw_product_id: str) -> None:
+    async def delete(self, raw_id: str, raw_product_id: str) -> None:
         """Take a product out of a category
 
         Idempotent: a product not in the category answers 200. Answers the category.
         """
         category_id = _category_id(raw_id)
         product_id = path_id(raw_product_id, "product")
-        self.reply(categories.remove_product(self.org_id, category_id, product_id))
+        self.reply(await self.db.write(categories.remove_product, self.org_id, category_id, product_id))
 

@@ -31,16 +31,16 @@ class ChannelsHandler(BaseHandler):
         The publishing channels configured for the organization; web and mobile when
         none are.
         """
-        channels = orgs.list_channels(self.org_id)
+        channels = self.db.quick(orgs.list_channels, self.org_id)
         self.reply({"channels": channels, "total": len(channels)})
 
     @operation(data=schemas.ChannelList, body=ChannelsIn)
-    def put(self) -> None:
+    async def put(self) -> None:
         """Configure the active channels
 
         Replaces the list; an empty list returns to the defaults. Labels and
         descriptions default to the channel's own.
         """
         body = self.json_body(ChannelsIn)
-        channels = orgs.set_channels(self.org_id, [c.model_dump() for c in body.channels])
+        channels = await self.db.write(orgs.set_channels, self.org_id, [c.model_dump() for c in body.channels])
         self.reply({"channels": channels, "total": len(channels)})

@@ -61,3 +61,10 @@ Ean = Annotated[str | None, AfterValidator(_ean)]
 Currency = Annotated[str, AfterValidator(values.validate_currency)]
 Country = Annotated[str, AfterValidator(_country)]
 Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]
+
+# Attribute values are checked against the organization's definitions in the store
+# (store/attributes.py); here only the shape: an object of at most 200 codes.
+Attributes = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=100)], Any],
+    Field(max_length=200),
+]

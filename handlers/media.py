@@ -1,10 +1,6 @@
 """Product media: add by URL or upload, list, reorder, delete; image search; and the
-public files.
-
-Adding runs in three steps so that nothing slow holds the event loop or the write
-lock: fetch (async client) or read the upload; then, off the loop, decode, make the
-rendition and compute the embedding; then one short write transaction that stores the
-media row, its files and its embedding, or nothing.
+public files. Adding and searching go through `search.pipeline`, which does the slow
+parts off the event loop.
 """
 
 from __future__ import annotations
@@ -13,27 +9,25 @@ import logging
 import re
 from typing import Annotated, Any
 
-import numpy as np
 import tornado.web
 from pydantic import Field, StringConstraints
 from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
-from tornado.ioloop import IOLoop
 
 from handlers import schemas
 from handlers.base import BaseHandler
-from handlers.fetch import fetch_image_bytes, is_public_address
 from handlers.fields import Body
+from handlers.params import PRODUCT_ID
 from handlers.spec import (
     ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, declared, id_param,
     operation,
 )
-from handlers.translations import PRODUCT_ID
 from handlers.util import path_id
-from search import vectors
-from search.model import get_model
-from store import images, media, products
-from store.db import is_busy
+from search import imaging as images
+from search.pipeline import Images
+from store import media
+from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest
+from store.products.read import require_product
 
 log = logging.getLogger("micropim.media")
 
@@ -45,9 +39,6 @@ FileUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 MULTIPART_OVERHEAD = 64 * 1024
 UPLOAD_BODY_LIMIT = images.MAX_BYTES + MULTIPART_OVERHEAD
 MAX_SEARCH_LIMIT = 50
-# The query image is decoded at reduced size when it is a JPEG (Image.draft): the model
-# looks at 224 px, so more is decoding work thrown away.
-QUERY_DECODE_SIDE = 512
 MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})\.webp")
 MEDIA_ID = id_param("mediaId", "media item")
 SEARCH_LIMIT = IntParam("limit", "How many products to answer (default 10)", 1, MAX_SEARCH_LIMIT)
@@ -140,32 +131,6 @@ class UploadHandler(BaseHandler):
         return upload, {param.name: param.parse(texts.get(param.name)) for param in declared.fields}
 
 
-def _stale(exc: vectors.StaleIndex) -> ApiError:
-    """The index holds another model's embeddings: the operator must reindex."""
-    return ApiError(503, f"image search unavailable: {exc}")
-
-
-def _prepare(data: bytes, field: str) -> tuple[images.Picture, np.ndarray, str]:
-    """Off the loop: check the bytes, make the rendition, compute the embedding."""
-    picture, upright = images.prepare_upright(data, field)
-    model = get_model()
-    return picture, model.embed([upright])[0], model.digest
-
-
-def _search(org_id: int, data: bytes, limit: int) -> list[dict[str, Any]]:
-    """Off the loop: embed the query image, search the index, fetch the products."""
-    image = images.upright_image(data, "image", QUERY_DECODE_SIDE)
-    model = get_model()
-    vector = model.embed([image])[0]
-    try:
-        found = vectors.search_products(org_id, vector, limit, model.digest)
-    except vectors.StaleIndex as exc:
-        raise _stale(exc) from None
-    scores = dict(found)
-    shown = products.products_by_id(org_id, [product_id for product_id, _ in found])
-    return [{**product, "score": scores[product["id"]]} for product in shown]
-
-
 class ProductMediaListHandler(UploadHandler):
     """GET /api/products/{id}/media (position order) and POST (by URL or upload)."""
 
@@ -177,7 +142,7 @@ class ProductMediaListHandler(UploadHandler):
 
         In position order.
         """
-        items = media.list_media(self.org_id, path_id(raw_id, "product"))
+        items = self.db.quick(media.list_media, self.org_id, path_id(raw_id, "product"))
         self.reply({"media": items, "total": len(items)})
 
     @operation(data=schemas.Media, status=(201,), body=MediaCreate, form=MEDIA_FORM, errors=(503,))
@@ -189,36 +154,18 @@ class ProductMediaListHandler(UploadHandler):
         Stores the original, a WebP rendition and the image-search embedding.
         """
         product_id = path_id(raw_id, "product")
-        media.check_product(self.org_id, product_id)  # a 404 before reading or fetching
+        self.db.quick(require_product, self.org_id, product_id)  # a 404 before reading or fetching
         if self.is_multipart:
-            upload, texts = await self.off_loop(self.form)
-            alt_text, position = texts["alt_text"] or "", texts["position"]
-            field, data, source = "file", upload.body, None
+            upload, texts = await self.images.compute(self.form)
+            created = await self.images.add_image(
+                self.org_id, product_id, data=upload.body, alt_text=texts["alt_text"] or "",
+                position=texts["position"])
         else:
             body = self.json_body(MediaCreate)
-            alt_text, position, source = body.alt_text or "", body.position, body.file_url
-            field, data = "file_url", await self._fetch(body.file_url)
-        picture, vector, digest = await self.off_loop(_prepare, data, field)
-
-        def index(media_id: int) -> None:
-            vectors.add_embedding(self.org_id, product_id, media_id, vector, digest)
-
-        try:
-            # Off the loop: up to 20 MB of BLOBs written and synced.
-            created = await self.off_loop_write(
-                media.add_media, self.org_id, product_id, picture, alt_text, position, source, index)
-        except vectors.StaleIndex as exc:
-            raise _stale(exc) from None
+            created = await self.images.add_image(
+                self.org_id, product_id, url=body.file_url, alt_text=body.alt_text or "",
+                position=body.position)
         self.reply(created, status=201)
-
-    async def _fetch(self, url: str) -> bytes:
-        allow_private = self.settings.get("allow_private_urls", False)
-        allowed = self.settings.get("media_address_allowed", is_public_address)
-        return await fetch_image_bytes(
-            url, field="file_url", max_bytes=images.MAX_BYTES,
-            timeout=self.settings.get("media_fetch_timeout", 15.0),
-            allowed=(lambda address: True) if allow_private else allowed,
-        )
 
 
 class ProductMediaHandler(BaseHandler):
@@ -232,10 +179,10 @@ class ProductMediaHandler(BaseHandler):
     @operation(data=schemas.Media)
     def get(self, raw_product: str, raw_media: str) -> None:
         """Get a media item"""
-        self.reply(media.get_media(self.org_id, *self._ids(raw_product, raw_media)))
+        self.reply(self.db.quick(media.get_media, self.org_id, *self._ids(raw_product, raw_media)))
 
     @operation(data=schemas.Media, body=MediaPatch)
-    def patch(self, raw_product: str, raw_media: str) -> None:
+    async def patch(self, raw_product: str, raw_media: str) -> None:
         """Update a media item
 
         `alt_text` and/or `position`; the others shift so positions stay 0…n-1.
@@ -245,16 +192,16 @@ class ProductMediaHandler(BaseHandler):
         fields = body.model_dump(exclude_unset=True)
         if "alt_text" in fields:
             fields["alt_text"] = fields["alt_text"] or ""
-        self.reply(media.update_media(self.org_id, product_id, media_id, fields))
+        self.reply(await self.db.write(media.update_media, self.org_id, product_id, media_id, fields))
 
     @operation(data=schemas.Media)
-    def delete(self, raw_product: str, raw_media: str) -> None:
+    async def delete(self, raw_product: str, raw_media: str) -> None:
         """Delete a media item
 
         Removes its files and its embedding; answers the removed item.
         """
         product_id, media_id = self._ids(raw_product, raw_media)
-        self.reply(media.delete_media(self.org_id, product_id, media_id, vectors.remove_embedding))
+        self.reply(await self.db.write(media.delete_media, self.org_id, product_id, media_id))
 
 
 class ProductMediaOriginalHandler(BaseHandler):
@@ -275,7 +222,7 @@ class ProductMediaOriginalHandler(BaseHandler):
         behind the key; not the envelope (errors are). `If-None-Match` answers 304.
         """
         ids = path_id(raw_product, "product"), path_id(raw_media, "media")
-        content_type, etag, data = await self.off_loop(media.read_original, self.org_id, *ids)
+        content_type, etag, data = await self.db.read(media.read_original, self.org_id, *ids)
         self.set_header("Content-Type", content_type)
         self.set_header("ETag", etag)
         if self.check_etag_header():
@@ -302,9 +249,9 @@ class ImageSearchHandler(UploadHandler):
         if not self.is_multipart:
             raise BadRequest("image: send the image as multipart/form-data in a field named image")
         limit = self.arg(SEARCH_LIMIT)
-        upload, texts = await self.off_loop(self.form)
+        upload, texts = await self.images.compute(self.form)
         limit = texts["limit"] or limit or 10
-        found = await self.off_loop(_search, self.org_id, upload.body, limit)
+        found = await self.images.search(self.org_id, upload.body, limit)
         self.reply({"products": found, "total": len(found)})
 
 
@@ -332,6 +279,14 @@ class MediaFileHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
 
+    @property
+    def db(self) -> Database:
+        return self._images.db
+
+    @property
+    def _images(self) -> Images:
+        return self.application.images  # type: ignore[attr-defined, no-any-return]
+
     @operation(data=RawBody("image/webp", "The WebP rendition, or a thumbnail of that width"),
                query=(THUMBNAIL_WIDTH,), errors=(400, 404))
     async def get(self, path: str) -> None:
@@ -349,16 +304,16 @@ class MediaFileHandler(tornado.web.RequestHandler):
         width = self._width()
         if width is not None:
             kind = f"w{width}"
-            if media.file_etag(token, kind) is None:
+            if self.db.quick(media.file_etag, token, kind) is None:
                 thumbnail = await self._make_thumbnail(token, kind, width)
-                self._send(images.etag_of(thumbnail), "image/webp", thumbnail)
+                self._send(media.etag_of(thumbnail), "image/webp", thumbnail)
                 return
-        etag = media.file_etag(token, kind)
+        etag = self.db.quick(media.file_etag, token, kind)
         if etag is None:
             raise tornado.web.HTTPError(404)
         if self._not_modified(etag):
             return
-        found = await self._run(media.read_file, token, kind)
+        found = await self.db.read(media.read_file, token, kind)
         if found is None:  # deleted between the two reads
             raise tornado.web.HTTPError(404)
         content_type, _, data = found
@@ -396,17 +351,12 @@ class MediaFileHandler(tornado.web.RequestHandler):
         request is answered from the bytes just made (a thumbnail is the same whenever
         it is made, so its ETag is too). If keeping it fails (the write lock stayed
         taken), the next request makes it again."""
-        found = media.read_file(token, media.RENDITION)
+        found = await self.db.read(media.read_file, token, media.RENDITION)
         if found is None:
             raise tornado.web.HTTPError(404)
-        thumbnail: bytes = await self._run(images.make_thumbnail, found[2], width)
-        kept = IOLoop.current().run_in_executor(
-            self.settings["writer"], media.save_thumbnail, token, kind, thumbnail)
-        kept.add_done_callback(_log_unkept)
+        thumbnail: bytes = await self._images.compute(images.make_thumbnail, found[2], width)
+        self.db.submit_write(media.save_thumbnail, token, kind, thumbnail).add_done_callback(_log_unkept)
         return thumbnail
-
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        return await IOLoop.current().run_in_executor(self.settings["executor"], fn, *args)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

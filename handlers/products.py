@@ -9,27 +9,17 @@ from pydantic import Field, RootModel
 from handlers import schemas
 from handlers.base import BaseHandler, parse_json, to_json, validate
 from handlers.fields import (
-    Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
+    Attributes, Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
-from handlers.spec import (
-    LIMIT, PAGE, BoolParam, ChoiceParam, IntParam, PathParam, TextParam, operation,
-)
-from handlers.translations import LOCALE, PRODUCT_ID
+from handlers.params import LOCALE, PRODUCT_ID, SORT, SUBCATEGORIES
+from handlers.spec import LIMIT, PAGE, ChoiceParam, IntParam, PathParam, TextParam, operation
 from handlers.util import pagination, parse_timestamp, path_id
-from store import products
 from store.errors import BadRequest
+from store.products import barcode, query, read, stock, write
 from store.values import CHANNELS, STATUSES
 
 Status = Literal["draft", "active", "archived", "out_of_stock"]
 ChannelName = Literal["web", "mobile", "api", "marketplace", "social", "email"]
-
-
-# Attribute values are checked against the organization's definitions in the store
-# (store/attributes.py); here only the shape: an object of at most 200 codes.
-Attributes = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=100)], Any],
-    Field(max_length=200),
-]
 
 
 class ProductPatch(Body):
@@ -82,15 +72,11 @@ STATUS = ChoiceParam("status", "Filter by status; archived products are listed o
 BRAND = IntParam("brand", "Filter by brand id")
 CHANNEL = ChoiceParam("channel", "Filter by publishing channel", tuple(CHANNELS))
 CATEGORY = IntParam("category", "Filter by category id")
-SUBCATEGORIES = BoolParam("include_subcategories",
-                          "With a category: take its descendants too (only `true` or `false`)")
 UPDATED_SINCE = TextParam(
     "updated_since", "Only products with `updated_at` at or after this ISO 8601 time (UTC when"
     " no zone is given), for incremental sync",
     convert=lambda raw: parse_timestamp("updated_since", raw),
     extra={"examples": ["2026-01-31T12:00:00Z"]})
-SORT = ChoiceParam("sort", "Order; `-` for descending, ties broken by id (default: id)",
-                   tuple(f"{sign}{key}" for key in products.SORTS for sign in ("", "-")))
 BARCODE = PathParam("barcode", {"type": "string", "pattern": "^([0-9]{8}|[0-9]{12,13})$"},
                     "EAN-13, EAN-8 or UPC-A")
 
@@ -104,9 +90,9 @@ def _locale(handler: BaseHandler) -> str | None:
 class ProductListHandler(BaseHandler):
     """GET /api/products (filters, search, sort, pages) and POST /api/products."""
 
-    def _query(self) -> products.ProductQuery:
+    def _query(self) -> query.ProductQuery:
         page, limit = self.page_args()
-        return products.ProductQuery(
+        return query.ProductQuery(
             search=self.arg(SEARCH),
             status=self.arg(STATUS),
             brand=self.arg(BRAND),
@@ -128,23 +114,21 @@ class ProductListHandler(BaseHandler):
         A page of products with filters, search and sort. Archived products only with
         `status=archived`. Products carry an `ETag`; `If-None-Match` answers 304.
         """
-        query = self._query()
-        if query.is_cheap:
-            items, total = products.list_products_json(self.org_id, query)
-        else:
-            items, total = await self.off_loop(products.list_products_json, self.org_id, query)
+        wanted = self._query()
+        items, total = await self.db.read(query.list_products_json, self.org_id, wanted,
+                                          quick=wanted.is_cheap)
         # The products are JSON already (store.cache); only the frame is encoded here.
-        pages = to_json(pagination(query.page, query.limit, total))
+        pages = to_json(pagination(wanted.page, wanted.limit, total))
         self.reply_raw(f'{{"products":[{",".join(items)}],"pagination":{pages}}}')
 
     @operation(data=schemas.Product, status=(201,), body=ProductCreate)
-    def post(self) -> None:
+    async def post(self) -> None:
         """Create a product
 
         `name` and `sku` are required; answers the full product object.
         """
         body = self.json_body(ProductCreate)
-        self.reply(products.create_product(self.org_id, _fields(body)), status=201)
+        self.reply(await self.db.write(write.create_product, self.org_id, _fields(body)), status=201)
 
 
 class ProductHandler(BaseHandler):
@@ -156,10 +140,10 @@ class ProductHandler(BaseHandler):
     def get(self, raw_id: str) -> None:
         """Get a product"""
         product_id = path_id(raw_id, "product")
-        self.reply_raw(products.get_product_json(self.org_id, product_id, _locale(self)))
+        self.reply_raw(self.db.quick(read.get_product_json, self.org_id, product_id, _locale(self)))
 
     @operation(data=schemas.Product, body=ProductPatch)
-    def patch(self, raw_id: str) -> None:
+    async def patch(self, raw_id: str) -> None:
         """Update a product (partial)
 
         Send only the fields to change; `null` clears an optional one. `attributes`
@@ -167,15 +151,15 @@ class ProductHandler(BaseHandler):
         """
         product_id = path_id(raw_id, "product")
         body = self.json_body(ProductPatch)
-        self.reply(products.update_product(self.org_id, product_id, _fields(body)))
+        self.reply(await self.db.write(write.update_product, self.org_id, product_id, _fields(body)))
 
     @operation(data=schemas.Product)
-    def delete(self, raw_id: str) -> None:
+    async def delete(self, raw_id: str) -> None:
         """Archive a product (soft delete)
 
         Sets the status to `archived`; the product stays, and barcode lookup still finds it.
         """
-        self.reply(products.archive_product(self.org_id, path_id(raw_id, "product")))
+        self.reply(await self.db.write(write.archive_product, self.org_id, path_id(raw_id, "product")))
 
 
 class ProductBarcodeHandler(BaseHandler):
@@ -184,15 +168,15 @@ class ProductBarcodeHandler(BaseHandler):
     path_params = (BARCODE,)
 
     @operation(data=schemas.BarcodeMatch, query=(LOCALE,))
-    def get(self, barcode: str) -> None:
+    def get(self, code: str) -> None:
         """Look up a product by barcode
 
         The product whose EAN (or one of whose variants' EAN) is the barcode, with its
         stock per warehouse; a UPC-A also matches its 13-digit form.
         """
-        if not barcode.isascii() or not barcode.isdigit() or len(barcode) not in (8, 12, 13):
+        if not code.isascii() or not code.isdigit() or len(code) not in (8, 12, 13):
             raise BadRequest("barcode: must be 8, 12 or 13 digits (EAN-8, UPC-A or EAN-13)")
-        self.reply(products.find_by_barcode(self.org_id, barcode, _locale(self)))
+        self.reply(self.db.quick(barcode.find_by_barcode, self.org_id, code, _locale(self)))
 
 
 class ProductStockHandler(BaseHandler):
@@ -203,10 +187,10 @@ class ProductStockHandler(BaseHandler):
     @operation(data=schemas.ProductWithStock)
     def get(self, raw_id: str) -> None:
         """Get a product's stock per warehouse"""
-        self.reply(products.product_with_stock(self.org_id, path_id(raw_id, "product")))
+        self.reply(self.db.quick(stock.product_with_stock, self.org_id, path_id(raw_id, "product")))
 
     @operation(data=schemas.ProductWithStock, body=StockLevelsIn)
-    def put(self, raw_id: str) -> None:
+    async def put(self, raw_id: str) -> None:
         """Set stock levels
 
         Sets the listed warehouses' levels; the others keep theirs. A variable
@@ -217,4 +201,4 @@ class ProductStockHandler(BaseHandler):
         if not isinstance(data, list):
             raise BadRequest('body: must be a JSON list such as [{"warehouse_id": 1, "quantity": 5}]')
         levels = [level.model_dump() for level in validate(self.body_model(StockLevelsIn), data).root]
-        self.reply(products.set_stock_levels(self.org_id, product_id, levels))
+        self.reply(await self.db.write(stock.set_stock_levels, self.org_id, product_id, levels))

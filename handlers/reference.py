@@ -108,13 +108,14 @@ class ReferenceListHandler(ReferenceHandlerBase):
         A page in id order.
         """
         page, limit = self.page_args()
-        items, total = self.store.list(self.org_id, page, limit)
+        items, total = self.db.quick(self.store.list, self.org_id, page, limit)
         self.reply(listing(self.key, items, page, limit, total))
 
     @operation(data=schemas.reference_item, status=(201,), body=create_model)
-    def post(self) -> None:
+    async def post(self) -> None:
         """Create a {thing}"""
-        self.reply(self.store.create(self.org_id, self._body(self.create_model)), status=201)
+        data = self._body(self.create_model)
+        self.reply(await self.db.write(self.store.create, self.org_id, data), status=201)
 
 
 class ReferenceHandler(ReferenceHandlerBase):
@@ -125,24 +126,25 @@ class ReferenceHandler(ReferenceHandlerBase):
     @operation(data=schemas.reference_item)
     def get(self, raw_id: str) -> None:
         """Get a {thing}"""
-        self.reply(self.store.get(self.org_id, path_id(raw_id, self.store.noun)))
+        self.reply(self.db.quick(self.store.get, self.org_id, path_id(raw_id, self.store.noun)))
 
     @operation(data=schemas.reference_item, body=patch_model)
-    def patch(self, raw_id: str) -> None:
+    async def patch(self, raw_id: str) -> None:
         """Update a {thing} (PUT and PATCH alike)
 
         Any subset of the create fields; omitted ones keep their values.
         """
         row_id = path_id(raw_id, self.store.noun)
-        self.reply(self.store.update(self.org_id, row_id, self._body(self.patch_model)))
+        data = self._body(self.patch_model)
+        self.reply(await self.db.write(self.store.update, self.org_id, row_id, data))
 
     put = patch
 
     @operation(data=schemas.reference_item, errors=(400,))
-    def delete(self, raw_id: str) -> None:
+    async def delete(self, raw_id: str) -> None:
         """Delete a {thing}
 
         Answers the row as it was. A brand, supplier or VAT rate that products use
         cannot be deleted (400), nor the default warehouse or one holding stock.
         """
-        self.reply(self.store.delete(self.org_id, path_id(raw_id, self.store.noun)))
+        self.reply(await self.db.write(self.store.delete, self.org_id, path_id(raw_id, self.store.noun)))

@@ -5,25 +5,12 @@ from __future__ import annotations
 from handlers import schemas
 from handlers.base import BaseHandler
 from handlers.fields import Body, LongText, Name, ShortText, Slug
-from handlers.spec import PathParam, TextParam, id_param, operation
+from handlers.params import PRODUCT_ID, parse_locale
+from handlers.spec import PathParam, operation
 from handlers.util import path_id
 from store import translations
-from store.errors import BadRequest
-from store.values import canonical_locale
+from store.products.read import require_product
 
-
-def parse_locale(raw: str) -> str:
-    """A locale from the path or the query string, in canonical case; 400 naming it."""
-    try:
-        return canonical_locale(raw)
-    except ValueError as exc:
-        raise BadRequest(f"locale: {exc}") from None
-
-
-LOCALE = TextParam("locale", "Answer the translated texts of this BCP 47 locale (`de-AT`), each"
-                   " falling back on its own to the parent locale, then the default text",
-                   convert=parse_locale, extra={"examples": ["de-AT"]})
-PRODUCT_ID = id_param("id", "product")
 LOCALE_PATH = PathParam("locale", {"type": "string", "examples": ["de-AT"]},
                         "A BCP 47 language tag: language, optional script and region")
 
@@ -49,7 +36,7 @@ class TranslationListHandler(BaseHandler):
         Every locale of the product, sorted; a field that is not translated is null.
         """
         product_id = path_id(raw_id, "product")
-        self.reply(translations.list_translations(self.org_id, product_id))
+        self.reply(self.db.quick(translations.list_translations, self.org_id, product_id))
 
 
 class TranslationHandler(BaseHandler):
@@ -61,17 +48,17 @@ class TranslationHandler(BaseHandler):
         """The path from left to right: a product that is not there is a 404 whatever
         the locale or the body say; then a bad locale is a 400."""
         product_id = path_id(raw_id, "product")
-        translations.require_product(self.org_id, product_id)
+        self.db.quick(require_product, self.org_id, product_id)
         return product_id, parse_locale(raw_locale)
 
     @operation(data=schemas.Translation)
     def get(self, raw_id: str, raw_locale: str) -> None:
         """Get one translation"""
         product_id, locale = self._path(raw_id, raw_locale)
-        self.reply(translations.get_translation(self.org_id, product_id, locale))
+        self.reply(self.db.quick(translations.get_translation, self.org_id, product_id, locale))
 
     @operation(data=schemas.Translation, status=(200, 201), body=TranslationIn)
-    def put(self, raw_id: str, raw_locale: str) -> None:
+    async def put(self, raw_id: str, raw_locale: str) -> None:
         """Create or replace a translation
 
         Replaces the whole translation (201 when the locale is new, 200 when replaced);
@@ -79,14 +66,15 @@ class TranslationHandler(BaseHandler):
         """
         product_id, locale = self._path(raw_id, raw_locale)
         data = self.json_body(TranslationIn).model_dump(exclude_unset=True)
-        found, created = translations.put_translation(self.org_id, product_id, locale, data)
+        found, created = await self.db.write(translations.put_translation, self.org_id, product_id,
+                                             locale, data)
         self.reply(found, status=201 if created else 200)
 
     @operation(data=schemas.Translation)
-    def delete(self, raw_id: str, raw_locale: str) -> None:
+    async def delete(self, raw_id: str, raw_locale: str) -> None:
         """Delete a translation
 
         Answers the translation as it was.
         """
         product_id, locale = self._path(raw_id, raw_locale)
-        self.reply(translations.delete_translation(self.org_id, product_id, locale))
+        self.reply(await self.db.write(translations.delete_translation, self.org_id, product_id, locale))

@@ -36,7 +36,7 @@ def content_security_policy(public_url: str) -> str:
 
 
 def _secure(handler: tornado.web.RequestHandler) -> None:
-    policy = content_security_policy(handler.settings.get("public_url", ""))
+    policy = content_security_policy(getattr(handler.application, "public_url", ""))
     handler.set_header("Content-Security-Policy", policy)
     handler.set_header("X-Content-Type-Options", "nosniff")
     handler.set_header("Referrer-Policy", "same-origin")

@@ -8,12 +8,12 @@ from pydantic import Field
 
 from handlers import schemas
 from handlers.base import BaseHandler
-from handlers.fields import Body, Ean, Id, Money, Name, Quantity, Sku
-from handlers.products import Attributes
+from handlers.fields import Attributes, Body, Ean, Id, Money, Name, Quantity, Sku
+from handlers.params import PRODUCT_ID
 from handlers.spec import id_param, operation
-from handlers.translations import PRODUCT_ID
 from handlers.util import path_id
 from store import variants
+from store.products.read import require_product
 
 
 class VariantPatch(Body):
@@ -53,19 +53,20 @@ class VariantListHandler(BaseHandler):
 
         All of them, in position order.
         """
-        self.reply(variants.list_variants(self.org_id, path_id(raw_id, "product")))
+        self.reply(self.db.quick(variants.list_variants, self.org_id, path_id(raw_id, "product")))
 
     @operation(data=schemas.Variant, status=(201,), body=VariantCreate)
-    def post(self, raw_id: str) -> None:
+    async def post(self, raw_id: str) -> None:
         """Create a variant
 
         `sku` is required; `attributes` maps variant-axis attribute codes to values.
         The first variant makes a simple product variable.
         """
         product_id = path_id(raw_id, "product")
-        variants.require_product(self.org_id, product_id)  # a missing product: 404 before the body
+        self.db.quick(require_product, self.org_id, product_id)  # a missing product: 404 before the body
         body = self.json_body(VariantCreate)
-        self.reply(variants.create_variant(self.org_id, product_id, _fields(body)), status=201)
+        self.reply(await self.db.write(variants.create_variant, self.org_id, product_id, _fields(body)),
+                   status=201)
 
 
 class VariantHandler(BaseHandler):
@@ -76,24 +77,25 @@ class VariantHandler(BaseHandler):
     @operation(data=schemas.Variant)
     def get(self, raw_id: str, raw_variant: str) -> None:
         """Get a variant"""
-        self.reply(variants.get_variant(self.org_id, path_id(raw_id, "product"),
-                                        path_id(raw_variant, "variant")))
+        self.reply(self.db.quick(variants.get_variant, self.org_id, path_id(raw_id, "product"),
+                                 path_id(raw_variant, "variant")))
 
     @operation(data=schemas.Variant, body=VariantPatch)
-    def patch(self, raw_id: str, raw_variant: str) -> None:
+    async def patch(self, raw_id: str, raw_variant: str) -> None:
         """Update a variant (partial)
 
         Any subset of the fields; `attributes` merge key by key.
         """
         product_id, variant_id = path_id(raw_id, "product"), path_id(raw_variant, "variant")
         body = self.json_body(VariantPatch)
-        self.reply(variants.update_variant(self.org_id, product_id, variant_id, _fields(body)))
+        self.reply(await self.db.write(variants.update_variant, self.org_id, product_id, variant_id,
+                                       _fields(body)))
 
     @operation(data=schemas.Variant)
-    def delete(self, raw_id: str, raw_variant: str) -> None:
+    async def delete(self, raw_id: str, raw_variant: str) -> None:
         """Delete a variant
 
         The product stays variable; answers the deleted variant.
         """
-        self.reply(variants.delete_variant(self.org_id, path_id(raw_id, "product"),
-                                           path_id(raw_variant, "variant")))
+        self.reply(await self.db.write(variants.delete_variant, self.org_id, path_id(raw_id, "product"),
+                                       path_id(raw_variant, "variant")))

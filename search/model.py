@@ -2,7 +2,8 @@
 
 The built-in model is EfficientNet-Lite0 (ImageNet), built once from the weights
 package into an .onnx file cached beside the database (see `search/lite0.py`); an
-operator can bring their own ONNX model instead (`serve --image-model PATH`).
+operator can bring their own ONNX model instead (`serve --image-model PATH`). An
+application's `ImageModels` loads the one it was given, once.
 
 Preprocessing (what measured best for product photos, see README "Image model and vector index"):
 transparency composited over white, RGB; a uniform border (studio white) trimmed when
@@ -280,13 +281,7 @@ def builtin_onnx(cache_dir: str) -> bytes:
     return data
 
 
-# ---- process-wide model --------------------------------------------------------------
-
-_lock = threading.Lock()
-_model_path: str | None = None
-_cache_dir: str | None = None
-_model: ImageModel | None = None
-
+# ---- the model an application uses ----------------------------------------------------
 
 def cache_dir_for(cache_dir: str | None) -> str:
     """Where the built-in .onnx goes: MICROPIM_MODEL_CACHE when set (tests share one
@@ -294,26 +289,25 @@ def cache_dir_for(cache_dir: str | None) -> str:
     return os.environ.get("MICROPIM_MODEL_CACHE") or cache_dir or "."
 
 
-def configure(model_path: str | None, cache_dir: str | None) -> None:
-    """Choose the model: an operator's ONNX file, or None for the built-in one cached
-    in `cache_dir`. The model loads on first use; choosing another model path drops
-    a model already loaded, a new cache directory alone does not (same model)."""
-    global _model_path, _cache_dir, _model
-    with _lock:
-        if model_path != _model_path:
-            _model = None
-        _model_path, _cache_dir = model_path, cache_dir
+class ImageModels:
+    """The image model of one application: an operator's ONNX file (`path`) or, when
+    None, the built-in one built once into `cache_dir`. Loaded on first use, once;
+    thread-safe. Tests hand one to every application they make, so the model is
+    loaded once per test run, not once per test."""
 
+    def __init__(self, path: str | None = None, cache_dir: str | None = None) -> None:
+        self.path = path
+        self.cache_dir = cache_dir
+        self._lock = threading.Lock()
+        self._model: ImageModel | None = None
 
-def get_model() -> ImageModel:
-    """The configured model, loaded (or built) once per process."""
-    global _model
-    with _lock:
-        if _model is None:
-            if _model_path is not None:
-                with open(_model_path, "rb") as file:
-                    _model = ImageModel(file.read())
-            else:
-                _model = ImageModel(builtin_onnx(cache_dir_for(_cache_dir)))
-            log.info("image model %s loaded (%d-d)", _model.digest[:12], _model.dim)
-        return _model
+    def get(self) -> ImageModel:
+        with self._lock:
+            if self._model is None:
+                if self.path is not None:
+                    with open(self.path, "rb") as file:
+                        self._model = ImageModel(file.read())
+                else:
+                    self._model = ImageModel(builtin_onnx(cache_dir_for(self.cache_dir)))
+                log.info("image model %s loaded (%d-d)", self._model.digest[:12], self._model.dim)
+            return self._model

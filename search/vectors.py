@@ -12,10 +12,11 @@ Two copies of each embedding, both keyed by media id:
 
 The index records the model (dimension and digest) it holds in `image_index`. An
 empty index adopts whatever model writes to it first; a non-empty one refuses
-vectors and queries of another model (`StaleIndex`) until `reset_index()` (what
-`micropim reindex` starts with) empties it for the new one.
+vectors and queries of another model (`StaleIndex`) until `reset_index(db)` (what
+`micropim reindex` starts with) empties it for the new one. The tables are made by
+migrations 6, 8 and 10.
 
-Every write runs in the caller's transaction on the store's `db`.
+Every write runs in the caller's write transaction.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from typing import Sequence
 
 import numpy as np
 
-from store.db import db, utcnow
+from store.db import Database
+from store.values import utcnow
 
 # Coarse candidates per query; grown while too few distinct products come out.
 COARSE_K = 128
 MAX_K = 4096  # sqlite-vec's limit on k
-CHUNK_SIZE = 4096  # vec0 rows per chunk
-CODE_BITS = 2560  # bits of the coarse code of a new index (recorded with it)
+CODE_BITS = 2560  # bits of the coarse code of a new index (recorded with it; migration 10)
 PROJECTION_SEED = 20260401
 
 
@@ -40,42 +41,28 @@ class StaleIndex(ValueError):
     """The index holds embeddings of another model: run `micropim reindex`."""
 
 
-def _vec_table_sql(bits: int) -> list[str]:
-    return [
-        f"CREATE VIRTUAL TABLE image_vec USING vec0("
-        f"org_id INTEGER PARTITION KEY, embedding BIT[{bits}], chunk_size={CHUNK_SIZE})",
-        # Deleting an embedding (directly, or by cascade from its product) removes
-        # its coarse code too.
-        "CREATE TRIGGER image_embedding_ad AFTER DELETE ON image_embedding BEGIN"
-        " DELETE FROM image_vec WHERE rowid = old.media_id; END",
-    ]
-
-
-def index_model() -> tuple[int, str] | None:
+def index_model(db: Database) -> tuple[int, str] | None:
     """(dim, digest) of the model the index holds, or None before the first embedding."""
-    row = _index_row()
+    row = _index_row(db)
     return (row[0], row[1]) if row else None
 
 
-def _index_row() -> tuple[int, str, int] | None:
+def _index_row(db: Database) -> tuple[int, str, int] | None:
     row = db.execute_sql("SELECT dim, digest, code_bits FROM image_index WHERE id = 1").fetchone()
     return (int(row[0]), str(row[1]), int(row[2])) if row else None
 
 
-def count_embeddings() -> int:
+def count_embeddings(db: Database) -> int:
     return int(db.execute_sql("SELECT count(*) FROM image_embedding").fetchone()[0])
 
 
-def reset_index(dim: int, digest: str) -> None:
+def reset_index(db: Database, dim: int, digest: str) -> None:
     """Empty the index and set it up for the model (`dim`, `digest`): the first step
     of a reindex after a model change. Runs in the caller's transaction."""
     if dim < 1:
         raise ValueError(f"embedding size must be positive, got {dim}")
-    db.execute_sql("DROP TRIGGER IF EXISTS image_embedding_ad")
-    db.execute_sql("DROP TABLE IF EXISTS image_vec")
+    db.execute_sql("DELETE FROM image_vec")
     db.execute_sql("DELETE FROM image_embedding")
-    for statement in _vec_table_sql(CODE_BITS):
-        db.execute_sql(statement)
     db.execute_sql(
         "INSERT INTO image_index (id, dim, digest, code_bits, created_at) VALUES (1, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET dim = excluded.dim, digest = excluded.digest,"
@@ -84,15 +71,7 @@ def reset_index(dim: int, digest: str) -> None:
     )
 
 
-def _current_digest(digest: str | None) -> str:
-    if digest is not None:
-        return digest
-    from search.model import get_model
-
-    return get_model().digest
-
-
-def _has_embeddings() -> bool:
+def _has_embeddings(db: Database) -> bool:
     return db.execute_sql("SELECT 1 FROM image_embedding LIMIT 1").fetchone() is not None
 
 
@@ -145,18 +124,18 @@ def _int8(v: np.ndarray) -> bytes:
     return np.round(v * scale).astype(np.int8).tobytes()
 
 
-def add_embedding(org_id: int, product_id: int, media_id: int, vector: np.ndarray,
-                  digest: str | None = None) -> None:
+def add_embedding(db: Database, org_id: int, product_id: int, media_id: int, vector: np.ndarray,
+                  digest: str) -> None:
     """Index (or re-index) media item `media_id` of product `product_id`.
 
-    `digest` names the model that made `vector` (default: the process's model). An
-    empty index is set up for that model; a non-empty index of another model raises
-    StaleIndex. Runs in the caller's transaction."""
-    add_embeddings(org_id, [(product_id, media_id, vector)], digest)
+    `digest` names the model that made `vector`. An empty index is set up for that
+    model; a non-empty index of another model raises StaleIndex. Runs in the caller's
+    transaction."""
+    add_embeddings(db, org_id, [(product_id, media_id, vector)], digest)
 
 
-def add_embeddings(org_id: int, items: Sequence[tuple[int, int, np.ndarray]],
-                   digest: str | None = None) -> None:
+def add_embeddings(db: Database, org_id: int, items: Sequence[tuple[int, int, np.ndarray]],
+                   digest: str) -> None:
     """`add_embedding` for many (product id, media id, vector) items at once, the
     coarse codes computed in one matrix product (what a reindex wants)."""
     latest = {media_id: i for i, (_, media_id, _) in enumerate(items)}
@@ -166,12 +145,11 @@ def add_embeddings(org_id: int, items: Sequence[tuple[int, int, np.ndarray]],
         return
     matrix = np.stack([_as_vector(vector) for _, _, vector in items])
     dim = matrix.shape[1]
-    digest = _current_digest(digest)
-    row = _index_row()
+    row = _index_row(db)
     if row is None or row[:2] != (dim, digest):
-        if _has_embeddings():
+        if _has_embeddings(db):
             _check(None if row is None else row[:2], dim, digest)
-        reset_index(dim, digest)
+        reset_index(db, dim, digest)
         row = (dim, digest, CODE_BITS)
     codes = _codes(matrix, row[2])
     media_ids = [media_id for _, media_id, _ in items]
@@ -188,12 +166,12 @@ def add_embeddings(org_id: int, items: Sequence[tuple[int, int, np.ndarray]],
     )
 
 
-def remove_embedding(media_id: int) -> None:
+def remove_embedding(db: Database, media_id: int) -> None:
     """Forget media item `media_id` (nothing happens if it was never indexed)."""
     db.execute_sql("DELETE FROM image_embedding WHERE media_id = ?", (media_id,))
 
 
-def _coarse(org_id: int, code: bytes, k: int) -> list[int]:
+def _coarse(db: Database, org_id: int, code: bytes, k: int) -> list[int]:
     rows = db.execute_sql(
         "SELECT rowid FROM image_vec WHERE embedding MATCH vec_bit(?) AND k = ? AND org_id = ?",
         (code, k, org_id),
@@ -201,7 +179,7 @@ def _coarse(org_id: int, code: bytes, k: int) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
-def _rerank(org_id: int, media_ids: list[int], v: np.ndarray) -> dict[int, float]:
+def _rerank(db: Database, org_id: int, media_ids: list[int], v: np.ndarray) -> dict[int, float]:
     """Each live product's best exact cosine among the candidate media."""
     rows = db.execute_sql(
         # CROSS JOIN fixes the order: the few candidates drive primary-key lookups
@@ -224,8 +202,8 @@ def _rerank(org_id: int, media_ids: list[int], v: np.ndarray) -> dict[int, float
     return best
 
 
-def search_products(org_id: int, vector: np.ndarray, limit: int,
-                    digest: str | None = None) -> list[tuple[int, float]]:
+def search_products(db: Database, org_id: int, vector: np.ndarray, limit: int,
+                    digest: str) -> list[tuple[int, float]]:
     """The `limit` products of `org_id` whose images best match `vector`, best first,
     as (product id, score): one entry per product (its best image), archived products
     left out.
@@ -237,20 +215,20 @@ def search_products(org_id: int, vector: np.ndarray, limit: int,
     if limit < 1:
         return []
     v = _as_vector(vector)
-    row = _index_row()
+    row = _index_row(db)
     if row is None:
         return []
-    held, digest = row[:2], _current_digest(digest)
+    held = row[:2]
     if held != (v.size, digest):
-        if not _has_embeddings():
+        if not _has_embeddings(db):
             return []  # emptied: the next embedding sets it up for the new model
         _check(held, v.size, digest)
     code = _code(v, row[2])
     k = max(COARSE_K, 4 * limit)
     while True:
         k = min(k, MAX_K)
-        candidates = _coarse(org_id, code, k)
-        best = _rerank(org_id, candidates, v)
+        candidates = _coarse(db, org_id, code, k)
+        best = _rerank(db, org_id, candidates, v)
         # Enough products, or nothing more to find: done. Otherwise (many images per
         # product, or archived products among the candidates) look further.
         if len(best) >= limit or len(candidates) < k or k == MAX_K:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
-from store.db import db, utcnow, writing
+from store.db import Database
 from store.errors import BadRequest, NotFound
 from store.models import ProductAttribute
-from store.values import DECIMAL
+from store.values import DECIMAL, slugify, utcnow
 
 TYPES = ("text", "number", "boolean", "select", "multiselect", "date")
 SELECT_TYPES = ("select", "multiselect")
@@ -57,29 +57,27 @@ def _to_api(row: ProductAttribute) -> dict[str, Any]:
     }
 
 
-def _row(org_id: int, attribute_id: int) -> ProductAttribute:
-    row = ProductAttribute.get_or_none(ProductAttribute.id == attribute_id,
-                                       ProductAttribute.org_id == org_id)
+def _row(db: Database, org_id: int, attribute_id: int) -> ProductAttribute:
+    row = ProductAttribute.select().where(ProductAttribute.id == attribute_id,
+                                          ProductAttribute.org_id == org_id).get_or_none(db)
     if row is None:
         raise NotFound(f"attribute {attribute_id} not found")
     return row
 
 
-def list_attributes(org_id: int, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+def list_attributes(db: Database, org_id: int, page: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     query = ProductAttribute.select().where(ProductAttribute.org_id == org_id)
-    total = query.count()
+    total = query.count(db)
     rows = query.order_by(ProductAttribute.name, ProductAttribute.id).paginate(page, limit)
-    return [_to_api(row) for row in rows], total
+    return [_to_api(row) for row in rows.execute(db)], total
 
 
-def get_attribute(org_id: int, attribute_id: int) -> dict[str, Any]:
-    return _to_api(_row(org_id, attribute_id))
+def get_attribute(db: Database, org_id: int, attribute_id: int) -> dict[str, Any]:
+    return _to_api(_row(db, org_id, attribute_id))
 
 
 def code_from_name(name: str) -> str:
     """`"Screen size (in)"` -> `"screen_size_in"`: the code when none is given."""
-    from store.values import slugify
-
     code = slugify(name).replace("-", "_")[:64]
     return code if code[:1].isalpha() else f"a_{code}"[:64]
 
@@ -97,50 +95,47 @@ def _check_shape(fields: dict[str, Any]) -> None:
                          f" axes are {', '.join(AXIS_TYPES)}")
 
 
-def _check_code_free(org_id: int, code: str, attribute_id: int | None) -> None:
+def _check_code_free(db: Database, org_id: int, code: str, attribute_id: int | None) -> None:
     taken = ProductAttribute.select().where(
         ProductAttribute.org_id == org_id, ProductAttribute.code == code,
         ProductAttribute.id != (attribute_id or 0),
-    ).exists()
+    ).exists(db)
     if taken:
         raise BadRequest(f"code: an attribute with code '{code}' already exists")
 
 
-def create_attribute(org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def create_attribute(db: Database, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
     fields = dict(data)
     fields.setdefault("code", code_from_name(fields["name"]))
     fields.setdefault("options", None)
     _check_shape(fields)
     if fields["options"] is not None:
         fields["options"] = json.dumps(fields["options"], ensure_ascii=False)
-    with writing():
-        _check_code_free(org_id, fields["code"], None)
-        row = ProductAttribute.create(org_id=org_id, **fields)
-    return get_attribute(org_id, row.id)
+    _check_code_free(db, org_id, fields["code"], None)
+    attribute_id = ProductAttribute.insert(org_id=org_id, **fields).execute(db)
+    return get_attribute(db, org_id, int(attribute_id))
 
 
-def update_attribute(org_id: int, attribute_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def update_attribute(db: Database, org_id: int, attribute_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Any subset of the create fields. A change that would strand values products or
     variants hold (a new code or type, a removed option, no longer an axis) is a 400."""
-    with writing():
-        row = _row(org_id, attribute_id)
-        current = _to_api(row)
-        merged = {**current, **data}
-        if "type" in data and data["type"] != current["type"] and "options" not in data \
-                and data["type"] not in SELECT_TYPES:
-            merged["options"] = None  # options go with the select types
-        _check_shape(merged)
-        if merged["code"] != current["code"]:
-            _check_code_free(org_id, merged["code"], attribute_id)
-        _check_in_use(org_id, current, merged)
-        for name in ("name", "code", "type", "unit", "is_required", "is_variant_axis"):
-            setattr(row, name, merged[name])
-        row.options = None if merged["options"] is None else json.dumps(merged["options"], ensure_ascii=False)
-        row.save()
-    return get_attribute(org_id, attribute_id)
+    current = _to_api(_row(db, org_id, attribute_id))
+    merged = {**current, **data}
+    if "type" in data and data["type"] != current["type"] and "options" not in data \
+            and data["type"] not in SELECT_TYPES:
+        merged["options"] = None  # options go with the select types
+    _check_shape(merged)
+    if merged["code"] != current["code"]:
+        _check_code_free(db, org_id, merged["code"], attribute_id)
+    _check_in_use(db, org_id, current, merged)
+    columns = {name: merged[name] for name in ("name", "code", "type", "unit", "is_required", "is_variant_axis")}
+    columns["options"] = None if merged["options"] is None else json.dumps(merged["options"], ensure_ascii=False)
+    ProductAttribute.update(**columns, updated_at=utcnow()).where(
+        ProductAttribute.id == attribute_id).execute(db)
+    return get_attribute(db, org_id, attribute_id)
 
 
-def _holders(org_id: int, table: str, code: str) -> list[tuple[int, str]]:
+def _holders(db: Database, org_id: int, table: str, code: str) -> list[tuple[int, str]]:
     """(id, sku) of the organization's products or variants holding a value for `code`."""
     return list(db.execute_sql(
         f"SELECT id, sku FROM {table} WHERE org_id = ? AND json_type(attributes, ?) IS NOT NULL"
@@ -159,7 +154,7 @@ def _named(rows: list[tuple[int, str]], noun: str) -> str:
     return f"{len(rows)} {plural} ({skus})"
 
 
-def _check_in_use(org_id: int, current: dict[str, Any], merged: dict[str, Any]) -> None:
+def _check_in_use(db: Database, org_id: int, current: dict[str, Any], merged: dict[str, Any]) -> None:
     code = current["code"]
     changes_code = merged["code"] != code
     changes_type = merged["type"] != current["type"]
@@ -167,8 +162,8 @@ def _check_in_use(org_id: int, current: dict[str, Any], merged: dict[str, Any]) 
     removed = set(current["options"] or ()) - set(merged["options"] or ())
     if not (changes_code or changes_type or drops_axis or (removed and not changes_type)):
         return
-    products = _holders(org_id, "product", code)
-    variants = _holders(org_id, "product_variant", code)
+    products = _holders(db, org_id, "product", code)
+    variants = _holders(db, org_id, "product_variant", code)
     users = " and ".join(_named(rows, noun) for rows, noun in
                          ((products, "product"), (variants, "variant")) if rows)
     if changes_code and users:
@@ -179,7 +174,7 @@ def _check_in_use(org_id: int, current: dict[str, Any], merged: dict[str, Any]) 
         raise BadRequest(f"is_variant_axis: {_named(variants, 'variant')} use this attribute as an axis")
     if removed:
         for option in sorted(removed):
-            using = [(table, _holding_option(org_id, table, code, option))
+            using = [(table, _holding_option(db, org_id, table, code, option))
                      for table in ("product", "product_variant")]
             named = " and ".join(_named(rows, "product" if table == "product" else "variant")
                                  for table, rows in using if rows)
@@ -187,7 +182,7 @@ def _check_in_use(org_id: int, current: dict[str, Any], merged: dict[str, Any]) 
                 raise BadRequest(f"options: '{option}' is used by {named}; change them first")
 
 
-def _holding_option(org_id: int, table: str, code: str, option: str) -> list[tuple[int, str]]:
+def _holding_option(db: Database, org_id: int, table: str, code: str, option: str) -> list[tuple[int, str]]:
     """Rows whose value for `code` is `option` or, for a multiselect, includes it
     (json_each walks a list's items, or gives a single value as its one row)."""
     return list(db.execute_sql(
@@ -197,29 +192,28 @@ def _holding_option(org_id: int, table: str, code: str, option: str) -> list[tup
     ))
 
 
-def delete_attribute(org_id: int, attribute_id: int) -> dict[str, Any]:
+def delete_attribute(db: Database, org_id: int, attribute_id: int) -> dict[str, Any]:
     """Delete the definition and every value of it, in one transaction; the answer is
     the attribute with `products_changed` (products whose attributes or variants lost
     a value, all of which have a new `updated_at`) and `variants_changed`."""
-    with writing():
-        row = _row(org_id, attribute_id)
-        shown = _to_api(row)
-        path, now = _path(row.code), utcnow()
-        variants = _strip_variants(org_id, row.code, now)
-        product_ids = {product_id for product_id, in db.execute_sql(
-            "SELECT id FROM product WHERE org_id = ? AND json_type(attributes, ?) IS NOT NULL",
-            (org_id, path),
-        )} | set(variants.values())
-        db.execute_sql(
-            "UPDATE product SET attributes = json_remove(attributes, ?) WHERE org_id = ?"
-            " AND json_type(attributes, ?) IS NOT NULL", (path, org_id, path),
-        )
-        touch_products(org_id, product_ids, now)
-        row.delete_instance()
+    row = _row(db, org_id, attribute_id)
+    shown = _to_api(row)
+    path, now = _path(row.code), utcnow()
+    variants = _strip_variants(db, org_id, row.code, now)
+    product_ids = {product_id for product_id, in db.execute_sql(
+        "SELECT id FROM product WHERE org_id = ? AND json_type(attributes, ?) IS NOT NULL",
+        (org_id, path),
+    )} | set(variants.values())
+    db.execute_sql(
+        "UPDATE product SET attributes = json_remove(attributes, ?) WHERE org_id = ?"
+        " AND json_type(attributes, ?) IS NOT NULL", (path, org_id, path),
+    )
+    touch_products(db, org_id, product_ids, now)
+    ProductAttribute.delete().where(ProductAttribute.id == attribute_id).execute(db)
     return {**shown, "products_changed": len(product_ids), "variants_changed": len(variants)}
 
 
-def _strip_variants(org_id: int, code: str, now: str) -> dict[int, int]:
+def _strip_variants(db: Database, org_id: int, code: str, now: str) -> dict[int, int]:
     """Remove `code` from the variants holding it; {variant id: product id}. Two variants
     of a product left with the same axis values is a 400 (they would be one variant)."""
     rows = list(db.execute_sql(
@@ -244,7 +238,7 @@ def _strip_variants(org_id: int, code: str, now: str) -> dict[int, int]:
     return changed
 
 
-def touch_products(org_id: int, product_ids: Iterable[int], now: str) -> None:
+def touch_products(db: Database, org_id: int, product_ids: Iterable[int], now: str) -> None:
     """Move the products' updated_at: what they show has changed (see store.cache)."""
     ids = sorted(set(product_ids))
     for start in range(0, len(ids), 500):
@@ -257,7 +251,7 @@ def touch_products(org_id: int, product_ids: Iterable[int], now: str) -> None:
 
 # ---- values --------------------------------------------------------------------------------
 
-def definitions(org_id: int, codes: Iterable[str], required: bool = False) -> dict[str, Definition]:
+def definitions(db: Database, org_id: int, codes: Iterable[str], required: bool = False) -> dict[str, Definition]:
     """The organization's definitions for `codes` (and every required one if asked),
     in one query."""
     wanted = sorted(set(codes))
@@ -368,8 +362,7 @@ def check_value(definition: Definition, value: Any) -> Any:
     return _choices(definition, value)
 
 
-def merge_values(
-    org_id: int, changes: dict[str, Any], current: dict[str, Any] | None, *, variant: bool,
+def merge_values(db: Database, org_id: int, changes: dict[str, Any], current: dict[str, Any] | None, *, variant: bool,
 ) -> dict[str, Any]:
     """`current` (None on create) with `changes` applied, every change checked against
     the definitions: a key set to null (or an empty list) is removed. Variants take
@@ -377,7 +370,7 @@ def merge_values(
     cannot be removed later (required axis attributes are required on variants).
     A key held without a definition (the foundation took any keys, such as `Color`, and
     codes are lower-case now) can still be removed with null, or it could never go."""
-    defs = definitions(org_id, changes, required=current is None)
+    defs = definitions(db, org_id, changes, required=current is None)
     merged = dict(current or {})
     for code, value in changes.items():
         where = f"attributes.{code}"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from store.db import db, sqlite3
+from store.db import Database, sqlite3
 
 
-def backup(dest: str) -> int:
-    """Copy the open database to `dest` atomically; answers the number of pages.
+def backup(db: Database, dest: str) -> int:
+    """Copy the database to `dest` atomically; answers the number of pages.
 
     The copy runs in one step under a read transaction, so it is a snapshot of one
     moment even while a server writes; it goes to a temporary file first so that

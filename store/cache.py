@@ -1,23 +1,27 @@
-"""Products as JSON text, kept by (id, updated_at), so lists and reads skip building
-objects that have not changed (SQLite builds them: `store.products.PRODUCT_JSON`).
+"""The in-memory caches a `Database` keeps of what it holds.
 
-The key holds because every change to what a product shows moves its
-`updated_at`: its own row, its stock and categories, and also a change to the brand,
-supplier or VAT rate it shows (see `ReferenceStore.update`), which an incremental sync
-(`updated_since`) must see anyway. An entry written from an older snapshot by a query
-thread is therefore never found again. Whatever else the product object comes to show
-(category names, images, translations) must keep that rule.
+`JsonCache`: products as JSON text, keyed by (id, updated_at[, locale]), so lists and
+reads skip building objects that have not changed (SQLite builds them:
+`store.products.read.PRODUCT_JSON`). The key holds because every change to what a
+product shows moves its `updated_at`: its own row, its stock, variants, media,
+translations and categories, and a change to the brand, supplier or VAT rate it shows
+(see `store.reference`), which an incremental sync (`updated_since`) must see anyway.
+An entry written from an older snapshot by a query thread is therefore never found
+again. Whatever else the product object comes to show must keep that rule. A localized
+read (`?locale=de-AT`) is a different text of the same product: its key is (id,
+updated_at, locale).
 
-A localized read (`?locale=de-AT`) is a different text of the same product: its key
-is (id, updated_at, locale), and writing or deleting a translation moves the
-product's `updated_at` like any other change.
+`ExpiringCache`: answers that may be reused for a few seconds (API key checks).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from typing import Callable, Generic, Hashable, TypeVar
 
 CacheKey = tuple[int, str] | tuple[int, str, str]  # (id, updated_at[, locale])
+Value = TypeVar("Value")
 
 
 class JsonCache:
@@ -42,4 +46,30 @@ class JsonCache:
             self._entries.clear()
 
 
-product_json = JsonCache()
+class ExpiringCache(Generic[Value]):
+    """A bounded map whose entries expire `seconds` after they were put; emptied whole
+    when full. The clock is injectable for tests."""
+
+    def __init__(self, seconds: float, max_entries: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[Hashable, tuple[Value, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Value | None:
+        found = self._entries.get(key)
+        if found is None or found[1] <= self.clock():
+            return None
+        return found[0]
+
+    def put(self, key: Hashable, value: Value) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (value, self.clock() + self.seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -6,8 +6,8 @@ the new parent's ancestors, so the tree never holds a cycle. `product_count` is 
 column kept by triggers (migration 7): the category's own products, archived ones
 left out, which is exactly what its product list shows.
 
-Reads are parameterised SQL on tuples like products (PERFORMANCE.md); the whole tree
-is one query, nested here. Scripts (bench/) may call these functions directly.
+Reads are parameterised SQL on tuples like products; the whole tree is one query,
+nested here. Writes run in the caller's write transaction.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from store import products
-from store.db import db, utcnow, writing
+from store.db import Database
 from store.errors import BadRequest, NotFound
-from store.values import slugify
+from store.identity import first_free
+from store.models import Category, column_names
+from store.ordering import Siblings, clamp
+from store.products.query import SUBTREE_SQL, ProductQuery, list_products_json
+from store.values import slugify, utcnow
 
-FIELDS = ("id", "name", "slug", "description", "parent_id", "position", "product_count",
-          "created_at", "updated_at")
+FIELDS = column_names(Category, without=("org_id",))
 COLUMNS = ", ".join(FIELDS)
 
 #: `list_categories(parent_id=ROOTS)` lists the top-level categories.
@@ -33,7 +35,7 @@ def _to_api(row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(FIELDS, row))
 
 
-def get_category(org_id: int, category_id: int) -> dict[str, Any]:
+def get_category(db: Database, org_id: int, category_id: int) -> dict[str, Any]:
     row = db.execute_sql(
         f"SELECT {COLUMNS} FROM category WHERE id = ? AND org_id = ?", (category_id, org_id)
     ).fetchone()
@@ -42,9 +44,8 @@ def get_category(org_id: int, category_id: int) -> dict[str, Any]:
     return _to_api(row)
 
 
-def list_categories(
-    org_id: int, parent_id: int | None, page: int, limit: int
-) -> tuple[list[dict[str, Any]], int]:
+def list_categories(db: Database, org_id: int, parent_id: int | None, page: int,
+                    limit: int) -> tuple[list[dict[str, Any]], int]:
     """One page of categories and the total: all of them in id order (stable while
     others write, like products), or one parent's children (`ROOTS`: the top level)
     in position order."""
@@ -63,7 +64,7 @@ def list_categories(
     return [_to_api(row) for row in rows], total
 
 
-def category_tree(org_id: int) -> list[dict[str, Any]]:
+def category_tree(db: Database, org_id: int) -> list[dict[str, Any]]:
     """The roots, each with `children` nested to any depth in position order: one query."""
     rows = db.execute_sql(
         f"SELECT {COLUMNS} FROM category WHERE org_id = ? ORDER BY parent_id, position, id",
@@ -82,23 +83,21 @@ def category_tree(org_id: int) -> list[dict[str, Any]]:
     return roots
 
 
-def subtree_ids(org_id: int, category_id: int) -> list[int]:
+def subtree_ids(db: Database, org_id: int, category_id: int) -> list[int]:
     """The category and all its descendants (empty when it is not the organization's)."""
     return [row[0] for row in db.execute_sql(
-        f"{products.SUBTREE_SQL} SELECT id FROM subtree ORDER BY id", (category_id, org_id, org_id)
+        f"{SUBTREE_SQL} SELECT id FROM subtree ORDER BY id", (category_id, org_id, org_id)
     )]
 
 
 # ---- writes -------------------------------------------------------------------------------
 
-def _sibling_count(org_id: int, parent_id: int | None, without: int = 0) -> int:
-    return int(db.execute_sql(
-        "SELECT count(*) FROM category WHERE org_id = ? AND parent_id IS ? AND id != ?",
-        (org_id, parent_id, without),
-    ).fetchone()[0])
+def _siblings(org_id: int, parent_id: int | None) -> Siblings:
+    """One parent's children (None: the top level); a moved category's updated_at moves."""
+    return Siblings("category", "org_id = ? AND parent_id IS ?", (org_id, parent_id), touch="updated_at")
 
 
-def _check_parent(org_id: int, parent_id: int, moving: int | None) -> None:
+def _check_parent(db: Database, org_id: int, parent_id: int, moving: int | None) -> None:
     """The parent must be the organization's, and not `moving` or one of its descendants."""
     owned = db.execute_sql(
         "SELECT 1 FROM category WHERE id = ? AND org_id = ?", (parent_id, org_id)
@@ -118,20 +117,16 @@ def _check_parent(org_id: int, parent_id: int, moving: int | None) -> None:
         raise BadRequest("parent_id: a category cannot move under itself or one of its descendants")
 
 
-def _unique_slug(org_id: int, name: str, category_id: int | None) -> str:
+def _unique_slug(db: Database, org_id: int, name: str, category_id: int | None) -> str:
     base = slugify(name)
     used = {row[0] for row in db.execute_sql(
         "SELECT slug FROM category WHERE org_id = ? AND id != ? AND (slug = ? OR slug LIKE ?)",
         (org_id, category_id or 0, base, base + "-%"),
     )}
-    slug, n = base, 1
-    while slug in used:
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
+    return first_free(base, used)
 
 
-def _slug(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) -> str | None:
+def _slug(db: Database, org_id: int, data: dict[str, Any], current: dict[str, Any] | None) -> str | None:
     """The slug to write, or None to keep the current one. Like product slugs: made
     from the name once and then kept, so storefront URLs stay stable."""
     category_id = current["id"] if current else None
@@ -144,11 +139,11 @@ def _slug(org_id: int, data: dict[str, Any], current: dict[str, Any] | None) -> 
             raise BadRequest(f"slug: slug '{data['slug']}' is already taken")
         return str(data["slug"])
     if current is None or "slug" in data:  # a new category, or `"slug": null` to remake it
-        return _unique_slug(org_id, data.get("name") or (current or {})["name"], category_id)
+        return _unique_slug(db, org_id, data.get("name") or (current or {})["name"], category_id)
     return None
 
 
-def _touch_products(org_id: int, category_id: int, now: str) -> None:
+def _touch_products(db: Database, org_id: int, category_id: int, now: str) -> None:
     """Products show their categories' names: move their updated_at (store/cache.py)."""
     db.execute_sql(
         "UPDATE product SET updated_at = ? WHERE org_id = ? AND id IN"
@@ -157,160 +152,140 @@ def _touch_products(org_id: int, category_id: int, now: str) -> None:
     )
 
 
-def create_category(org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def create_category(db: Database, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Create from validated fields (`name`, optional `description`, `parent_id`,
     `slug`); the new category goes last among its siblings."""
-    with writing():
-        parent_id = data.get("parent_id")
-        if parent_id is not None:
-            _check_parent(org_id, parent_id, None)
-        slug = _slug(org_id, data, None)
-        now = utcnow()
-        cursor = db.execute_sql(
-            "INSERT INTO category (org_id, parent_id, name, slug, description, position,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (org_id, parent_id, data["name"], slug, data.get("description", ""),
-             _sibling_count(org_id, parent_id), now, now),
-        )
-        category_id = int(cursor.lastrowid)
-    return get_category(org_id, category_id)
+    parent_id = data.get("parent_id")
+    if parent_id is not None:
+        _check_parent(db, org_id, parent_id, None)
+    slug = _slug(db, org_id, data, None)
+    now = utcnow()
+    cursor = db.execute_sql(
+        "INSERT INTO category (org_id, parent_id, name, slug, description, position,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (org_id, parent_id, data["name"], slug, data.get("description", ""),
+         _siblings(org_id, parent_id).count(db), now, now),
+    )
+    return get_category(db, org_id, int(cursor.lastrowid))
 
 
-def _move(org_id: int, current: dict[str, Any], parent_id: int | None,
+def _move(db: Database, org_id: int, current: dict[str, Any], parent_id: int | None,
           position: int | None, now: str) -> None:
     """Re-parent and re-order: `position` is the index among the new siblings (others
     shift; past the end or None means last). Positions stay 0..n-1 on both sides."""
     category_id = current["id"]
     if parent_id is not None:
-        _check_parent(org_id, parent_id, category_id)
-    siblings = _sibling_count(org_id, parent_id, without=category_id)
-    target = siblings if position is None else min(position, siblings)
+        _check_parent(db, org_id, parent_id, category_id)
+    siblings = _siblings(org_id, parent_id)
+    target = clamp(position, siblings.count(db, without=category_id))
     if parent_id == current["parent_id"] and target == current["position"]:
         return
-    db.execute_sql(
-        "UPDATE category SET position = position - 1, updated_at = ?"
-        " WHERE org_id = ? AND parent_id IS ? AND position > ?",
-        (now, org_id, current["parent_id"], current["position"]),
-    )
-    db.execute_sql(
-        "UPDATE category SET position = position + 1, updated_at = ?"
-        " WHERE org_id = ? AND parent_id IS ? AND position >= ? AND id != ?",
-        (now, org_id, parent_id, target, category_id),
-    )
+    _siblings(org_id, current["parent_id"]).close_at(db, current["position"], now)
+    siblings.open_at(db, target, now, without=category_id)
     db.execute_sql(
         "UPDATE category SET parent_id = ?, position = ?, updated_at = ? WHERE id = ?",
         (parent_id, target, now, category_id),
     )
 
 
-def move_category(org_id: int, category_id: int, parent_id: int | None,
+def move_category(db: Database, org_id: int, category_id: int, parent_id: int | None,
                   position: int | None) -> dict[str, Any]:
     """Move under `parent_id` (None: to the top level) at `position` (None: last)."""
-    with writing():
-        _move(org_id, get_category(org_id, category_id), parent_id, position, utcnow())
-    return get_category(org_id, category_id)
+    _move(db, org_id, get_category(db, org_id, category_id), parent_id, position, utcnow())
+    return get_category(db, org_id, category_id)
 
 
-def update_category(org_id: int, category_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def update_category(db: Database, org_id: int, category_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Any subset of the create fields; omitted ones keep their values. A new parent
     puts the category last among its new siblings (`move` places it anywhere)."""
-    with writing():
-        current = get_category(org_id, category_id)
-        now = utcnow()
-        if "parent_id" in data and data["parent_id"] != current["parent_id"]:
-            _move(org_id, current, data["parent_id"], None, now)
-        columns: dict[str, Any] = {name: data[name] for name in ("name", "description") if name in data}
-        slug = _slug(org_id, data, current)
-        if slug is not None:
-            columns["slug"] = slug
-        if columns:
-            columns["updated_at"] = now
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            db.execute_sql(f"UPDATE category SET {assignments} WHERE id = ?",
-                           [*columns.values(), category_id])
-        if columns.get("name", current["name"]) != current["name"]:
-            _touch_products(org_id, category_id, now)
-    return get_category(org_id, category_id)
+    current = get_category(db, org_id, category_id)
+    now = utcnow()
+    if "parent_id" in data and data["parent_id"] != current["parent_id"]:
+        _move(db, org_id, current, data["parent_id"], None, now)
+    columns: dict[str, Any] = {name: data[name] for name in ("name", "description") if name in data}
+    slug = _slug(db, org_id, data, current)
+    if slug is not None:
+        columns["slug"] = slug
+    if columns:
+        columns["updated_at"] = now
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        db.execute_sql(f"UPDATE category SET {assignments} WHERE id = ?",
+                       [*columns.values(), category_id])
+    if columns.get("name", current["name"]) != current["name"]:
+        _touch_products(db, org_id, category_id, now)
+    return get_category(db, org_id, category_id)
 
 
-def delete_category(org_id: int, category_id: int) -> dict[str, Any]:
+def delete_category(db: Database, org_id: int, category_id: int) -> dict[str, Any]:
     """Delete; its children take its place among its siblings, in their own order, and
     its product links go (the products stay). Answers the category as it was."""
-    with writing():
-        current = get_category(org_id, category_id)
-        parent_id, position = current["parent_id"], current["position"]
-        now = utcnow()
-        children = _sibling_count(org_id, category_id)
-        # The siblings after it make room for the children (or close its gap).
-        db.execute_sql(
-            "UPDATE category SET position = position + ?, updated_at = ?"
-            " WHERE org_id = ? AND parent_id IS ? AND position > ?",
-            (children - 1, now, org_id, parent_id, position),
-        )
-        db.execute_sql(
-            "UPDATE category SET parent_id = ?, position = position + ?, updated_at = ?"
-            " WHERE org_id = ? AND parent_id = ?",
-            (parent_id, position, now, org_id, category_id),
-        )
-        _touch_products(org_id, category_id, now)
-        db.execute_sql("DELETE FROM product_category WHERE category_id = ?", (category_id,))
-        db.execute_sql("DELETE FROM category WHERE id = ?", (category_id,))
+    current = get_category(db, org_id, category_id)
+    parent_id, position = current["parent_id"], current["position"]
+    now = utcnow()
+    children = _siblings(org_id, category_id).count(db)
+    # The siblings after it make room for the children (or close its gap).
+    _siblings(org_id, parent_id).close_at(db, position, now, by=1 - children)
+    db.execute_sql(
+        "UPDATE category SET parent_id = ?, position = position + ?, updated_at = ?"
+        " WHERE org_id = ? AND parent_id = ?",
+        (parent_id, position, now, org_id, category_id),
+    )
+    _touch_products(db, org_id, category_id, now)
+    db.execute_sql("DELETE FROM product_category WHERE category_id = ?", (category_id,))
+    db.execute_sql("DELETE FROM category WHERE id = ?", (category_id,))
     return current
 
 
 # ---- products in a category -----------------------------------------------------------------
 
-def assign_products(org_id: int, category_id: int, product_ids: list[int]) -> dict[str, Any]:
+def assign_products(db: Database, org_id: int, category_id: int, product_ids: list[int]) -> dict[str, Any]:
     """Link the products (idempotent: a link that exists stays one). Every id must be a
     product of the organization, or nothing is assigned. Answers the category."""
     wanted = list(dict.fromkeys(product_ids))
-    with writing():
-        get_category(org_id, category_id)
-        if wanted:
-            ids = json.dumps(wanted)
-            found = {row[0] for row in db.execute_sql(
-                "SELECT id FROM product WHERE org_id = ? AND id IN (SELECT value FROM json_each(?))",
-                (org_id, ids),
-            )}
-            missing = [product_id for product_id in wanted if product_id not in found]
-            if missing:
-                raise BadRequest(f"product_ids: no product with id {missing[0]}")
-            linked = {row[0] for row in db.execute_sql(
-                "SELECT product_id FROM product_category WHERE category_id = ?"
-                " AND product_id IN (SELECT value FROM json_each(?))",
-                (category_id, ids),
-            )}
-            new = json.dumps([product_id for product_id in wanted if product_id not in linked])
-            db.execute_sql(
-                "INSERT INTO product_category (product_id, category_id)"
-                " SELECT value, ? FROM json_each(?)",
-                (category_id, new),
-            )
-            db.execute_sql(
-                "UPDATE product SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
-                (utcnow(), new),
-            )
-    return get_category(org_id, category_id)
-
-
-def remove_product(org_id: int, category_id: int, product_id: int) -> dict[str, Any]:
-    """Unlink one product; idempotent, like assigning. Answers the category."""
-    with writing():
-        get_category(org_id, category_id)
-        cursor = db.execute_sql(
-            "DELETE FROM product_category WHERE category_id = ? AND product_id = ?",
-            (category_id, product_id),
+    get_category(db, org_id, category_id)
+    if wanted:
+        ids = json.dumps(wanted)
+        found = {row[0] for row in db.execute_sql(
+            "SELECT id FROM product WHERE org_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (org_id, ids),
+        )}
+        missing = [product_id for product_id in wanted if product_id not in found]
+        if missing:
+            raise BadRequest(f"product_ids: no product with id {missing[0]}")
+        linked = {row[0] for row in db.execute_sql(
+            "SELECT product_id FROM product_category WHERE category_id = ?"
+            " AND product_id IN (SELECT value FROM json_each(?))",
+            (category_id, ids),
+        )}
+        new = json.dumps([product_id for product_id in wanted if product_id not in linked])
+        db.execute_sql(
+            "INSERT INTO product_category (product_id, category_id)"
+            " SELECT value, ? FROM json_each(?)",
+            (category_id, new),
         )
-        if cursor.rowcount:
-            db.execute_sql("UPDATE product SET updated_at = ? WHERE id = ?", (utcnow(), product_id))
-    return get_category(org_id, category_id)
+        db.execute_sql(
+            "UPDATE product SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+            (utcnow(), new),
+        )
+    return get_category(db, org_id, category_id)
 
 
-def category_products_json(
-    org_id: int, category_id: int, query: products.ProductQuery
-) -> tuple[list[str], int]:
+def remove_product(db: Database, org_id: int, category_id: int, product_id: int) -> dict[str, Any]:
+    """Unlink one product; idempotent, like assigning. Answers the category."""
+    get_category(db, org_id, category_id)
+    cursor = db.execute_sql(
+        "DELETE FROM product_category WHERE category_id = ? AND product_id = ?",
+        (category_id, product_id),
+    )
+    if cursor.rowcount:
+        db.execute_sql("UPDATE product SET updated_at = ? WHERE id = ?", (utcnow(), product_id))
+    return get_category(db, org_id, category_id)
+
+
+def category_products_json(db: Database, org_id: int, category_id: int,
+                           query: ProductQuery) -> tuple[list[str], int]:
     """A page of the category's products (archived left out) as JSON texts, and the
     total: the product list's own machinery, filtered on the category."""
     with db.atomic():
-        get_category(org_id, category_id)
-        return products.list_products_json(org_id, replace(query, category=category_id, status=None))
+        get_category(db, org_id, category_id)
+        return list_products_json(db, org_id, replace(query, category=category_id, status=None))

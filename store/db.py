@@ -1,49 +1,101 @@
-"""The one SQLite database: connection setup, sqlite-vec loading and migrations.
+"""The SQLite database: connections, the threads that use them, SQL functions, caches.
+
+`Database` is the store's one handle. Every store function takes it as its first
+argument and runs its SQL through it; nothing in the store reaches a database any
+other way, so two databases (two applications, a test's and a benchmark's) can live in
+one process.
+
+Threads. A handler never picks a thread; it says what it does:
+
+- `await db.read(fn, *args)`: `fn(db, *args)` on the query pool (a search, a filtered
+  list, a tree), so a slow read never stalls the event loop;
+- `db.quick(fn, *args)`: a read that an index answers in well under a millisecond
+  (a product by id, a key check, a cached page), run at once on the calling thread,
+  because handing it to a pool costs more than the read;
+- `await db.write(fn, *args)`: `fn(db, *args)` on the one writer thread, inside a
+  transaction that takes SQLite's write lock at `BEGIN IMMEDIATE`. An ordinary write
+  waits at most `lock_wait_ms` for a lock another connection holds, then fails with
+  "database is locked" (the API answers 503 and Retry-After); a write declared
+  `long=True` (one that touches many rows) waits up to the busy timeout.
+- `with db.writing():` the same transaction on the calling thread, for the command
+  line, the demo seeder, scripts and tests.
+
+Every write goes through `_write_transaction()`, the one place where work common to
+every write transaction belongs.
 
 peewee picks `pysqlite3.dbapi2` when `pysqlite3-binary` is installed; that build can
 load extensions, which the system `sqlite3` module of this Python cannot. Every
-connection (one per thread) gets the same pragmas and sqlite-vec.
+connection (one per thread) gets the same pragmas, sqlite-vec and our SQL functions.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
+import asyncio
+import concurrent.futures
+import contextlib
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TypeVar
 
 import peewee
 import sqlite_vec
 
 from store import migrations
-from store.cache import product_json
-
-log = logging.getLogger("micropim.store")
+from store.cache import ExpiringCache, JsonCache
+from store.urls import MediaUrls
 
 BUSY_TIMEOUT_MS = 5000
-# The event loop's own connection waits at most this long for another connection's
-# write lock (a long write on the query threads, another process): past it the request
-# answers 503 with Retry-After instead of every client waiting behind the stalled loop.
-LOOP_BUSY_TIMEOUT_MS = 300
-
-# Tests count the statements a request runs: with TRACE set before connections open,
-# every statement (not the trigger markers) goes to each listener.
-TRACE = False
-statement_listeners: list[Callable[[str], None]] = []
-
-
-def _trace(sql: str) -> None:
-    if not sql.startswith("--"):
-        for listener in list(statement_listeners):
-            listener(sql)
-
+#: How long an ordinary write (and a quick read) waits for a lock held elsewhere before
+#: giving up: past it the request answers 503 with Retry-After instead of every client
+#: waiting behind it.
+LOCK_WAIT_MS = 300
+KEY_CACHE_SECONDS = 5.0
+KEY_CACHE_MAX = 10_000
 
 # The DB-API driver peewee picked: pysqlite3 when installed, which can load extensions.
 sqlite3 = peewee.sqlite3  # type: ignore[attr-defined]
+Result = TypeVar("Result")
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": BUSY_TIMEOUT_MS,
+    "synchronous": "full",
+    "cache_size": -32000,
+    "temp_store": "memory",
+    # Pages read through a memory map rather than copied into the page cache: the
+    # image index's code scan takes 20 ms instead of 28 at 100k images.
+    "mmap_size": 1 << 30,
+}
 
 
-class MicroPIMDatabase(peewee.SqliteDatabase):
-    """SqliteDatabase with WAL, foreign keys, a busy timeout and sqlite-vec loaded."""
+def is_busy(exc: BaseException | None) -> bool:
+    """True for SQLite's "database is locked": the write lock was not free in time."""
+    return isinstance(exc, peewee.OperationalError) and "locked" in str(exc)
+
+
+class Database(peewee.SqliteDatabase):
+    """One SQLite file: WAL, foreign keys, a busy timeout, sqlite-vec, the `media_url()`
+    SQL function, the query pool and the writer thread, and the caches of its rows.
+
+    `urls` is where media are served; product JSON, which SQLite builds, shows their
+    absolute URLs through `media_url(token)`. `product_json` and `keys` are caches of
+    this file's rows (see `store.cache`)."""
+
+    def __init__(self, path: str, *, urls: MediaUrls | None = None, query_threads: int = 2,
+                 lock_wait_ms: int = LOCK_WAIT_MS) -> None:
+        # Connections are per thread; peewee's autoconnect opens them on first use.
+        super().__init__(path, pragmas=PRAGMAS, thread_safe=True)
+        self.urls = urls or MediaUrls()
+        self.lock_wait_ms = lock_wait_ms
+        self.query_threads = query_threads
+        self.product_json = JsonCache()
+        self.keys: ExpiringCache[Any] = ExpiringCache(KEY_CACHE_SECONDS, KEY_CACHE_MAX)
+        self._listeners: list[Callable[[str], None]] = []
+        self._busy_timeout = threading.local()  # this thread's connection's, when changed
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
+        self.register_function(self.urls.rendition, "media_url", 1, deterministic=True)
 
     def _connect(self) -> Any:
         conn = super()._connect()  # type: ignore[misc]
@@ -52,83 +104,114 @@ class MicroPIMDatabase(peewee.SqliteDatabase):
             sqlite_vec.load(conn)
         finally:
             conn.enable_load_extension(False)
-        if TRACE:
-            conn.set_trace_callback(_trace)
-        if threading.get_ident() == _loop_thread:
-            conn.execute(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
+        conn.set_trace_callback(self._trace)
         return conn
 
+    def _close(self, conn: Any) -> None:
+        self._busy_timeout.__dict__.clear()
+        super()._close(conn)  # type: ignore[misc]
 
-_loop_thread: int | None = None
+    # ---- threads -------------------------------------------------------------------
+
+    def _executor(self, write: bool) -> concurrent.futures.ThreadPoolExecutor:
+        with self._threads_lock:
+            if write:
+                if self._writer is None:
+                    self._writer = concurrent.futures.ThreadPoolExecutor(
+                        1, thread_name_prefix="micropim-write")
+                return self._writer
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    self.query_threads, thread_name_prefix="micropim-query")
+            return self._pool
+
+    async def read(self, fn: Callable[..., Result], *args: Any, quick: bool = False) -> Result:
+        """`fn(self, *args)` on the query pool (at once on this thread when `quick`)."""
+        if quick:
+            return self.quick(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor(False), fn, self, *args)
+
+    def quick(self, fn: Callable[..., Result], *args: Any) -> Result:
+        """`fn(self, *args)` now, on this thread: for reads an index answers in well
+        under a millisecond. This thread's connection waits for a lock held elsewhere
+        no longer than an ordinary write does."""
+        self._wait_for_lock(self.lock_wait_ms)
+        return fn(self, *args)
+
+    async def write(self, fn: Callable[..., Result], *args: Any, long: bool = False) -> Result:
+        """`fn(self, *args)` on the writer thread in one write transaction."""
+        wait = BUSY_TIMEOUT_MS if long else self.lock_wait_ms
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor(True), self._write_now, wait, fn, args)
+
+    def submit_write(self, fn: Callable[..., Result], *args: Any) -> concurrent.futures.Future[Result]:
+        """`write()` without waiting for it (a thumbnail kept in the background)."""
+        return self._executor(True).submit(self._write_now, BUSY_TIMEOUT_MS, fn, args)
+
+    def _write_now(self, wait_ms: int, fn: Callable[..., Result], args: tuple[Any, ...]) -> Result:
+        self._wait_for_lock(wait_ms)
+        with self._write_transaction():
+            return fn(self, *args)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """A write transaction on this thread (command line, scripts, tests)."""
+        with self._write_transaction():
+            yield
+
+    def _write_transaction(self) -> Any:
+        """Every write transaction, whichever thread runs it. It takes the write lock at
+        BEGIN: a deferred transaction that reads first and writes later fails with
+        SQLITE_BUSY, without waiting, when another connection (another process, say
+        `create-key`) committed in between; taking the lock up front makes it wait its
+        turn instead."""
+        return self.atomic("IMMEDIATE")
+
+    def _wait_for_lock(self, ms: int) -> None:
+        """Give this thread's connection a busy timeout of `ms`, when it has another."""
+        if self.is_closed():
+            self.connect()  # with the pragmas' busy timeout
+            self._busy_timeout.ms = BUSY_TIMEOUT_MS
+        if getattr(self._busy_timeout, "ms", BUSY_TIMEOUT_MS) != ms:
+            self.execute_sql(f"PRAGMA busy_timeout = {int(ms)}")
+            self._busy_timeout.ms = ms
+
+    def close(self) -> bool:
+        """Close this thread's connection and stop the pool and the writer (their
+        connections close with their threads)."""
+        with self._threads_lock:
+            executors, self._pool, self._writer = [self._pool, self._writer], None, None
+        for executor in executors:
+            if executor is not None:
+                executor.shutdown(wait=True)
+        return bool(super().close())
+
+    # ---- tracing ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def tracer(self, listener: Callable[[str], None]) -> Iterator[None]:
+        """Hand every SQL statement any thread runs to `listener` while the block runs
+        (not the markers of trigger bodies, which begin with `--`)."""
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
+
+    def _trace(self, sql: str) -> None:
+        if self._listeners and not sql.startswith("--"):
+            for listener in list(self._listeners):
+                listener(sql)
 
 
-def wait_briefly_on_this_thread() -> None:
-    """Give this thread's connection (the event loop's) the short busy timeout."""
-    global _loop_thread
-    _loop_thread = threading.get_ident()
-    if not db.is_closed():
-        db.execute_sql(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
-
-
-def is_busy(exc: BaseException | None) -> bool:
-    """True for SQLite's "database is locked": the write lock was not free in time."""
-    return isinstance(exc, peewee.OperationalError) and "locked" in str(exc)
-
-
-# Models bind to this; `open_database()` points it at a file.
-db = MicroPIMDatabase(
-    None,
-    pragmas={
-        "journal_mode": "wal",
-        "foreign_keys": 1,
-        "busy_timeout": BUSY_TIMEOUT_MS,
-        "synchronous": "full",
-        "cache_size": -32000,
-        "temp_store": "memory",
-        # Pages read through a memory map rather than copied into the page cache: the
-        # image index's code scan takes 20 ms instead of 28 at 100k images.
-        "mmap_size": 1 << 30,
-    },
-    # Connections are per thread; peewee's autoconnect opens them on first use.
-    thread_safe=True,
-)
-
-
-def open_database(path: str) -> MicroPIMDatabase:
-    """Point the shared database at `path`, creating and migrating it as needed."""
-    from store import orgs  # it builds on this module
-
-    global _loop_thread
-    if not db.is_closed():
-        db.close()
-    _loop_thread = None  # until make_app() names the event loop's thread again
-    db.init(path)
-    product_json.clear()  # ids and timestamps of another file mean other products
-    orgs.forget_keys()
+def open_database(path: str, **options: Any) -> Database:
+    """The database at `path`, created and migrated as needed (see `Database` for the
+    options)."""
+    db = Database(path, **options)
     db.connect()
     migrations.migrate(db)
     return db
 
 
-def writing() -> Any:
-    """A write transaction that takes the write lock at BEGIN.
-
-    A deferred transaction that reads first and writes later fails with SQLITE_BUSY,
-    without waiting, when another connection (another process, say `create-key`)
-    committed in between; taking the lock up front makes it wait its turn instead.
-    """
-    return db.atomic("IMMEDIATE")
-
-
-def close_database() -> None:
-    if not db.is_closed():
-        db.close()
-
-
-def utcnow() -> str:
-    """The current time as the API shows it: UTC ISO 8601 with microseconds."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def vec_version() -> str:
+def vec_version(db: Database) -> str:
     return str(db.execute_sql("SELECT vec_version()").fetchone()[0])

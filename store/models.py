@@ -1,20 +1,50 @@
-"""peewee models of the schema that `store/migrations.py` creates.
+"""The tables' columns, declared once: peewee models, bound to no database.
 
-The migrations own the DDL; these models own the queries. Hot read paths (product
-lists and details) use parameterised SQL in `store/products.py` instead, because
-model instantiation costs more than the query itself (see PERFORMANCE.md).
+The frozen migrations (`store/migrations/`) made the tables; these models say what the
+code reads and writes, and everything that lists columns is derived from them: the
+product JSON SQLite builds (`store.products.read`), the product columns a write may
+set (`store.products.write`), the variant, category, translation and media column
+lists. `tests/test_models.py` checks that every model matches the table the migrations
+made, and that the request models and answer schemas of the API agree with them.
+
+A query runs on a database given to it (`Model.select().execute(db)`,
+`.get_or_none(db)`): nothing here holds a connection. Hot read paths use
+parameterised SQL built once from these declarations: building peewee queries costs
+more than running them (README, "Measured facts").
+
+Field kinds the API shows in their own way:
+- `MoneyField`: an integer count of 1/10000 units, shown as a string with 4 places;
+- `ChannelsField`: the publishing channels as a bitmask (a channel filter is then a
+  partial index, not a join), shown as `publishing_channels`;
+- `JsonField`: JSON text, shown as the JSON it holds;
+- `ForeignKeyField` on a product: shown as the referenced row (`brand`: its
+  `SHOWN_IN_PRODUCTS` columns).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 
-from store.db import db, utcnow
+from store.values import utcnow
+
+
+class MoneyField(pw.IntegerField):
+    """Money: an integer count of 1/10000 units (`store.values.MONEY_SCALE`)."""
+
+
+class ChannelsField(pw.IntegerField):
+    """The publishing channels as a bitmask (`store.values.CHANNELS`)."""
+
+
+class JsonField(pw.TextField):
+    """JSON text (attribute values: canonical form, see `store.attributes`)."""
 
 
 class BaseModel(pw.Model):
     class Meta:
-        database = db
+        database = None
         legacy_table_names = False
 
 
@@ -43,14 +73,12 @@ class OrgModel(BaseModel):
     created_at = pw.TextField(default=utcnow)
     updated_at = pw.TextField(default=utcnow)
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.updated_at = utcnow()
-        return super().save(*args, **kwargs)
-
 
 class Brand(OrgModel):
     name = pw.TextField()
     description = pw.TextField(default="")
+
+    SHOWN_IN_PRODUCTS = ("id", "name")
 
 
 class Supplier(OrgModel):
@@ -58,11 +86,15 @@ class Supplier(OrgModel):
     email = pw.TextField(null=True)
     phone = pw.TextField(null=True)
 
+    SHOWN_IN_PRODUCTS = ("id", "name")
+
 
 class VatRate(OrgModel):
     name = pw.TextField()
-    rate = pw.IntegerField()  # 1/10000 percent, like money
+    rate = MoneyField()  # a percentage, exact like money
     country_code = pw.TextField()
+
+    SHOWN_IN_PRODUCTS = ("id", "name", "rate", "country_code")
 
 
 class Warehouse(OrgModel):
@@ -83,43 +115,42 @@ class Channel(BaseModel):
 
 
 class Category(OrgModel):
-    parent_id = pw.IntegerField(null=True)
     name = pw.TextField()
     slug = pw.TextField()
     description = pw.TextField(default="")
+    parent_id = pw.IntegerField(null=True)
     position = pw.IntegerField(default=0)
-    # `product_count` (migration 7) is left out on purpose: triggers keep it, and a
-    # model's save() would write back whatever count the instance was loaded with.
+    # Kept by triggers (migration 7): never written by the code.
+    product_count = pw.IntegerField(default=0)
 
 
 class Product(OrgModel):
+    """Declared in the order the product object shows its fields (timestamps last)."""
+
     sku = pw.TextField()
     slug = pw.TextField()
     name = pw.TextField()
     description = pw.TextField(default="")
     short_description = pw.TextField(default="")
     product_type = pw.TextField(default="simple")
-    price = pw.IntegerField(null=True)
-    sale_price = pw.IntegerField(null=True)
-    cost_price = pw.IntegerField(null=True)
+    price = MoneyField(null=True)
+    sale_price = MoneyField(null=True)
+    cost_price = MoneyField(null=True)
     currency = pw.TextField(default="EUR")
     status = pw.TextField(default="draft")
+    # The sum of the product's warehouse levels, or of its enabled variants' stock
+    # for a variable product: kept by triggers, written through stock levels.
     stock = pw.IntegerField(default=0)
     ean = pw.TextField(null=True)
-    vat_rate_id = pw.IntegerField(null=True)
-    brand_id = pw.IntegerField(null=True)
-    supplier_id = pw.IntegerField(null=True)
-    channels = pw.IntegerField(default=0)
+    vat_rate = pw.ForeignKeyField(VatRate, null=True, column_name="vat_rate_id")
+    brand = pw.ForeignKeyField(Brand, null=True, column_name="brand_id")
+    supplier = pw.ForeignKeyField(Supplier, null=True, column_name="supplier_id")
+    channels = ChannelsField(default=0)
     product_condition = pw.TextField(default="new")
-    attributes = pw.TextField(default="{}")
+    attributes = JsonField(default="{}")
 
-
-class ProductCategory(BaseModel):
-    product_id = pw.IntegerField()
-    category_id = pw.IntegerField()
-
-    class Meta:
-        primary_key = pw.CompositeKey("product_id", "category_id")
+    #: Columns no request sets directly: kept by triggers or derived.
+    DERIVED = ("stock",)
 
 
 class StockLevel(BaseModel):
@@ -146,17 +177,17 @@ class ProductVariant(OrgModel):
     product_id = pw.IntegerField()
     sku = pw.TextField()
     name = pw.TextField()
-    price = pw.IntegerField(null=True)
-    sale_price = pw.IntegerField(null=True)
-    cost = pw.IntegerField(null=True)
-    weight = pw.IntegerField(null=True)
+    price = MoneyField(null=True)
+    sale_price = MoneyField(null=True)
+    cost = MoneyField(null=True)
+    weight = MoneyField(null=True)  # exact like money, 4 places
     stock_quantity = pw.IntegerField(default=0)
     backorders = pw.BooleanField(default=False)
     is_enabled = pw.BooleanField(default=True)
     position = pw.IntegerField(default=0)
     ean = pw.TextField(null=True)
-    media_id = pw.IntegerField(null=True)  # the variant's image, wired with media
-    attributes = pw.TextField(default="{}")
+    media_id = pw.IntegerField(null=True)  # the variant's image: one of its product's media
+    attributes = JsonField(default="{}")
 
 
 class ProductTranslation(BaseModel):
@@ -172,3 +203,36 @@ class ProductTranslation(BaseModel):
     slug = pw.TextField(null=True)
     created_at = pw.TextField(default=utcnow)
     updated_at = pw.TextField(default=utcnow)
+
+    #: The product fields a translation may hold.
+    TRANSLATED = ("slug", "name", "description", "short_description")
+
+
+class Media(OrgModel):
+    product_id = pw.IntegerField()
+    # The public name in URLs: random, so that media of unpublished products cannot be
+    # found by counting ids.
+    token = pw.TextField(unique=True)
+    position = pw.IntegerField()
+    alt_text = pw.TextField(default="")
+    source_url = pw.TextField(null=True)
+    format = pw.TextField()
+    width = pw.IntegerField()
+    height = pw.IntegerField()
+    bytes = pw.IntegerField()
+    sha256 = pw.TextField()
+
+
+TIMESTAMPS = ("created_at", "updated_at")
+
+
+def column_names(model: type[BaseModel], *, without: tuple[str, ...] = ()) -> list[str]:
+    """The model's column names in the order answers show them: as declared, the
+    timestamps last."""
+    names = [field.column_name for field in model._meta.sorted_fields if field.column_name not in without]
+    return [name for name in names if name not in TIMESTAMPS] + [name for name in names if name in TIMESTAMPS]
+
+
+def fields_of(model: type[BaseModel], kind: type[pw.Field]) -> list[Any]:
+    """The model's fields of one kind (`MoneyField`, ...), in declaration order."""
+    return [field for field in model._meta.sorted_fields if isinstance(field, kind)]

@@ -5,20 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
-from store.db import db, utcnow, writing
+from store.db import Database
 from store.errors import BadRequest
 from store.models import ApiKey, Channel, Organization, Warehouse
-from store.values import CHANNELS, DEFAULT_CHANNELS
+from store.values import CHANNELS, DEFAULT_CHANNELS, utcnow
 
 KEY_PREFIX_LEN = 12  # "mpk_" + 8 characters, stored in clear to find the row
-# A key check costs a fifth of a product read; a valid key's answer is reused for a
-# few seconds. Revoking a key or disabling an organization here forgets them all at
-# once; the expiry bounds how long a change made by another process takes to apply.
-AUTH_CACHE_SECONDS = 5.0
-AUTH_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,43 +23,46 @@ class Caller:
     org_active: bool
 
 
-def get_or_create_org(name: str) -> int:
-    """The organization called `name`, created with its default warehouse if new."""
+def get_or_create_org(db: Database, name: str) -> int:
+    """The organization called `name`, created with its default warehouse if new (in
+    the caller's write transaction)."""
     name = name.strip()
     if not name:
         raise BadRequest("org: must not be empty")
-    with writing():
-        org = Organization.get_or_none(Organization.name == name)
-        if org is None:
-            org = Organization.create(name=name)
-            Warehouse.create(org_id=org.id, name="Main warehouse", code="MAIN", is_default=True)
-    return int(org.id)
+    org = Organization.select().where(Organization.name == name).get_or_none(db)
+    if org is not None:
+        return int(org.id)
+    org_id = int(Organization.insert(name=name).execute(db))
+    Warehouse.insert(org_id=org_id, name="Main warehouse", code="MAIN", is_default=True).execute(db)
+    return org_id
 
 
-def find_org(name: str) -> int | None:
-    org = Organization.get_or_none(Organization.name == name)
-    return None if org is None else int(org.id)
-
-
-def set_org_active(org_id: int, active: bool) -> None:
-    Organization.update(is_active=active).where(Organization.id == org_id).execute()
-    forget_keys()
+def set_org_active(db: Database, org_id: int, active: bool) -> None:
+    Organization.update(is_active=active).where(Organization.id == org_id).execute(db)
+    db.keys.clear()
 
 
 def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(org_id: int, label: str = "") -> str:
+def create_key(db: Database, org_id: int, label: str = "") -> str:
     """A new API key for the organization; only its hash is stored."""
     key = "mpk_" + secrets.token_urlsafe(32)
-    ApiKey.create(org=org_id, prefix=key[:KEY_PREFIX_LEN], key_hash=_hash_key(key), label=label)
+    ApiKey.insert(org=org_id, prefix=key[:KEY_PREFIX_LEN], key_hash=_hash_key(key),
+                  label=label).execute(db)
     return key
 
 
-def revoke_key(key: str) -> None:
-    ApiKey.update(revoked_at=utcnow()).where(ApiKey.key_hash == _hash_key(key)).execute()
-    forget_keys()
+def revoke_key(db: Database, key: str) -> None:
+    ApiKey.update(revoked_at=utcnow()).where(ApiKey.key_hash == _hash_key(key)).execute(db)
+    db.keys.clear()
+
+
+def delete_keys(db: Database, org_id: int, label: str) -> None:
+    """Delete the organization's keys with this label (the demo's, replaced each start)."""
+    ApiKey.delete().where(ApiKey.org == org_id, ApiKey.label == label).execute(db)
+    db.keys.clear()
 
 
 _AUTH_SQL = (
@@ -75,37 +72,30 @@ _AUTH_SQL = (
 )
 
 
-# SHA-256 of a valid key -> (its caller, monotonic time the answer expires). Keyed by
-# the hash, never the key, so the lookup's timing says nothing about the secret.
-_known_keys: dict[str, tuple[Caller, float]] = {}
+def authenticate(db: Database, key: str) -> Caller | None:
+    """The caller a key belongs to, or None for a missing, unknown or revoked key.
 
-
-def authenticate(key: str) -> Caller | None:
-    """The caller a key belongs to, or None for a missing, unknown or revoked key."""
+    A key check costs a fifth of a product read, so a valid key's answer is reused for
+    a few seconds (`db.keys`, keyed by the key's hash, never the key, so the lookup's
+    timing says nothing about the secret). Revoking a key or disabling an organization
+    here forgets them all at once; the expiry bounds how long a change made by another
+    process takes to apply. Unknown keys are not remembered: a new key works at once."""
     if not key.startswith("mpk_") or len(key) > 200:
         return None
     wanted = _hash_key(key)
-    now = time.monotonic()
-    known = _known_keys.get(wanted)
-    if known is not None and known[1] > now:
-        return known[0]
+    known: Caller | None = db.keys.get(wanted)
+    if known is not None:
+        return known
     found = None
     for key_hash, org_id, is_active in db.execute_sql(_AUTH_SQL, (key[:KEY_PREFIX_LEN],)):
         if hmac.compare_digest(key_hash, wanted):
             found = Caller(org_id=org_id, org_active=bool(is_active))
-    if found is not None:  # unknown keys are not remembered: a new key works at once
-        if len(_known_keys) >= AUTH_CACHE_MAX:
-            _known_keys.clear()
-        _known_keys[wanted] = (found, now + AUTH_CACHE_SECONDS)
+    if found is not None:
+        db.keys.put(wanted, found)
     return found
 
 
-def forget_keys() -> None:
-    """Drop remembered key checks (a new database, or a change made behind our back)."""
-    _known_keys.clear()
-
-
-def list_channels(org_id: int) -> list[dict[str, str]]:
+def list_channels(db: Database, org_id: int) -> list[dict[str, str]]:
     """The organization's active channels, or web and mobile when none are configured."""
     query = (
         Channel.select(Channel.value, Channel.label, Channel.description)
@@ -113,7 +103,7 @@ def list_channels(org_id: int) -> list[dict[str, str]]:
         .order_by(Channel.position)
         .dicts()
     )
-    rows: list[dict[str, str]] = list(query)  # type: ignore[arg-type]
+    rows: list[dict[str, str]] = list(query.execute(db))
     if rows:
         return rows
     return [
@@ -122,7 +112,7 @@ def list_channels(org_id: int) -> list[dict[str, str]]:
     ]
 
 
-def set_channels(org_id: int, channels: list[dict[str, str | None]]) -> list[dict[str, str]]:
+def set_channels(db: Database, org_id: int, channels: list[dict[str, str | None]]) -> list[dict[str, str]]:
     """Replace the organization's active channels (value, optional label/description)."""
     seen: set[str] = set()
     for i, item in enumerate(channels):
@@ -130,15 +120,14 @@ def set_channels(org_id: int, channels: list[dict[str, str | None]]) -> list[dic
         if value in seen:
             raise BadRequest(f"channels[{i}].value: '{value}' is listed twice")
         seen.add(value)
-    with writing():
-        Channel.delete().where(Channel.org_id == org_id).execute()
-        for position, item in enumerate(channels):
-            value = str(item["value"])
-            Channel.insert(
-                org_id=org_id,
-                value=value,
-                label=item.get("label") or CHANNELS[value][1],
-                description=item.get("description") or CHANNELS[value][2],
-                position=position,
-            ).execute()
-    return list_channels(org_id)
+    Channel.delete().where(Channel.org_id == org_id).execute(db)
+    for position, item in enumerate(channels):
+        value = str(item["value"])
+        Channel.insert(
+            org_id=org_id,
+            value=value,
+            label=item.get("label") or CHANNELS[value][1],
+            description=item.get("description") or CHANNELS[value][2],
+            position=position,
+        ).execute(db)
+    return list_channels(db, org_id)

@@ -1,7 +1,7 @@
 """Product translations: a product's name, descriptions and slug per locale.
 
 One row per product and locale; a NULL field is not translated and a localized read
-falls back to the default text for it (see `store.products.LOCALIZED_JSON`). Writing
+falls back to the default text for it (see `store.products.read.LOCALIZED_JSON`). Writing
 or deleting a translation moves the product's `updated_at` in the same transaction,
 so the JSON cache (`store.cache`) and `updated_since` syncs see it; the text index is
 kept in step by triggers (migration 4).
@@ -11,39 +11,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.db import db, utcnow, writing
+from store.db import Database
 from store.errors import BadRequest, NotFound
-# 404 unless the organization has this product (any status, as reads do).
-from store.media import check_product as require_product
-from store.products import TRANSLATED
-from store.values import locale_fallbacks, slugify
+from store.identity import first_free
+from store.models import ProductTranslation, column_names
+from store.products.read import TRANSLATED, require_product
+from store.values import locale_fallbacks, slugify, utcnow
 
-_SELECT = (
-    "SELECT locale, name, description, short_description, slug, created_at, updated_at"
-    " FROM product_translation"
-)
+FIELDS = column_names(ProductTranslation, without=("id", "product_id", "org_id"))
+_SELECT = f"SELECT {', '.join(FIELDS)} FROM product_translation"
 
 
 def _to_api(row: tuple[Any, ...]) -> dict[str, Any]:
-    locale, name, description, short_description, slug, created_at, updated_at = row
-    return {
-        "locale": locale, "name": name, "description": description,
-        "short_description": short_description, "slug": slug,
-        "created_at": created_at, "updated_at": updated_at,
-    }
+    return dict(zip(FIELDS, row))
 
 
-def _find(product_id: int, locale: str) -> dict[str, Any] | None:
+def _find(db: Database, product_id: int, locale: str) -> dict[str, Any] | None:
     row = db.execute_sql(
         f"{_SELECT} WHERE product_id = ? AND locale = ?", (product_id, locale)
     ).fetchone()
     return None if row is None else _to_api(row)
 
 
-def list_translations(org_id: int, product_id: int) -> dict[str, Any]:
+def list_translations(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
     """Every locale of the product, sorted by locale, as the variants list is framed."""
     with db.atomic():
-        require_product(org_id, product_id)
+        require_product(db, org_id, product_id)
         rows = db.execute_sql(
             f"{_SELECT} WHERE product_id = ? ORDER BY locale", (product_id,)
         ).fetchall()
@@ -51,18 +44,17 @@ def list_translations(org_id: int, product_id: int) -> dict[str, Any]:
     return {"product_id": product_id, "translations": items, "total": len(items)}
 
 
-def get_translation(org_id: int, product_id: int, locale: str) -> dict[str, Any]:
+def get_translation(db: Database, org_id: int, product_id: int, locale: str) -> dict[str, Any]:
     with db.atomic():
-        require_product(org_id, product_id)
-        found = _find(product_id, locale)
+        require_product(db, org_id, product_id)
+        found = _find(db, product_id, locale)
     if found is None:
         raise NotFound(f"product {product_id} has no translation for locale {locale}")
     return found
 
 
-def _clashes(
-    org_id: int, product_id: int, locale: str, slug: str, *, family: bool = False
-) -> list[tuple[str, str]]:
+def _clashes(db: Database, org_id: int, product_id: int, locale: str, slug: str, *,
+             family: bool = False) -> list[tuple[str, str]]:
     """(slug, locale) pairs where another product of the organization shows `slug` (with
     `family`, also `slug-…`) where this product would show its slug for `locale`: in
     `locale` itself, whatever the other product's slug comes from (its own translation,
@@ -106,18 +98,14 @@ def _clashes(
             if found == slug or (family and found.startswith(slug + "-"))]
 
 
-def _unique_slug(org_id: int, locale: str, name: str, product_id: int) -> str:
+def _unique_slug(db: Database, org_id: int, locale: str, name: str, product_id: int) -> str:
     """A slug from the translated name, `-2`, `-3`… when another product shows it."""
     base = slugify(name)
-    used = {found for found, _ in _clashes(org_id, product_id, locale, base, family=True)}
-    slug, n = base, 1
-    while slug in used:
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
+    used = {found for found, _ in _clashes(db, org_id, product_id, locale, base, family=True)}
+    return first_free(base, used)
 
 
-def _fallback_slug(product_id: int, locale: str) -> str:
+def _fallback_slug(db: Database, product_id: int, locale: str) -> str:
     """The slug the product shows in `locale` without a slug of its own there."""
     parents = locale_fallbacks(locale)[1:]
     marks = ",".join("?" * len(parents))
@@ -129,11 +117,11 @@ def _fallback_slug(product_id: int, locale: str) -> str:
     ).fetchone()[0])
 
 
-def _check_fallback(org_id: int, product_id: int, locale: str) -> None:
+def _check_fallback(db: Database, org_id: int, product_id: int, locale: str) -> None:
     """A translation losing its slug (replaced without one, or deleted) shows the
     fallback slug again, which another product may show there meanwhile."""
-    slug = _fallback_slug(product_id, locale)
-    clash = _clashes(org_id, product_id, locale, slug)
+    slug = _fallback_slug(db, product_id, locale)
+    clash = _clashes(db, org_id, product_id, locale, slug)
     if clash:
         raise BadRequest(
             f"slug: without a slug of its own in locale {locale} the product would show"
@@ -141,7 +129,7 @@ def _check_fallback(org_id: int, product_id: int, locale: str) -> None:
         )
 
 
-def _fields(org_id: int, product_id: int, locale: str, data: dict[str, Any]) -> dict[str, Any]:
+def _fields(db: Database, org_id: int, product_id: int, locale: str, data: dict[str, Any]) -> dict[str, Any]:
     """The four stored fields: those not sent, null or empty are not translated; a
     slug not sent is made from the translated name (when there is one)."""
     fields = {field: (data.get(field) or None) for field in TRANSLATED}
@@ -150,58 +138,55 @@ def _fields(org_id: int, product_id: int, locale: str, data: dict[str, Any]) -> 
             "body: give at least one of name, description, short_description, slug"
         )
     if fields["slug"] is not None:
-        clash = _clashes(org_id, product_id, locale, fields["slug"])
+        clash = _clashes(db, org_id, product_id, locale, fields["slug"])
         if clash:
             raise BadRequest(f"slug: slug '{fields['slug']}' is already taken in locale {clash[0][1]}")
     elif fields["name"] is not None:
-        fields["slug"] = _unique_slug(org_id, locale, fields["name"], product_id)
+        fields["slug"] = _unique_slug(db, org_id, locale, fields["name"], product_id)
     else:
-        held = _find(product_id, locale)
+        held = _find(db, product_id, locale)
         if held is not None and held["slug"] is not None:
-            _check_fallback(org_id, product_id, locale)
+            _check_fallback(db, org_id, product_id, locale)
     return fields
 
 
-def put_translation(
-    org_id: int, product_id: int, locale: str, data: dict[str, Any]
-) -> tuple[dict[str, Any], bool]:
+def put_translation(db: Database, org_id: int, product_id: int, locale: str,
+                    data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Create or replace the product's translation for `locale` (PUT: fields not sent
     are no longer translated). Answers the translation and whether it is new."""
-    with writing():
-        require_product(org_id, product_id)
-        fields = _fields(org_id, product_id, locale, data)
-        now = utcnow()
-        created = _find(product_id, locale) is None
-        db.execute_sql(
-            "INSERT INTO product_translation (product_id, org_id, locale, name, description,"
-            " short_description, slug, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (product_id, locale) DO UPDATE SET name = excluded.name,"
-            " description = excluded.description, short_description = excluded.short_description,"
-            " slug = excluded.slug, updated_at = excluded.updated_at",
-            (product_id, org_id, locale, fields["name"], fields["description"],
-             fields["short_description"], fields["slug"], now, now),
-        )
-        _touch(product_id, now)
-        found = _find(product_id, locale)
+    require_product(db, org_id, product_id)
+    fields = _fields(db, org_id, product_id, locale, data)
+    now = utcnow()
+    created = _find(db, product_id, locale) is None
+    db.execute_sql(
+        "INSERT INTO product_translation (product_id, org_id, locale, name, description,"
+        " short_description, slug, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (product_id, locale) DO UPDATE SET name = excluded.name,"
+        " description = excluded.description, short_description = excluded.short_description,"
+        " slug = excluded.slug, updated_at = excluded.updated_at",
+        (product_id, org_id, locale, fields["name"], fields["description"],
+         fields["short_description"], fields["slug"], now, now),
+    )
+    _touch(db, product_id, now)
+    found = _find(db, product_id, locale)
     assert found is not None
     return found, created
 
 
-def delete_translation(org_id: int, product_id: int, locale: str) -> dict[str, Any]:
+def delete_translation(db: Database, org_id: int, product_id: int, locale: str) -> dict[str, Any]:
     """Remove the locale's translation; answers it as it was."""
-    with writing():
-        found = get_translation(org_id, product_id, locale)
-        if found["slug"] is not None:
-            _check_fallback(org_id, product_id, locale)
-        db.execute_sql(
-            "DELETE FROM product_translation WHERE product_id = ? AND locale = ?",
-            (product_id, locale),
-        )
-        _touch(product_id, utcnow())
+    found = get_translation(db, org_id, product_id, locale)
+    if found["slug"] is not None:
+        _check_fallback(db, org_id, product_id, locale)
+    db.execute_sql(
+        "DELETE FROM product_translation WHERE product_id = ? AND locale = ?",
+        (product_id, locale),
+    )
+    _touch(db, product_id, utcnow())
     return found
 
 
-def _touch(product_id: int, now: str) -> None:
+def _touch(db: Database, product_id: int, now: str) -> None:
     """The product shows its translations (`available_translations`, localized reads):
     its `updated_at` moves with them (CACHE RULE in store/cache.py)."""
     db.execute_sql("UPDATE product SET updated_at = ? WHERE id = ?", (now, product_id))

@@ -1,7 +1,9 @@
-"""Value rules shared by the API and the store: money, EAN, slugs, currencies, channels."""
+"""Value rules shared by the API and the store: money, EAN, slugs, currencies, channels,
+locales and timestamps."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -150,3 +152,8 @@ def locale_fallbacks(locale: str) -> list[str]:
     lookup): `zh-Hant-TW` -> `zh-Hant-TW`, `zh-Hant`, `zh`; then the default text."""
     parts = locale.split("-")
     return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def utcnow() -> str:
+    """The current time as the API shows it: UTC ISO 8601 with microseconds."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -3,9 +3,8 @@
 A variant belongs to one product and holds values for the organization's variant-axis
 attributes (two variants of a product never share them). Adding a variant makes the
 product `variable`; its `stock` is then the sum of its enabled variants'
-`stock_quantity`, kept by triggers (store/migrations.py, migration 3). Every variant
-write moves the product's `updated_at`, since its stock may show the change
-(store/cache.py).
+`stock_quantity`, kept by triggers (migration 3). Every variant write moves the
+product's `updated_at`, since its stock may show the change (store/cache.py).
 """
 
 from __future__ import annotations
@@ -15,25 +14,27 @@ from typing import Any
 
 from store import attributes
 from store.attributes import Definition
-from store.db import db, utcnow, writing
+from store.db import Database
 from store.errors import BadRequest, NotFound
-from store.products import (
-    _barcode_forms, _taken, check_can_become_variable, drop_stock_levels, get_product,
-    variant_taken,
-)
-from store.values import money_from_db, money_to_db
+from store.identity import check_ean_free, check_sku_free
+from store.models import MoneyField, ProductVariant, column_names, fields_of
+from store.ordering import Siblings, clamp
+from store.products.read import get_product
+from store.products.stock import check_can_become_variable, drop_stock_levels
+from store.values import money_from_db, money_to_db, utcnow
 
-COLUMNS = (
-    "id, product_id, sku, name, price, sale_price, cost, weight, stock_quantity, backorders,"
-    " is_enabled, position, ean, attributes, created_at, updated_at, media_id"
-)
+FIELDS = column_names(ProductVariant, without=("org_id",))
 # The variant's image: the public URL of the product's media it points at.
 IMAGE = "(SELECT media_url(m.token) FROM media m WHERE m.id = product_variant.media_id)"
-SELECTED = f"{COLUMNS}, {IMAGE}"
-MONEY = ("price", "sale_price", "cost", "weight")
+SELECTED = f"{', '.join(FIELDS)}, {IMAGE}"
+MONEY = tuple(field.name for field in fields_of(ProductVariant, MoneyField))
 
 
-def _axis_names(org_id: int) -> dict[str, tuple[int, str]]:
+def _siblings(product_id: int) -> Siblings:
+    return Siblings("product_variant", "product_id = ?", (product_id,))
+
+
+def _axis_names(db: Database, org_id: int) -> dict[str, tuple[int, str]]:
     """code -> (id, name) of the organization's variant-axis attributes, in one query."""
     return {code: (row_id, name) for row_id, code, name in db.execute_sql(
         "SELECT id, code, name FROM product_attribute WHERE org_id = ? AND is_variant_axis", (org_id,)
@@ -47,23 +48,24 @@ def _stock_status(quantity: int, backorders: bool) -> str:
 
 
 def _to_api(row: tuple[Any, ...], names: dict[str, tuple[int, str]]) -> dict[str, Any]:
-    (variant_id, _, sku, name, price, sale_price, cost, weight, quantity, backorders,
-     enabled, position, ean, values_text, created_at, updated_at, _, image) = row
-    values = attributes.decode(values_text)
+    shown = dict(zip(FIELDS, row))
+    image = row[len(FIELDS)]
+    values = attributes.decode(shown["attributes"])
     order = sorted(values, key=lambda code: names.get(code, (0, code)))
+    quantity = shown["stock_quantity"]
     return {
-        "id": variant_id, "sku": sku, "name": name,
-        "price": money_from_db(price), "sale_price": money_from_db(sale_price),
-        "cost": money_from_db(cost), "stock_quantity": quantity,
-        "stock_status": _stock_status(quantity, bool(backorders)),
-        "weight": money_from_db(weight), "is_enabled": bool(enabled), "position": position,
-        "ean": ean, "image": image,
+        "id": shown["id"], "sku": shown["sku"], "name": shown["name"],
+        "price": money_from_db(shown["price"]), "sale_price": money_from_db(shown["sale_price"]),
+        "cost": money_from_db(shown["cost"]), "stock_quantity": quantity,
+        "stock_status": _stock_status(quantity, bool(shown["backorders"])),
+        "weight": money_from_db(shown["weight"]), "is_enabled": bool(shown["is_enabled"]),
+        "position": shown["position"], "ean": shown["ean"], "image": image,
         "attributes": [
             {"attribute_name": names.get(code, (0, code))[1], "attribute_code": code,
              "value": _shown(values[code])}
             for code in order
         ],
-        "created_at": created_at, "updated_at": updated_at,
+        "created_at": shown["created_at"], "updated_at": shown["updated_at"],
     }
 
 
@@ -74,7 +76,7 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _product(org_id: int, product_id: int) -> tuple[int, str, str, int]:
+def _product(db: Database, org_id: int, product_id: int) -> tuple[int, str, str, int]:
     row = db.execute_sql(
         "SELECT id, name, product_type, stock FROM product WHERE id = ? AND org_id = ?",
         (product_id, org_id),
@@ -84,25 +86,21 @@ def _product(org_id: int, product_id: int) -> tuple[int, str, str, int]:
     return row  # type: ignore[no-any-return]
 
 
-def require_product(org_id: int, product_id: int) -> None:
-    _product(org_id, product_id)
-
-
-def list_variants(org_id: int, product_id: int) -> dict[str, Any]:
+def list_variants(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
     """The contract's answer: the product's id and name, its variants in order, total."""
     with db.atomic():  # one snapshot
-        _, name, _, _ = _product(org_id, product_id)
+        _, name, _, _ = _product(db, org_id, product_id)
         rows = db.execute_sql(
             f"SELECT {SELECTED} FROM product_variant WHERE product_id = ? AND org_id = ?"
             " ORDER BY position, id", (product_id, org_id),
         ).fetchall()
-        names = _axis_names(org_id) if rows else {}
+        names = _axis_names(db, org_id) if rows else {}
     variants = [_to_api(row, names) for row in rows]
     return {"product_id": product_id, "product_name": name, "variants": variants, "total": len(variants)}
 
 
-def _row(org_id: int, product_id: int, variant_id: int) -> tuple[Any, ...]:
-    _product(org_id, product_id)
+def _row(db: Database, org_id: int, product_id: int, variant_id: int) -> tuple[Any, ...]:
+    _product(db, org_id, product_id)
     row = db.execute_sql(
         f"SELECT {SELECTED} FROM product_variant WHERE id = ? AND product_id = ? AND org_id = ?",
         (variant_id, product_id, org_id),
@@ -112,17 +110,17 @@ def _row(org_id: int, product_id: int, variant_id: int) -> tuple[Any, ...]:
     return row  # type: ignore[no-any-return]
 
 
-def get_variant(org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:
-    return _to_api(_row(org_id, product_id, variant_id), _axis_names(org_id))
+def get_variant(db: Database, org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:
+    return _to_api(_row(db, org_id, product_id, variant_id), _axis_names(db, org_id))
 
 
 # ---- writes -------------------------------------------------------------------------------
 
-def _default_name(org_id: int, product_name: str, values: dict[str, Any]) -> str:
+def _default_name(db: Database, org_id: int, product_name: str, values: dict[str, Any]) -> str:
     """"T-Shirt - Red, M": the product's name and the axis values in attribute order."""
     if not values:
         return product_name
-    defs: dict[str, Definition] = attributes.definitions(org_id, values)
+    defs: dict[str, Definition] = attributes.definitions(db, org_id, values)
     order = sorted(values, key=lambda code: defs[code].id if code in defs else 0)
     return f"{product_name} - {', '.join(_value_text(defs.get(c), values[c]) for c in order)}"[:255]
 
@@ -134,19 +132,12 @@ def _value_text(definition: Definition | None, value: Any) -> str:
     return value if isinstance(value, str) else attributes.encode_value(value)
 
 
-def _check_unique(org_id: int, product_id: int, columns: dict[str, Any], variant_id: int | None) -> None:
+def _check_unique(db: Database, org_id: int, product_id: int, columns: dict[str, Any],
+                  variant_id: int | None) -> None:
     if "sku" in columns:
-        sku = columns["sku"]
-        if _taken(org_id, "sku", [sku], None) is not None or variant_taken(org_id, "sku", [sku], variant_id):
-            raise BadRequest(f"sku: SKU '{sku}' is already taken")
+        check_sku_free(db, org_id, columns["sku"], variant_id=variant_id)
     if columns.get("ean") is not None:
-        forms = _barcode_forms(columns["ean"])
-        owner = _taken(org_id, "ean", forms, None)
-        if owner is not None:
-            raise BadRequest(f"ean: EAN {columns['ean']} is already used by product {owner}")
-        owner = variant_taken(org_id, "ean", forms, variant_id)
-        if owner is not None:
-            raise BadRequest(f"ean: EAN {columns['ean']} is already used by variant {owner}")
+        check_ean_free(db, org_id, columns["ean"], variant_id=variant_id)
     if "attributes" in columns:
         clash = db.execute_sql(
             "SELECT sku FROM product_variant WHERE product_id = ? AND attributes = ? AND id != ?",
@@ -156,7 +147,7 @@ def _check_unique(org_id: int, product_id: int, columns: dict[str, Any], variant
             raise BadRequest(f"attributes: variant {clash[0]} of this product has the same axis values")
 
 
-def _check_media(org_id: int, product_id: int, media_id: int | None) -> None:
+def _check_media(db: Database, org_id: int, product_id: int, media_id: int | None) -> None:
     """A variant's image is one of its own product's media."""
     if media_id is not None and db.execute_sql(
         "SELECT 1 FROM media WHERE id = ? AND product_id = ? AND org_id = ?",
@@ -188,101 +179,81 @@ def _stock_columns(data: dict[str, Any], quantity: int) -> dict[str, Any]:
     return {"backorders": status == "backorder"}
 
 
-def _place(product_id: int, wanted: int | None, old: int | None) -> int:
-    """Shift siblings for a variant going to `wanted` (None: last) from `old` (None:
-    new); answers its position, clamped to the end of the list."""
-    count = db.execute_sql("SELECT count(*) FROM product_variant WHERE product_id = ?",
-                           (product_id,)).fetchone()[0]
-    last = count if old is None else count - 1
-    target = last if wanted is None else min(wanted, last)
-    if old is None:
-        db.execute_sql("UPDATE product_variant SET position = position + 1"
-                       " WHERE product_id = ? AND position >= ?", (product_id, target))
-    elif target > old:
-        db.execute_sql("UPDATE product_variant SET position = position - 1"
-                       " WHERE product_id = ? AND position > ? AND position <= ?", (product_id, old, target))
-    elif target < old:
-        db.execute_sql("UPDATE product_variant SET position = position + 1"
-                       " WHERE product_id = ? AND position >= ? AND position < ?", (product_id, target, old))
-    return int(target)
+def _touch(db: Database, org_id: int, product_id: int, now: str) -> None:
+    attributes.touch_products(db, org_id, [product_id], now)
 
 
-def _touch(org_id: int, product_id: int, now: str) -> None:
-    attributes.touch_products(org_id, [product_id], now)
-
-
-def create_variant(org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Add a variant; a simple product becomes variable (it must hold no warehouse stock)."""
-    with writing():
-        _, product_name, product_type, _ = _product(org_id, product_id)
-        if product_type != "variable":
-            check_can_become_variable(get_product(org_id, product_id))
-            db.execute_sql("UPDATE product SET product_type = 'variable' WHERE id = ?", (product_id,))
-            drop_stock_levels(product_id)
-        values = attributes.merge_values(org_id, data.get("attributes") or {}, None, variant=True)
-        columns: dict[str, Any] = {
-            "sku": data["sku"], "ean": data.get("ean"), "attributes": attributes.encode(values),
-            "stock_quantity": data.get("stock_quantity", 0),
-            "is_enabled": data.get("is_enabled", True), "media_id": data.get("media_id"),
-        }
-        _check_unique(org_id, product_id, columns, None)
-        _check_media(org_id, product_id, columns["media_id"])
-        columns.update(_money_columns(data, {}))
-        columns.update(_stock_columns(data, columns["stock_quantity"]))
-        columns["name"] = data.get("name") or _default_name(org_id, product_name, values)
-        columns["position"] = _place(product_id, data.get("position"), None)
-        now = utcnow()
-        columns.update(org_id=org_id, product_id=product_id, created_at=now, updated_at=now)
-        cursor = db.execute_sql(
-            f"INSERT INTO product_variant ({', '.join(columns)})"
-            f" VALUES ({','.join('?' * len(columns))})", list(columns.values()),
-        )
-        _touch(org_id, product_id, now)
-        variant_id = int(cursor.lastrowid)
-    return get_variant(org_id, product_id, variant_id)
+    _, product_name, product_type, _ = _product(db, org_id, product_id)
+    if product_type != "variable":
+        check_can_become_variable(get_product(db, org_id, product_id))
+        db.execute_sql("UPDATE product SET product_type = 'variable' WHERE id = ?", (product_id,))
+        drop_stock_levels(db, product_id)
+    values = attributes.merge_values(db, org_id, data.get("attributes") or {}, None, variant=True)
+    columns: dict[str, Any] = {
+        "sku": data["sku"], "ean": data.get("ean"), "attributes": attributes.encode(values),
+        "stock_quantity": data.get("stock_quantity", 0),
+        "is_enabled": data.get("is_enabled", True), "media_id": data.get("media_id"),
+    }
+    _check_unique(db, org_id, product_id, columns, None)
+    _check_media(db, org_id, product_id, columns["media_id"])
+    columns.update(_money_columns(data, {}))
+    columns.update(_stock_columns(data, columns["stock_quantity"]))
+    columns["name"] = data.get("name") or _default_name(db, org_id, product_name, values)
+    siblings = _siblings(product_id)
+    columns["position"] = clamp(data.get("position"), siblings.count(db))
+    siblings.open_at(db, columns["position"])
+    now = utcnow()
+    columns.update(org_id=org_id, product_id=product_id, created_at=now, updated_at=now)
+    cursor = db.execute_sql(
+        f"INSERT INTO product_variant ({', '.join(columns)})"
+        f" VALUES ({','.join('?' * len(columns))})", list(columns.values()),
+    )
+    _touch(db, org_id, product_id, now)
+    return get_variant(db, org_id, product_id, int(cursor.lastrowid))
 
 
-def update_variant(org_id: int, product_id: int, variant_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
+                   data: dict[str, Any]) -> dict[str, Any]:
     """A partial update: `attributes` merges keys (null removes one); `name: null`
     makes the name again from the product's name and the axis values."""
-    with writing():
-        row = _row(org_id, product_id, variant_id)
-        current = dict(zip([c.strip() for c in COLUMNS.split(",")], row))
-        columns: dict[str, Any] = {
-            field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled", "media_id")
-            if field in data
-        }
-        if "media_id" in columns:
-            _check_media(org_id, product_id, columns["media_id"])
-        values = attributes.decode(current["attributes"])
-        if "attributes" in data:
-            values = attributes.merge_values(org_id, data["attributes"], values, variant=True)
-            columns["attributes"] = attributes.encode(values)
-        _check_unique(org_id, product_id, columns, variant_id)
-        columns.update(_money_columns(data, current))
-        quantity = columns.get("stock_quantity", current["stock_quantity"])
-        columns.update(_stock_columns(data, quantity))
-        if "name" in data:
-            product_name = _product(org_id, product_id)[1]
-            columns["name"] = data["name"] or _default_name(org_id, product_name, values)
-        if "position" in data:
-            columns["position"] = _place(product_id, data["position"], current["position"])
-        now = utcnow()
-        columns["updated_at"] = now
-        db.execute_sql(
-            f"UPDATE product_variant SET {', '.join(f'{name} = ?' for name in columns)} WHERE id = ?",
-            [*columns.values(), variant_id],
-        )
-        _touch(org_id, product_id, now)
-    return get_variant(org_id, product_id, variant_id)
+    current = dict(zip(FIELDS, _row(db, org_id, product_id, variant_id)))
+    columns: dict[str, Any] = {
+        field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled", "media_id")
+        if field in data
+    }
+    if "media_id" in columns:
+        _check_media(db, org_id, product_id, columns["media_id"])
+    values = attributes.decode(current["attributes"])
+    if "attributes" in data:
+        values = attributes.merge_values(db, org_id, data["attributes"], values, variant=True)
+        columns["attributes"] = attributes.encode(values)
+    _check_unique(db, org_id, product_id, columns, variant_id)
+    columns.update(_money_columns(data, current))
+    quantity = columns.get("stock_quantity", current["stock_quantity"])
+    columns.update(_stock_columns(data, quantity))
+    if "name" in data:
+        product_name = _product(db, org_id, product_id)[1]
+        columns["name"] = data["name"] or _default_name(db, org_id, product_name, values)
+    if "position" in data:
+        siblings = _siblings(product_id)
+        columns["position"] = clamp(data["position"], siblings.count(db) - 1)
+        siblings.move(db, current["position"], columns["position"])
+    now = utcnow()
+    columns["updated_at"] = now
+    db.execute_sql(
+        f"UPDATE product_variant SET {', '.join(f'{name} = ?' for name in columns)} WHERE id = ?",
+        [*columns.values(), variant_id],
+    )
+    _touch(db, org_id, product_id, now)
+    return get_variant(db, org_id, product_id, variant_id)
 
 
-def delete_variant(org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:
+def delete_variant(db: Database, org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:
     """Delete a variant (the product stays variable); answers the deleted variant."""
-    with writing():
-        shown = get_variant(org_id, product_id, variant_id)
-        db.execute_sql("DELETE FROM product_variant WHERE id = ?", (variant_id,))
-        db.execute_sql("UPDATE product_variant SET position = position - 1"
-                       " WHERE product_id = ? AND position > ?", (product_id, shown["position"]))
-        _touch(org_id, product_id, utcnow())
+    shown = get_variant(db, org_id, product_id, variant_id)
+    db.execute_sql("DELETE FROM product_variant WHERE id = ?", (variant_id,))
+    _siblings(product_id).close_at(db, shown["position"])
+    _touch(db, org_id, product_id, utcnow())
     return shown

@@ -1,13 +1,17 @@
 """Fixtures: a real SQLite file in tmp_path, a real HTTP server, an API client.
 
-`api` is a client for organization "Acme"; `other_api` speaks for a second
-organization, for isolation tests. Nothing of our own store is mocked.
+`app` is the application of each test, on its own database file (a copy of a
+migrated template, so no test pays for the migrations); `db` is that application's
+database, for tests that look at or prepare rows directly. `api` is a client for
+organization "Acme"; `other_api` speaks for a second organization, for isolation
+tests. Nothing of our own store is mocked.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,31 +20,13 @@ from typing import Any, Iterator
 import pytest
 
 import micropim
-import store.db as store_db
+from search.model import ImageModels
 from store import orgs
-from store.db import close_database, open_database
+from store.db import Database, open_database
 
-store_db.TRACE = True  # for count_queries(); each connection opened from now on reports
-
-# The built-in image model is built once per machine and loaded once per test process,
+# The built-in image model is built once per machine and loaded once per test run,
 # not built beside every test's database (search/model.py checks the cache by hash).
 os.environ.setdefault("MICROPIM_MODEL_CACHE", os.path.join(tempfile.gettempdir(), "micropim-test-model"))
-
-
-@contextmanager
-def count_queries() -> Iterator[list[str]]:
-    """Collect every SQL statement run, on any thread, while the block runs.
-
-        with count_queries() as seen:
-            await api.get("/api/categories/tree")
-        assert len(seen) <= 5, seen
-    """
-    seen: list[str] = []
-    store_db.statement_listeners.append(seen.append)
-    try:
-        yield seen
-    finally:
-        store_db.statement_listeners.remove(seen.append)
 
 
 class FakeClock:
@@ -56,16 +42,25 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.fixture
-def db_path(tmp_path: Any) -> str:
-    return str(tmp_path / "micropim.db")
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: Any) -> str:
+    """A database made and migrated once per run; each test starts from a copy."""
+    path = str(tmp_path_factory.mktemp("template") / "template.db")
+    open_database(path).close()
+    return path
 
 
 @pytest.fixture
-def store(db_path: str) -> Iterator[str]:
-    open_database(db_path)
-    yield db_path
-    close_database()
+def db_path(tmp_path: Any, template_db: str) -> str:
+    path = str(tmp_path / "micropim.db")
+    shutil.copyfile(template_db, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def image_models() -> ImageModels:
+    """One image model for the whole run (built once per machine, see above)."""
+    return ImageModels()
 
 
 @pytest.fixture
@@ -74,28 +69,62 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(clock: FakeClock) -> micropim.Settings:
+def settings(db_path: str, clock: FakeClock, image_models: ImageModels) -> micropim.Settings:
     """Generous limits; rate-limit tests make their own."""
-    return micropim.Settings(read_limit=100_000, write_limit=100_000, clock=clock,
-                             public_url="http://pim.test")
+    return micropim.Settings(database=db_path, read_limit=100_000, write_limit=100_000, clock=clock,
+                             public_url="http://pim.test", image_models=image_models)
 
 
 @pytest.fixture
-def app(store: str, settings: micropim.Settings) -> Iterator[Any]:
+def app(settings: micropim.Settings) -> Iterator[Any]:
     application = micropim.make_app(settings)
     yield application
-    application.settings["executor"].shutdown(wait=True)
-    application.settings["writer"].shutdown(wait=True)
+    application.close()
 
 
 @pytest.fixture
-def org_id(store: str) -> int:
-    return orgs.get_or_create_org("Acme")
+def db(app: Any) -> Database:
+    """The test application's database."""
+    return app.db  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def other_org_id(store: str) -> int:
-    return orgs.get_or_create_org("Globex")
+def store(db: Database) -> Database:
+    """The database, for tests of the store that need no server."""
+    return db
+
+
+@contextmanager
+def count_queries(db: Database) -> Iterator[list[str]]:
+    """Collect every SQL statement run, on any thread, while the block runs.
+
+        with count_queries(db) as seen:
+            await api.get("/api/categories/tree")
+        assert len(seen) <= 5, seen
+    """
+    seen: list[str] = []
+    with db.tracer(seen.append):
+        yield seen
+
+
+def make_org(db: Database, name: str) -> int:
+    with db.writing():
+        return orgs.get_or_create_org(db, name)
+
+
+def make_key(db: Database, org_id: int) -> str:
+    with db.writing():
+        return orgs.create_key(db, org_id)
+
+
+@pytest.fixture
+def org_id(db: Database) -> int:
+    return make_org(db, "Acme")
+
+
+@pytest.fixture
+def other_org_id(db: Database) -> int:
+    return make_org(db, "Globex")
 
 
 @dataclass
@@ -158,13 +187,13 @@ class Api:
 
 
 @pytest.fixture
-def api(http_server_client: Any, org_id: int) -> Api:
-    return Api(http_server_client, orgs.create_key(org_id))
+def api(http_server_client: Any, db: Database, org_id: int) -> Api:
+    return Api(http_server_client, make_key(db, org_id))
 
 
 @pytest.fixture
-def other_api(http_server_client: Any, other_org_id: int) -> Api:
-    return Api(http_server_client, orgs.create_key(other_org_id))
+def other_api(http_server_client: Any, db: Database, other_org_id: int) -> Api:
+    return Api(http_server_client, make_key(db, other_org_id))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from store import categories
-from store.db import db
+from store.db import Database
 
 # Valid codes with a correct GS1 check digit.
 EAN13 = "4006381333931"
@@ -51,17 +51,18 @@ async def default_warehouse(api: Any) -> int:
     return next(w["id"] for w in warehouses if w["is_default"])
 
 
-def category(org_id: int, name: str) -> int:
-    return int(categories.create_category(org_id, {"name": name})["id"])
+def category(db: Database, org_id: int, name: str) -> int:
+    with db.writing():
+        return int(categories.create_category(db, org_id, {"name": name})["id"])
 
 
-def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row a product write can touch, to prove a rejected request wrote nothing."""
     tables = ("product", "stock_level", "product_category", "product_status_count")
     return {t: db.execute_sql(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
 
 
-def set_times(product_id: int, updated_at: str, created_at: str | None = None) -> None:
+def set_times(db: Database, product_id: int, updated_at: str, created_at: str | None = None) -> None:
     """Pin timestamps, so time filters and sorts are tested without sleeping."""
     db.execute_sql("UPDATE product SET updated_at = ?, created_at = coalesce(?, created_at)"
                    " WHERE id = ?", (updated_at, created_at, product_id))
@@ -79,12 +80,12 @@ def without_times(product: dict[str, Any]) -> dict[str, Any]:
 
 # ---- create and read -----------------------------------------------------------------
 
-async def test_create_answers_the_full_contract_object(api: Any, org_id: int) -> None:
+async def test_create_answers_the_full_contract_object(db: Database, api: Any, org_id: int) -> None:
     brand = await create_ref(api, "brands", {"name": "Brand Name"})
     supplier = await create_ref(api, "suppliers", {"name": "Supplier Name"})
     vat = await create_ref(api, "vat-rates", {"name": "Standard Rate", "rate": "19", "country_code": "RO"})
-    electronics = category(org_id, "Electronics")
-    audio = category(org_id, "Audio")
+    electronics = category(db, org_id, "Electronics")
+    audio = category(db, org_id, "Audio")
     # The reference's create example; its EAN fails the check digit, so a valid one.
     response = await api.post("/api/products", {
         "name": "Product Name", "sku": "PROD-001", "description": "<p>Full description</p>",
@@ -207,13 +208,13 @@ async def test_unknown_and_foreign_ids_are_404(api: Any, other_api: Any) -> None
     assert (await other_api.get(f"/api/products/{mine['id']}")).code == 404
 
 
-async def test_references_of_another_organization_are_refused(api: Any, other_api: Any,
+async def test_references_of_another_organization_are_refused(db: Database, api: Any, other_api: Any,
                                                               other_org_id: int) -> None:
     brand = await create_ref(other_api, "brands", {"name": "Theirs"})
     supplier = await create_ref(other_api, "suppliers", {"name": "Theirs"})
     vat = await create_ref(other_api, "vat-rates", {"name": "Theirs", "rate": "9", "country_code": "DE"})
-    foreign_category = category(other_org_id, "Theirs")
-    before = snapshot()
+    foreign_category = category(db, other_org_id, "Theirs")
+    before = snapshot(db)
     for field, value, message in (
         ("brand_id", brand, f"brand_id: no brand with id {brand}"),
         ("supplier_id", supplier, f"supplier_id: no supplier with id {supplier}"),
@@ -222,7 +223,7 @@ async def test_references_of_another_organization_are_refused(api: Any, other_ap
     ):
         response = await api.post("/api/products", {"name": "X", "sku": "X-1", field: value})
         assert (response.code, response.error) == (400, message)
-    assert snapshot() == before
+    assert snapshot(db) == before
 
 
 # ---- partial update ------------------------------------------------------------------
@@ -253,13 +254,13 @@ async def test_patch_name_keeps_the_slug_and_null_slug_remakes_it(api: Any) -> N
     assert chosen["slug"] == "chosen-slug"
 
 
-async def test_patch_null_clears_optional_fields(api: Any, org_id: int) -> None:
+async def test_patch_null_clears_optional_fields(db: Database, api: Any, org_id: int) -> None:
     brand = await create_ref(api, "brands", {"name": "Acme"})
     supplier = await create_ref(api, "suppliers", {"name": "Supplies Ltd"})
     vat = await create_ref(api, "vat-rates", {"name": "Reduced", "rate": "9", "country_code": "RO"})
     product = await create(api, price="10", sale_price="8", cost_price="5", ean=EAN13,
                            brand_id=brand, supplier_id=supplier, vat_rate_id=vat,
-                           category_ids=[category(org_id, "Shirts")])
+                           category_ids=[category(db, org_id, "Shirts")])
     cleared = (await api.patch(f"/api/products/{product['id']}", {
         "ean": None, "brand_id": None, "supplier_id": None, "vat_rate_id": None,
         "sale_price": None, "cost_price": None, "price": None, "category_ids": [],
@@ -412,16 +413,16 @@ def _check_error(response: Any, expected: str) -> None:
 
 
 @pytest.mark.parametrize("case, expected", [c[1:] for c in POST_CASES], ids=[c[0] for c in POST_CASES])
-async def test_create_rejects_bad_input_and_writes_nothing(api: Any, case: Any, expected: str) -> None:
+async def test_create_rejects_bad_input_and_writes_nothing(db: Database, api: Any, case: Any, expected: str) -> None:
     await create(api, name="Taken One", sku="TAKEN-1", ean=EAN13)
     await create(api, name="Upc Item", sku="UPC-1", ean=UPC_A)
     await create(api, name="Padded Upc", sku="PAD-1", ean="0012345678905")
-    before = snapshot()
+    before = snapshot(db)
     response = await _send(api, "POST", "/api/products", case,
                            {"name": "Linen Shirt", "sku": "LIN-001", "stock": 3})
     _check_error(response, expected)
     assert response.body == {"status": 0, "data": None, "error": response.error}
-    assert snapshot() == before
+    assert snapshot(db) == before
 
 
 PATCH_CASES: list[tuple[str, Any, str]] = [
@@ -464,13 +465,13 @@ PATCH_CASES: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize("case, expected", [c[1:] for c in PATCH_CASES], ids=[c[0] for c in PATCH_CASES])
-async def test_patch_rejects_bad_input_and_changes_nothing(api: Any, case: Any, expected: str) -> None:
+async def test_patch_rejects_bad_input_and_changes_nothing(db: Database, api: Any, case: Any, expected: str) -> None:
     await create(api, name="Taken One", sku="TAKEN-1", ean=EAN13)
     product = await create(api, price="10", sale_price="8", ean=EAN13_B, stock=3)
-    before = snapshot()
+    before = snapshot(db)
     response = await _send(api, "PATCH", f"/api/products/{product['id']}", case, {})
     _check_error(response, expected)
-    assert snapshot() == before
+    assert snapshot(db) == before
     assert (await api.get(f"/api/products/{product['id']}")).data == product
 
 
@@ -538,11 +539,11 @@ async def test_list_rejects_bad_parameters(api: Any, query: str, expected: str) 
     _check_error(response, expected)
 
 
-async def test_list_filters(api: Any, org_id: int) -> None:
+async def test_list_filters(db: Database, api: Any, org_id: int) -> None:
     acme = await create_ref(api, "brands", {"name": "Acme"})
     globex = await create_ref(api, "brands", {"name": "Globex"})
-    shirts = category(org_id, "Shirts")
-    hats = category(org_id, "Hats")
+    shirts = category(db, org_id, "Shirts")
+    hats = category(db, org_id, "Hats")
     a = (await create(api, sku="A", status="active", brand_id=acme, publishing_channels=["web"],
                       category_ids=[shirts]))["id"]
     b = (await create(api, sku="B", status="active", brand_id=globex,
@@ -570,9 +571,9 @@ async def test_list_filters(api: Any, org_id: int) -> None:
     assert (filtered["total_items"], filtered["total_pages"]) == (2, 2)
 
 
-async def test_filters_do_not_reach_another_organization(api: Any, other_api: Any, other_org_id: int) -> None:
+async def test_filters_do_not_reach_another_organization(db: Database, api: Any, other_api: Any, other_org_id: int) -> None:
     theirs = await create_ref(other_api, "brands", {"name": "Theirs"})
-    their_category = category(other_org_id, "Theirs")
+    their_category = category(db, other_org_id, "Theirs")
     await create(other_api, sku="T-1", brand_id=theirs, category_ids=[their_category],
                  publishing_channels=["web"])
     await create(api, sku="MINE")
@@ -582,10 +583,10 @@ async def test_filters_do_not_reach_another_organization(api: Any, other_api: An
     assert (await api.get("/api/products")).data["pagination"]["total_items"] == 1
 
 
-async def test_updated_since(api: Any) -> None:
+async def test_updated_since(db: Database, api: Any) -> None:
     ids = [(await create(api, sku=f"U-{i}"))["id"] for i in range(3)]
     for day, product_id in enumerate(ids, start=1):
-        set_times(product_id, f"2026-01-0{day}T00:00:00.000000Z")
+        set_times(db, product_id, f"2026-01-0{day}T00:00:00.000000Z")
     assert await list_ids(api, "updated_since=2026-01-02T00:00:00Z") == ids[1:]
     assert await list_ids(api, "updated_since=2026-01-02") == ids[1:]  # a naive date is UTC
     assert await list_ids(api, "updated_since=2026-01-02T00:00:00.000001Z") == ids[2:]
@@ -600,7 +601,7 @@ async def test_updated_since(api: Any) -> None:
     assert await list_ids(api, "updated_since=2026-01-02T00:00:00Z") == ids
 
 
-async def _sort_catalog(api: Any) -> dict[str, int]:
+async def _sort_catalog(api: Any, db: Database) -> dict[str, int]:
     rows = [  # name, sku, price, stock, created day, updated day
         ("banana", "S-3", "5", 2, 1, 3),
         ("Apple", "S-1", None, 0, 2, 1),
@@ -610,7 +611,7 @@ async def _sort_catalog(api: Any) -> dict[str, int]:
     ids = {}
     for name, sku, price, stock, created, updated in rows:
         product = await create(api, name=name, sku=sku, price=price, stock=stock)
-        set_times(product["id"], f"2026-02-0{updated}T00:00:00.000000Z", f"2026-01-0{created}T00:00:00.000000Z")
+        set_times(db, product["id"], f"2026-02-0{updated}T00:00:00.000000Z", f"2026-01-0{created}T00:00:00.000000Z")
         ids[name[0].upper()] = product["id"]
     return ids
 
@@ -634,8 +635,8 @@ SORT_CASES = [
 
 
 @pytest.mark.parametrize("sort, letters", SORT_CASES)
-async def test_sort(api: Any, sort: str, letters: str) -> None:
-    ids = await _sort_catalog(api)
+async def test_sort(db: Database, api: Any, sort: str, letters: str) -> None:
+    ids = await _sort_catalog(api, db)
     expected = [ids[letter] for letter in letters]
     assert await list_ids(api, f"sort={sort}") == expected
     # The same order holds across pages.
@@ -740,7 +741,7 @@ def _fill(value: Any, ids: dict[str, int]) -> Any:
 
 
 @pytest.mark.parametrize("case, expected", [c[1:] for c in STOCK_CASES], ids=[c[0] for c in STOCK_CASES])
-async def test_stock_rejects_bad_input_and_writes_nothing(api: Any, other_api: Any, case: Any,
+async def test_stock_rejects_bad_input_and_writes_nothing(db: Database, api: Any, other_api: Any, case: Any,
                                                          expected: str) -> None:
     ids = {
         "MAIN": await default_warehouse(api),
@@ -748,7 +749,7 @@ async def test_stock_rejects_bad_input_and_writes_nothing(api: Any, other_api: A
         "THEIRS": await create_ref(other_api, "warehouses", {"name": "Theirs", "code": "T"}),
     }
     product = await create(api, stock=5)
-    before = snapshot()
+    before = snapshot(db)
     path = f"/api/products/{product['id']}/stock"
     if isinstance(case, bytes):
         response = await api.put(path, raw=case)
@@ -757,7 +758,7 @@ async def test_stock_rejects_bad_input_and_writes_nothing(api: Any, other_api: A
     for name, value in ids.items():
         expected = expected.replace(name, str(value))
     _check_error(response, expected)
-    assert snapshot() == before
+    assert snapshot(db) == before
 
 
 async def test_stock_of_unknown_or_foreign_product_is_404(api: Any, other_api: Any) -> None:
@@ -863,7 +864,7 @@ async def test_deeply_nested_json_is_a_400(api: Any) -> None:
     ("suppliers", "supplier", {"name": "Textiles Two"}),
     ("vat-rates", "vat_rate", {"rate": "21"}),
 ])
-async def test_a_changed_reference_moves_its_products_into_an_incremental_sync(
+async def test_a_changed_reference_moves_its_products_into_an_incremental_sync(db: Database, 
     api: Any, path: str, field: str, change: dict[str, str],
 ) -> None:
     bodies = {"brands": {"name": "Acme"}, "suppliers": {"name": "Textiles"},
@@ -871,7 +872,7 @@ async def test_a_changed_reference_moves_its_products_into_an_incremental_sync(
     ref_id = await create_ref(api, path, bodies[path])
     shown = await create(api, **{f"{field}_id": ref_id})
     await create(api, name="Other", sku="OTHER-1")
-    set_times(shown["id"], "2026-01-01T00:00:00.000000Z")
+    set_times(db, shown["id"], "2026-01-01T00:00:00.000000Z")
     cursor = urllib.parse.quote("2026-06-01T00:00:00Z")
     before = await list_ids(api, f"updated_since={cursor}")
     assert shown["id"] not in before
@@ -879,9 +880,9 @@ async def test_a_changed_reference_moves_its_products_into_an_incremental_sync(
     assert shown["id"] in await list_ids(api, f"updated_since={cursor}")
 
 
-async def test_a_description_change_does_not_touch_products(api: Any) -> None:
+async def test_a_description_change_does_not_touch_products(db: Database, api: Any) -> None:
     brand = await create_ref(api, "brands", {"name": "Acme"})
     product = await create(api, brand_id=brand)
-    set_times(product["id"], "2026-01-01T00:00:00.000000Z")
+    set_times(db, product["id"], "2026-01-01T00:00:00.000000Z")
     assert (await api.put(f"/api/brands/{brand}", {"description": "Since 1900"})).code == 200
     assert (await api.get(f"/api/products/{product['id']}")).data["updated_at"] == "2026-01-01T00:00:00.000000Z"

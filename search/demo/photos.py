@@ -26,7 +26,8 @@ from typing import Any, Callable
 
 from PIL import Image, ImageChops, ImageDraw
 
-from store.images import Picture, prepare_upright
+from search.imaging import prepare_upright
+from store.media import MediaFiles
 
 SIZE = 640
 SCALE = 2  # drawn at 2x, then reduced: antialiased edges
@@ -325,9 +326,9 @@ def draw_product(kind: str, colour: str, seed: int, view: int = 0) -> Image.Imag
     return image
 
 
-def render(kind: str, colour: str, seed: int, view: int = 0) -> tuple[Picture, Image.Image]:
-    """A product photo checked as an upload is (`store.images.prepare_upright`): the
-    picture to store and the upright image to embed. Plain values in and out, so a
+def render(kind: str, colour: str, seed: int, view: int = 0) -> tuple[MediaFiles, Image.Image]:
+    """A product photo checked as an upload is (`search.imaging.prepare_upright`): the
+    files to store and the upright image to embed. Plain values in and out, so a
     worker process can do it."""
     return prepare_upright(product_photo(kind, colour, seed, view), "file")
 

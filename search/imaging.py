@@ -1,7 +1,7 @@
 """Image bytes in, checked image and its renditions out: the CPU-heavy part of media.
 
 Everything here is plain bytes in and bytes out and takes tens of milliseconds or more
-for a photo, so handlers run it off the event loop. Whatever the URL or Content-Type
+for a photo, so it runs off the event loop (see `search.pipeline`). Whatever the URL or Content-Type
 claimed, the bytes must decode, completely, as one of the accepted formats, within the
 pixel cap: Pillow only reads the header on open, so a truncated file or a
 decompression bomb is caught here and never reaches the store.
@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
 from store.errors import BadRequest
+from store.media import MediaFiles
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 50_000_000
@@ -34,21 +34,6 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # browsers show it as the JPEG it is.
 FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 DECODERS = ["JPEG", "PNG", "WEBP", "GIF"]  # the JPEG decoder also opens MPO
-CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
-
-
-@dataclass(frozen=True)
-class Picture:
-    """A checked original and its WebP rendition, ready to store."""
-
-    original: bytes
-    format: str  # jpeg, png, webp, gif
-    width: int  # as displayed: EXIF orientation applied
-    height: int
-    rendition: bytes
-    rendition_width: int
-    rendition_height: int
-    sha256: str  # of the original
 
 
 def open_image(data: bytes, field: str, max_side: int | None = None) -> Image.Image:
@@ -128,11 +113,11 @@ def _fit(image: Image.Image, side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=1.25)
 
 
-def prepare_picture(data: bytes, field: str) -> Picture:
+def prepare_files(data: bytes, field: str) -> MediaFiles:
     return prepare_upright(data, field)[0]
 
 
-def prepare_upright(data: bytes, field: str) -> tuple[Picture, Image.Image]:
+def prepare_upright(data: bytes, field: str) -> tuple[MediaFiles, Image.Image]:
     """Check `data` and make its rendition: WebP, longest side at most 1600 px, turned
     upright by its EXIF orientation (the original is kept exactly as received).
     Answers the upright image too, for the image model."""
@@ -140,14 +125,12 @@ def prepare_upright(data: bytes, field: str) -> tuple[Picture, Image.Image]:
     fmt = FORMATS[str(image.format)]
     upright = _upright(image)
     rendition = _displayable(_fit(upright, RENDITION_MAX_SIDE))
-    return Picture(
+    return MediaFiles(
         original=data,
         format=fmt,
         width=upright.width,
         height=upright.height,
         rendition=_encode_webp(rendition),
-        rendition_width=rendition.width,
-        rendition_height=rendition.height,
         sha256=hashlib.sha256(data).hexdigest(),
     ), upright
 
@@ -160,8 +143,3 @@ def make_thumbnail(rendition: bytes, width: int) -> bytes:
         height = max(1, round(image.height * width / image.width))
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     return _encode_webp(image)
-
-
-def etag_of(data: bytes) -> str:
-    """A strong ETag: the content's hash, so equal bytes always carry the same tag."""
-    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import SplitResult, quote, urljoin, urlsplit, urlunsplit
 
@@ -224,3 +225,21 @@ async def _get(
     if response.code in REDIRECTS:
         return response.code, response.headers.get("Location"), b""
     return response.code, None, b"".join(chunks)
+
+
+@dataclass
+class Fetcher:
+    """How this application fetches URLs its callers give: within `timeout` seconds,
+    to public addresses only unless `allow_private` (tests, intranets); `allowed`
+    decides which addresses are public."""
+
+    timeout: float = 15.0
+    allow_private: bool = False
+    allowed: Callable[[IPAddress], bool] = is_public_address
+
+    async def fetch(self, url: str, *, field: str, max_bytes: int) -> bytes:
+        """The body at `url`, or a BadRequest naming `field` (see `fetch_image_bytes`)."""
+        return await fetch_image_bytes(
+            url, field=field, max_bytes=max_bytes, timeout=self.timeout,
+            allowed=(lambda address: True) if self.allow_private else self.allowed,
+        )

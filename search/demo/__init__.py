@@ -4,7 +4,8 @@ Brands, suppliers, VAT rates, two warehouses, a three-level category tree, attri
 of every type, simple and variable products (colour x size, with a photo per colour),
 translations in Romanian and German (the default texts are English), stock in both
 warehouses, valid EANs, publishing channels, and a Pillow-drawn photo of every product
-stored and indexed through the same store path as the media API, so image search works.
+stored and indexed through the same path as the media API (`search.pipeline`), so
+image search works. It lives above the store because it needs the image model.
 
 Seeding runs in three stages, each of which only adds what is missing, looked up by
 natural keys (a brand by name, a category by parent and name, a product by SKU, a
@@ -19,14 +20,12 @@ a later start sees the marker and leaves the catalog alone (an image deleted or
 a brand renamed stays so). A seed that did not complete (photos refused because the
 image model changed, an interrupted start) leaves no marker, and the next start
 resumes. The demo key is no marker: every start replaces it (`issue_key`), complete or
-not, and databases made by the first demo code hold such keys but only part of today's
-catalog, which their next start adds.
+not.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import multiprocessing
 import os
 import random
@@ -38,14 +37,17 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 
 import numpy as np
 
-from search.vectors import StaleIndex, add_embedding
-from store import attributes, categories, media, orgs, products, translations, variants
-from store.db import db, utcnow, writing
-from store.demo_images import init_worker, render
-from store.images import Picture
-from store.models import ApiKey, Brand, Supplier, VatRate, Warehouse
+from search.demo.photos import init_worker, render
+from search.model import ImageModels
+from search.pipeline import store_image
+from search.vectors import StaleIndex
+from store import attributes, categories, orgs, translations, variants
+from store.db import Database
+from store.media import MediaFiles
+from store.models import Brand, Supplier, VatRate, Warehouse
+from store.products import stock, write
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
-from store.values import ean_check_digit
+from store.values import ean_check_digit, utcnow
 
 DEMO_ORG = "Demo Store"
 KEY_LABEL = "demo"
@@ -423,7 +425,7 @@ def _get_or_create(find: Callable[[], Any], create: Callable[[], dict[str, Any]]
     return int(row.id) if row is not None else int(create()["id"])
 
 
-def _category(org_id: int, name: str, parent_id: int | None) -> int:
+def _category(db: Database, org_id: int, name: str, parent_id: int | None) -> int:
     """The category called `name` under `parent_id`, created last among its siblings if missing."""
     row = db.execute_sql(
         "SELECT id FROM category WHERE org_id = ? AND name = ? AND parent_id IS ? ORDER BY id LIMIT 1",
@@ -431,53 +433,45 @@ def _category(org_id: int, name: str, parent_id: int | None) -> int:
     ).fetchone()
     if row is not None:
         return int(row[0])
-    return int(categories.create_category(org_id, {"name": name, "parent_id": parent_id})["id"])
+    return int(categories.create_category(db, org_id, {"name": name, "parent_id": parent_id})["id"])
 
 
-def _references(org_id: int) -> References:
+def _references(db: Database, org_id: int) -> References:
     """Brands, suppliers, VAT rates, the second warehouse, the tree, channels and
     attributes: each found by its natural key or created."""
     brands = [_get_or_create(
-        lambda: Brand.get_or_none(Brand.org_id == org_id, Brand.name == name),
-        lambda: BRANDS.create(org_id, {"name": name, "description": text}),
+        lambda: Brand.select().where(Brand.org_id == org_id, Brand.name == name).get_or_none(db),
+        lambda: BRANDS.create(db, org_id, {"name": name, "description": text}),
     ) for name, text in BRAND_NAMES]
     suppliers = [_get_or_create(
-        lambda: Supplier.get_or_none(Supplier.org_id == org_id, Supplier.name == name),
-        lambda: SUPPLIERS.create(org_id, {"name": name, "email": email, "phone": phone}),
+        lambda: Supplier.select().where(Supplier.org_id == org_id, Supplier.name == name).get_or_none(db),
+        lambda: SUPPLIERS.create(db, org_id, {"name": name, "email": email, "phone": phone}),
     ) for name, email, phone in SUPPLIER_ROWS]
     vat_ids = [_get_or_create(
-        lambda: VatRate.get_or_none(VatRate.org_id == org_id, VatRate.name == name,
-                                    VatRate.country_code == country),
-        lambda: VAT_RATES.create(org_id, {"name": name, "rate": Decimal(rate), "country_code": country}),
+        lambda: VatRate.select().where(VatRate.org_id == org_id, VatRate.name == name,
+                                       VatRate.country_code == country).get_or_none(db),
+        lambda: VAT_RATES.create(db, org_id, {"name": name, "rate": Decimal(rate), "country_code": country}),
     ) for name, rate, country in VAT_ROWS]
     second = _get_or_create(
-        lambda: Warehouse.get_or_none(Warehouse.org_id == org_id, Warehouse.code == SECOND_WAREHOUSE[1]),
-        lambda: WAREHOUSES.create(org_id, {"name": SECOND_WAREHOUSE[0], "code": SECOND_WAREHOUSE[1]}),
+        lambda: Warehouse.select().where(Warehouse.org_id == org_id,
+                                         Warehouse.code == SECOND_WAREHOUSE[1]).get_or_none(db),
+        lambda: WAREHOUSES.create(db, org_id, {"name": SECOND_WAREHOUSE[0], "code": SECOND_WAREHOUSE[1]}),
     )
     leaves: dict[str, int] = {}
     for root_name, groups in TREE.items():
-        root = _category(org_id, root_name, None)
+        root = _category(db, org_id, root_name, None)
         for group_name, leaf_names in groups.items():
-            group = _category(org_id, group_name, root)
+            group = _category(db, org_id, group_name, root)
             for leaf in leaf_names:
-                leaves[leaf] = _category(org_id, leaf, group)
-    gifts = _category(org_id, GIFTS, None)
+                leaves[leaf] = _category(db, org_id, leaf, group)
+    gifts = _category(db, org_id, GIFTS, None)
     if not db.execute_sql("SELECT 1 FROM channel WHERE org_id = ?", (org_id,)).fetchone():
-        orgs.set_channels(org_id, [{"value": value} for value in CHANNELS])
-    existing = {str(code): (int(row_id), json.loads(options or "null")) for row_id, code, options in
-                db.execute_sql("SELECT id, code, options FROM product_attribute WHERE org_id = ?",
-                               (org_id,))}
+        orgs.set_channels(db, org_id, [{"value": value} for value in CHANNELS])
+    existing = {str(code) for (code,) in
+                db.execute_sql("SELECT code FROM product_attribute WHERE org_id = ?", (org_id,))}
     for definition in ATTRIBUTES:
         if definition["code"] not in existing:
-            attributes.create_attribute(org_id, definition)
-            continue
-        # An attribute the first demo code made has fewer options (no "Red", no "XS"):
-        # the missing ones are added, the ones there kept.
-        row_id, options = existing[definition["code"]]
-        if options is not None and "options" in definition:
-            missing = [option for option in definition["options"] if option not in options]
-            if missing:
-                attributes.update_attribute(org_id, row_id, {"options": options + missing})
+            attributes.create_attribute(db, org_id, definition)
     return References(brands, suppliers, vat_ids[0], second, leaves, gifts)
 
 
@@ -492,34 +486,23 @@ def plan(count: int, refs: References) -> list[Planned]:
 
 # ---- stage 2: products ---------------------------------------------------------------------
 
-def _present(org_id: int, planned: list[Planned]) -> dict[str, int]:
-    """The planned products already there, by SKU: found by SKU, or else by EAN (the first
-    demo code gave the n-th product the same EAN and kind, colour and style, under another
-    SKU: "T-S-0001" for "TSH-0001"), so that such a product stands for its planned one."""
-    by_sku: dict[str, int] = {}
-    by_ean: dict[str, int] = {}
-    for pid, sku, code in db.execute_sql("SELECT id, sku, ean FROM product WHERE org_id = ?", (org_id,)):
-        by_sku[str(sku)] = int(pid)
-        if code is not None:
-            by_ean[str(code)] = int(pid)
-    found: dict[str, int] = {}
-    for item in planned:
-        pid = by_sku.get(item.sku) or by_ean.get(item.fields.get("ean") or "")
-        if pid is not None:
-            found[item.sku] = pid
-    return found
+def _present(db: Database, org_id: int, planned: list[Planned]) -> dict[str, int]:
+    """The planned products already there: SKU -> id."""
+    by_sku = {str(sku): int(pid) for pid, sku in
+              db.execute_sql("SELECT id, sku FROM product WHERE org_id = ?", (org_id,))}
+    return {item.sku: by_sku[item.sku] for item in planned if item.sku in by_sku}
 
 
-def _create(org_id: int, planned: Planned, second_warehouse: int) -> None:
+def _create(db: Database, org_id: int, planned: Planned, second_warehouse: int) -> None:
     """One product with its stock, translations and variants (in the caller's transaction)."""
-    product_id = products.create_product(org_id, planned.fields)["id"]
+    product_id = write.create_product(db, org_id, planned.fields)["id"]
     if planned.second_stock is not None:
-        products.set_stock_levels(org_id, product_id,
-                                  [{"warehouse_id": second_warehouse, "quantity": planned.second_stock}])
+        stock.set_stock_levels(db, org_id, product_id,
+                               [{"warehouse_id": second_warehouse, "quantity": planned.second_stock}])
     for locale, texts in planned.texts.items():
-        translations.put_translation(org_id, product_id, locale, texts)
+        translations.put_translation(db, org_id, product_id, locale, texts)
     for variant in planned.variants:
-        variants.create_variant(org_id, product_id, variant)
+        variants.create_variant(db, org_id, product_id, variant)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -527,16 +510,17 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def _products(org_id: int, planned: list[Planned], refs: References, progress: Progress) -> int:
+def _products(db: Database, org_id: int, planned: list[Planned], refs: References,
+              progress: Progress) -> int:
     """Create the planned products that are missing; answers how many were created."""
-    present = _present(org_id, planned)
+    present = _present(db, org_id, planned)
     missing = [p for p in planned if p.sku not in present]
     progress.stage(f"Products: {len(planned) - len(missing)} present, creating {len(missing)}…")
     done = 0
     for batch in _chunks(missing, PRODUCT_BATCH):
-        with writing():
+        with db.writing():
             for item in batch:
-                _create(org_id, item, refs.second_warehouse)
+                _create(db, org_id, item, refs.second_warehouse)
         done += len(batch)
         progress.count("products", done, len(missing))
     return len(missing)
@@ -544,26 +528,23 @@ def _products(org_id: int, planned: list[Planned], refs: References, progress: P
 
 # ---- stage 3: photos -------------------------------------------------------------------------
 
-def _without_media(org_id: int) -> set[int]:
+def _without_media(db: Database, org_id: int) -> set[int]:
     return {int(pid) for (pid,) in db.execute_sql(
         "SELECT p.id FROM product p WHERE p.org_id = ?"
         " AND NOT EXISTS (SELECT 1 FROM media m WHERE m.product_id = p.id)", (org_id,))}
 
 
-def _store_photos(org_id: int, product_id: int, photos: list[Photo], pictures: list[Picture],
-                  embeddings: np.ndarray, digest: str) -> None:
+def _store_photos(db: Database, org_id: int, product_id: int, photos: list[Photo],
+                  files: list[MediaFiles], embeddings: np.ndarray, digest: str) -> None:
     """Add a product's photos with their embeddings, and point its variants at the photo
     of their colour (in the caller's transaction)."""
     variant_ids = {str(sku): int(vid) for vid, sku in db.execute_sql(
         "SELECT id, sku FROM product_variant WHERE product_id = ?", (product_id,))}
-    for photo, picture, vector in zip(photos, pictures, embeddings):
-        def index(media_id: int, vector: np.ndarray = vector) -> None:
-            add_embedding(org_id, product_id, media_id, vector, digest)
-
-        created = media.add_media(org_id, product_id, picture, photo.alt_text, None, None, index)
+    for photo, stored, vector in zip(photos, files, embeddings):
+        created = store_image(db, org_id, product_id, stored, vector, digest, photo.alt_text)
         for sku in photo.variant_skus:
             if sku in variant_ids:
-                variants.update_variant(org_id, product_id, variant_ids[sku], {"media_id": created["id"]})
+                variants.update_variant(db, org_id, product_id, variant_ids[sku], {"media_id": created["id"]})
 
 
 def _drawer(total: int) -> concurrent.futures.Executor:
@@ -580,20 +561,19 @@ def _drawer(total: int) -> concurrent.futures.Executor:
         initargs=(os.getpid(),))
 
 
-def _photos(org_id: int, planned: list[Planned], progress: Progress) -> int:
+def _photos(db: Database, models: ImageModels, org_id: int, planned: list[Planned],
+            progress: Progress) -> int:
     """Draw, embed and store the photos of every planned product that has none; each
     batch of products is one transaction, so an interruption loses at most a batch."""
-    from search.model import get_model
-
-    ids = _present(org_id, planned)
-    bare = _without_media(org_id)
+    ids = _present(db, org_id, planned)
+    bare = _without_media(db, org_id)
     pending = [(ids[p.sku], p) for p in planned if ids.get(p.sku) in bare]
     total = sum(len(p.photos) for _, p in pending)
     if not pending:
         progress.stage("Photos: every product has its photos.")
         return 0
     progress.stage(f"Photos: drawing, embedding and storing {total} images…")
-    model = get_model()
+    model = models.get()
     done = 0
     pool = _drawer(total)
     try:
@@ -608,12 +588,12 @@ def _photos(org_id: int, planned: list[Planned], progress: Progress) -> int:
             if i + 1 < len(batches):  # the next batch draws while this one is embedded
                 ahead = submit(batches[i + 1])
             embeddings = model.embed([upright for _, upright in rendered])
-            with writing():
+            with db.writing():
                 start = 0
                 for product_id, item in batch:
                     end = start + len(item.photos)
-                    _store_photos(org_id, product_id, item.photos,
-                                  [picture for picture, _ in rendered[start:end]],
+                    _store_photos(db, org_id, product_id, item.photos,
+                                  [stored for stored, _ in rendered[start:end]],
                                   embeddings[start:end], model.digest)
                     start = end
             done += len(rendered)
@@ -634,47 +614,50 @@ class Outcome:
     complete: bool = False  # every stage done (now or before): the marker is written
 
 
-def demo_org_id() -> int:
-    return orgs.get_or_create_org(DEMO_ORG)
+def demo_org_id(db: Database) -> int:
+    with db.writing():
+        return orgs.get_or_create_org(db, DEMO_ORG)
 
 
-def is_complete(org_id: int) -> bool:
+def is_complete(db: Database, org_id: int) -> bool:
     """Whether a seed of this organization has completed (a `demo_seed` row)."""
     cursor = db.execute_sql("SELECT 1 FROM demo_seed WHERE org_id = ?", (org_id,))
     return cursor.fetchone() is not None
 
 
-def _mark_complete(org_id: int) -> None:
+def _mark_complete(db: Database, org_id: int) -> None:
     """Record that every stage is done, so that later starts leave the catalog alone."""
-    with writing():
+    with db.writing():
         db.execute_sql("INSERT OR IGNORE INTO demo_seed (org_id, completed_at) VALUES (?, ?)",
                        (org_id, utcnow()))
 
 
-def seed(count: int = 300, progress: Progress | None = None) -> Outcome:
+def seed(db: Database, models: ImageModels, count: int = 300, progress: Progress | None = None) -> Outcome:
     """Create whatever the demo catalog is missing (all of it on a new database), unless
-    a seed has completed before; `Outcome.complete` says whether it is complete now."""
+    a seed has completed before; `Outcome.complete` says whether it is complete now.
+    The photos are embedded with `models`, which must be the model the server searches
+    with."""
     progress = progress or Progress()
     outcome = Outcome()
     began = time.perf_counter()
-    org_id = demo_org_id()
-    if is_complete(org_id):
+    org_id = demo_org_id(db)
+    if is_complete(db, org_id):
         progress.stage("Demo catalog already present.")
         outcome.skipped = outcome.complete = True
         return outcome
     progress.stage("Demo catalog: brands, suppliers, VAT rates, warehouses, categories, attributes…")
-    with writing():
-        refs = _references(org_id)
+    with db.writing():
+        refs = _references(db, org_id)
     planned = plan(count, refs)
     outcome.seconds["references"] = time.perf_counter() - began
 
     mark = time.perf_counter()
-    outcome.products = _products(org_id, planned, refs, progress)
+    outcome.products = _products(db, org_id, planned, refs, progress)
     outcome.seconds["products"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     try:
-        outcome.images = _photos(org_id, planned, progress)
+        outcome.images = _photos(db, models, org_id, planned, progress)
         outcome.complete = True
     except StaleIndex as exc:  # the operator changed the model: products stay, photos wait
         progress.stage(f"Photos not added: {exc}")
@@ -685,18 +668,16 @@ def seed(count: int = 300, progress: Progress | None = None) -> Outcome:
         progress.stage(f"Demo catalog incomplete: {len(planned)} products ({outcome.products} new),"
                        f" {outcome.images} new images, in {total:.1f} s; the next start adds the rest.")
         return outcome
-    _mark_complete(org_id)
+    _mark_complete(db, org_id)
     progress.stage(f"Demo catalog ready: {len(planned)} products ({outcome.products} new),"
                    f" {outcome.images} new images, in {total:.1f} s.")
     return outcome
 
 
-def issue_key(org_id: int) -> str:
+def issue_key(db: Database, org_id: int) -> str:
     """A new demo key, replacing the previous one: every start prints a usable key
     (keys are stored hashed, so an old one cannot be shown again) and keys do not
     pile up. Keys made with `create-key` for the demo organization are left alone."""
-    with writing():
-        ApiKey.delete().where(ApiKey.org == org_id, ApiKey.label == KEY_LABEL).execute()
-        key = orgs.create_key(org_id, label=KEY_LABEL)
-    orgs.forget_keys()
-    return key
+    with db.writing():
+        orgs.delete_keys(db, org_id, KEY_LABEL)
+        return orgs.create_key(db, org_id, label=KEY_LABEL)

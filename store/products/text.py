@@ -1,4 +1,4 @@
-"""Full-text product search over the FTS5 table `product_fts`.
+"""Full-text product search over the FTS5 table `product_fts` (kept by triggers).
 
 The index holds, per product, tokens for its organization (`o<id>`) and status, plus
 SKU/EAN, name and description (diacritics removed). The last word of a search is
@@ -21,7 +21,9 @@ function of the data, so pages stay consistent.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Sequence
+
+from store.db import Database
 
 RANK_WINDOW = 1000
 MAX_TERMS = 16
@@ -51,7 +53,7 @@ def match_expression(words: str, org_id: int | None, status: str | None) -> str:
 
 
 def ranked_ids(
-    db: Any,
+    db: Database,
     words: str,
     match: str,
     extra_where: str,

@@ -1,0 +1,192 @@
+"""Product writes: create, partial update, archive. Each runs inside the caller's write
+transaction (`db.write`, `db.writing`) and a rejected write raises before it has
+written anything a commit would keep.
+
+The columns a write may set are derived from the `Product` model: every column but
+the row's identity, timestamps and what triggers keep (`Product.DERIVED`); money
+columns are parsed as money, references checked against the organization's rows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import peewee as pw
+
+from store import attributes
+from store.db import Database
+from store.errors import BadRequest
+from store.identity import check_ean_free, check_product_slug_free, check_sku_free, unique_product_slug
+from store.models import ChannelsField, JsonField, MoneyField, Product
+from store.products.read import get_product
+from store.products.stock import (
+    check_can_become_variable, drop_stock_levels, set_default_stock,
+)
+from store.values import channels_to_mask, money_to_db, utcnow
+
+_IDENTITY = ("id", "org_id", "created_at", "updated_at")
+WRITABLE: list[pw.Field] = [field for field in Product._meta.sorted_fields
+                            if field.name not in _IDENTITY and field.name not in Product.DERIVED]
+_MONEY = [field.column_name for field in WRITABLE if isinstance(field, MoneyField)]
+# brand_id -> brand: the organization's rows a product may reference.
+_REFERENCES = {field.column_name: field.rel_model._meta.table_name
+               for field in WRITABLE if isinstance(field, pw.ForeignKeyField)}
+# Set as sent: text, choices and references (by id).
+_DIRECT = [field.column_name for field in WRITABLE
+           if not isinstance(field, (MoneyField, ChannelsField, JsonField))]
+
+
+def request_name(field: pw.Field) -> str:
+    """The name a request sets a column by: `brand_id`, `publishing_channels`, `price`."""
+    return "publishing_channels" if isinstance(field, ChannelsField) else str(field.column_name)
+
+
+#: Every field a create or PATCH body may send: the writable columns, the product's
+#: stock in its default warehouse and its categories.
+REQUEST_FIELDS = frozenset([request_name(field) for field in WRITABLE] + ["stock", "category_ids"])
+
+
+def _check_reference(db: Database, org_id: int, field: str, row_id: int) -> None:
+    table = _REFERENCES[field]
+    row = db.execute_sql(f"SELECT 1 FROM {table} WHERE id = ? AND org_id = ?", (row_id, org_id))
+    if row.fetchone() is None:
+        raise BadRequest(f"{field}: no {table.replace('_', ' ')} with id {row_id}")
+
+
+def check_categories(db: Database, org_id: int, category_ids: list[int]) -> list[int]:
+    """The ids, each once, in order: 400 naming the first that is not the organization's."""
+    wanted = list(dict.fromkeys(category_ids))
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    found = {row[0] for row in db.execute_sql(
+        f"SELECT id FROM category WHERE +org_id = ? AND id IN ({marks})", [org_id, *wanted]
+    )}
+    missing = [category_id for category_id in wanted if category_id not in found]
+    if missing:
+        raise BadRequest(f"category_ids: no category with id {missing[0]}")
+    return wanted
+
+
+def _stored_attributes(db: Database, product_id: int) -> str:
+    """The attributes column as stored: its numbers exact, unlike the parsed product's."""
+    return str(db.execute_sql("SELECT attributes FROM product WHERE id = ?", (product_id,)).fetchone()[0])
+
+
+def _check_product_type(db: Database, data: dict[str, Any], columns: dict[str, Any],
+                        current: dict[str, Any] | None) -> None:
+    """A variable product's stock is its variants' (no warehouse levels of its own);
+    a product with variants stays variable."""
+    was = (current or {}).get("product_type", "simple")
+    kind = columns.get("product_type", was)
+    if kind == "variable" and "stock" in data:
+        raise BadRequest("stock: a variable product's stock is the sum of its variants'"
+                         " stock_quantity; set it on the variants")
+    if kind == "variable" and was != "variable" and current is not None:
+        check_can_become_variable(current)
+    if kind == "simple" and was == "variable" and current is not None:
+        count = db.execute_sql("SELECT count(*) FROM product_variant WHERE product_id = ?",
+                               (current["id"],)).fetchone()[0]
+        if count:
+            raise BadRequest(f"product_type: the product has {count} variant"
+                             f"{'' if count == 1 else 's'}; delete them before making it simple")
+
+
+def _decimal(current: dict[str, Any] | None, field: str) -> Decimal | None:
+    value = current.get(field) if current else None
+    return None if value is None else Decimal(value)
+
+
+def _columns(db: Database, org_id: int, data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """Validated column values for the fields in `data` (a create or a PATCH)."""
+    product_id = current["id"] if current else None
+    columns: dict[str, Any] = {field: data[field] for field in _DIRECT if field in data}
+    for field in _MONEY:
+        if field in data:
+            columns[field] = money_to_db(data[field])
+    if "publishing_channels" in data:
+        columns["channels"] = channels_to_mask(data["publishing_channels"])
+    if "attributes" in data or current is None:  # on create, required ones are checked
+        stored = None if current is None else attributes.decode(_stored_attributes(db, current["id"]))
+        columns["attributes"] = attributes.encode(attributes.merge_values(
+            db, org_id, data.get("attributes") or {}, stored, variant=False))
+    _check_product_type(db, data, columns, current)
+
+    for field in _REFERENCES:
+        if columns.get(field) is not None:
+            _check_reference(db, org_id, field, columns[field])
+    if "sku" in columns:
+        check_sku_free(db, org_id, columns["sku"], product_id=product_id)
+    if columns.get("ean") is not None:
+        check_ean_free(db, org_id, columns["ean"], product_id=product_id)
+    if columns.get("slug") is not None:
+        check_product_slug_free(db, org_id, columns["slug"], product_id)
+    elif current is None or "slug" in columns:  # new product, or slug reset with null
+        name = columns.get("name") or (current or {}).get("name", "")
+        columns["slug"] = unique_product_slug(db, org_id, name, product_id)
+
+    price = columns.get("price", money_to_db(_decimal(current, "price")))
+    sale = columns.get("sale_price", money_to_db(_decimal(current, "sale_price")))
+    if price is not None and sale is not None and sale > price:
+        raise BadRequest("sale_price: must not be greater than price")
+    return columns
+
+
+def _set_categories(db: Database, product_id: int, category_ids: list[int]) -> None:
+    db.execute_sql("DELETE FROM product_category WHERE product_id = ?", (product_id,))
+    for category_id in category_ids:
+        db.execute_sql(
+            "INSERT INTO product_category (product_id, category_id) VALUES (?, ?)",
+            (product_id, category_id),
+        )
+
+
+def create_product(db: Database, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Create a product from validated fields; answers the full product."""
+    columns = _columns(db, org_id, data, None)
+    category_ids = check_categories(db, org_id, data.get("category_ids") or [])
+    now = utcnow()
+    columns.update(org_id=org_id, created_at=now, updated_at=now)
+    cursor = db.execute_sql(
+        f"INSERT INTO product ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
+        list(columns.values()),
+    )
+    product_id = int(cursor.lastrowid)
+    if columns.get("product_type") == "variable":
+        drop_stock_levels(db, product_id)
+    if data.get("stock"):
+        set_default_stock(db, org_id, product_id, data["stock"], now)
+    _set_categories(db, product_id, category_ids)
+    return get_product(db, org_id, product_id)
+
+
+def update_product(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Apply a partial update; a rejected update writes nothing."""
+    current = get_product(db, org_id, product_id)
+    columns = _columns(db, org_id, data, current)
+    now = utcnow()
+    columns["updated_at"] = now
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    db.execute_sql(
+        f"UPDATE product SET {assignments} WHERE id = ? AND org_id = ?",
+        [*columns.values(), product_id, org_id],
+    )
+    if "stock" in data:
+        set_default_stock(db, org_id, product_id, data["stock"], now)
+    if columns.get("product_type") == "variable" and current["product_type"] != "variable":
+        drop_stock_levels(db, product_id)
+    if "category_ids" in data:
+        _set_categories(db, product_id, check_categories(db, org_id, data["category_ids"]))
+    return get_product(db, org_id, product_id)
+
+
+def archive_product(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
+    """Soft delete: the product stays, with status `archived`."""
+    get_product(db, org_id, product_id)
+    db.execute_sql(
+        "UPDATE product SET status = 'archived', updated_at = ?"
+        " WHERE id = ? AND org_id = ? AND status != 'archived'",
+        (utcnow(), product_id, org_id),
+    )
+    return get_product(db, org_id, product_id)
