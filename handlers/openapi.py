@@ -424,7 +424,7 @@ class OpenApiHandler(BaseHandler):
 
         Public (no key) and not wrapped in the envelope, so that tools can load it.
         """
-        self.finish(self.application.openapi_document)
+        self.finish(self.app.openapi_document)
 
 
 class DocsPageHandler(tornado.web.RequestHandler):

@@ -21,7 +21,7 @@ function of the data, so pages stay consistent.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 from store.db import Database
 
