@@ -7,13 +7,13 @@ Run from the repository root:
 
 What it does, in one run:
 
-1. Builds a catalog of N products (default 100,000) with `store.products.bulk_import`
+1. Builds a catalog of N products (default 100,000) with `bulk_import` (bench/loader.py)
    in a temporary directory, or in `--db PATH`; an existing file at PATH that already
    holds the benchmark organization's products is reused as it is. Names and
    descriptions come from weighted vocabularies, so some words are common (10-20 % of
    rows), some medium (~1 %) and some rare (model names, ~0.015 % each). Prints the
    generation time, the bulk-insert time and rate (rows/s) and the file size.
-2. Times `store.products.list_products` in-process (no HTTP) for every search term on
+2. Times `store.products.query.list_products` in-process (no HTTP) for every search term on
    its own (median of --repeat runs), with its match count, so slow terms are visible;
    also a status list page and a get-by-id for reference.
 3. Starts `micropim.py serve` and a raw Tornado hello-world JSON server (a script
@@ -54,11 +54,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-from store import orgs, products  # noqa: E402
-from store.db import db, open_database  # noqa: E402
+from loader import bulk_import  # noqa: E402
+
+from store import orgs  # noqa: E402
+from store.db import Database, open_database  # noqa: E402
+from store.products.query import ProductQuery, list_products  # noqa: E402
+from store.products.read import get_product  # noqa: E402
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES  # noqa: E402
 from store.values import ean_check_digit, slugify  # noqa: E402
 
@@ -235,30 +240,31 @@ def generate_products(count: int, refs: Refs) -> Iterator[dict[str, Any]]:
         }
 
 
-def create_references(org_id: int) -> Refs:
-    brands = [(BRANDS.create(org_id, {"name": name})["id"], name) for name in BRAND_NAMES]
-    suppliers = [SUPPLIERS.create(org_id, {"name": name})["id"] for name in SUPPLIER_NAMES]
-    vat_rates = [
-        VAT_RATES.create(org_id, {"name": name, "rate": rate, "country_code": "RO"})["id"]
-        for name, rate in (("Standard", 19), ("Reduced", 9))
-    ]
-    orgs.set_channels(org_id, [{"value": v} for v in ("web", "mobile", "marketplace", "social", "email")])
+def create_references(db: Database, org_id: int) -> Refs:
+    with db.writing():
+        brands = [(BRANDS.create(db, org_id, {"name": name})["id"], name) for name in BRAND_NAMES]
+        suppliers = [SUPPLIERS.create(db, org_id, {"name": name})["id"] for name in SUPPLIER_NAMES]
+        vat_rates = [
+            VAT_RATES.create(db, org_id, {"name": name, "rate": rate, "country_code": "RO"})["id"]
+            for name, rate in (("Standard", 19), ("Reduced", 9))
+        ]
+        orgs.set_channels(db, org_id, [{"value": v} for v in ("web", "mobile", "marketplace", "social", "email")])
     return Refs(brands, suppliers, vat_rates)
 
 
-def product_count(org_id: int) -> int:
+def product_count(db: Database, org_id: int) -> int:
     return int(db.execute_sql("SELECT count(*) FROM product WHERE org_id = ?", (org_id,)).fetchone()[0])
 
 
-def build_catalog(org_id: int, count: int) -> None:
+def build_catalog(db: Database, org_id: int, count: int) -> None:
     """Generate and bulk-insert `count` products; prints the times and the rate."""
-    refs = create_references(org_id)
+    refs = create_references(db, org_id)
     started = time.perf_counter()
     catalog = list(generate_products(count, refs))
     generated = time.perf_counter() - started
     print(f"generated {count:,} product dicts in {generated:.1f} s")
     started = time.perf_counter()
-    inserted = products.bulk_import(org_id, catalog)
+    inserted = bulk_import(db, org_id, catalog)
     elapsed = time.perf_counter() - started
     del catalog
     print(f"bulk_import: {inserted:,} rows in {elapsed:.1f} s = {inserted / elapsed:,.0f} rows/s"
@@ -268,22 +274,23 @@ def build_catalog(org_id: int, count: int) -> None:
     print(f"WAL checkpoint: {time.perf_counter() - started:.1f} s")
 
 
-def prepare_database(path: str, wanted: int | None) -> tuple[int, int]:
-    """Open (and build if needed) the catalog; answers (org id, product count)."""
-    open_database(path)
-    org_id = orgs.get_or_create_org(BENCH_ORG)
-    found = product_count(org_id)
+def prepare_database(path: str, wanted: int | None) -> tuple[Database, int, int]:
+    """Open (and build if needed) the catalog; answers (the database, org id, product count)."""
+    db = open_database(path)
+    with db.writing():
+        org_id = orgs.get_or_create_org(db, BENCH_ORG)
+    found = product_count(db, org_id)
     if found:
         print(f"reusing {path}: {found:,} products" + (
             f" (asked for {wanted:,}; using what is there)" if wanted not in (None, found) else ""))
     else:
         count = wanted or DEFAULT_PRODUCTS
         print(f"building {count:,} products in {path}")
-        build_catalog(org_id, count)
-        found = product_count(org_id)
+        build_catalog(db, org_id, count)
+        found = product_count(db, org_id)
     size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
     print(f"database size: {size / 2**20:,.0f} MiB")
-    return org_id, found
+    return db, org_id, found
 
 
 # ---- search terms ---------------------------------------------------------------------
@@ -294,12 +301,12 @@ class Term:
     kind: str
 
 
-def search_terms(org_id: int) -> list[Term]:
+def search_terms(db: Database, org_id: int) -> list[Term]:
     """A realistic mix: common, medium, rare, prefixes, two words, a SKU, an EAN."""
     sku, ean = db.execute_sql(
         "SELECT sku, ean FROM product WHERE org_id = ? AND status = 'active' AND ean IS NOT NULL"
         " ORDER BY id LIMIT 1 OFFSET ?",
-        (org_id, product_count(org_id) // 3),
+        (org_id, product_count(db, org_id) // 3),
     ).fetchone()
     return [
         Term("shirt", "common"), Term("black", "common"), Term("cotton", "common"),
@@ -324,11 +331,11 @@ def median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     return statistics.median(times), min(times), result
 
 
-def searcher(org_id: int, query: products.ProductQuery) -> Callable[[], Any]:
-    return lambda: products.list_products(org_id, query)
+def searcher(db: Database, org_id: int, query: ProductQuery) -> Callable[[], Any]:
+    return lambda: list_products(db, org_id, query)
 
 
-def in_process_timings(org_id: int, terms: list[Term], id_range: tuple[int, int], repeat: int) -> None:
+def in_process_timings(db: Database, org_id: int, terms: list[Term], id_range: tuple[int, int], repeat: int) -> None:
     print(f"\nIn-process store calls (no HTTP), median / min of {repeat} runs after a warm-up:")
     print(f"  {'call':<44} {'matches':>9} {'median':>10} {'min':>10}")
 
@@ -336,15 +343,15 @@ def in_process_timings(org_id: int, terms: list[Term], id_range: tuple[int, int]
         med, low, _ = median_ms(fn, repeat)
         print(f"  {label:<44} {matches:>9} {med:>8.2f}ms {low:>8.2f}ms")
 
-    listed = products.ProductQuery(status="active", limit=20)
+    listed = ProductQuery(status="active", limit=20)
     show("list_products(status=active, limit=20)",
-         products.list_products(org_id, listed)[1], lambda: products.list_products(org_id, listed))
+         list_products(db, org_id, listed)[1], lambda: list_products(db, org_id, listed))
     middle = (id_range[0] + id_range[1]) // 2
-    show(f"get_product({middle})", 1, lambda: products.get_product(org_id, middle))
+    show(f"get_product({middle})", 1, lambda: get_product(db, org_id, middle))
     for term in terms:
-        query = products.ProductQuery(search=term.text)
-        total = products.list_products(org_id, query)[1]
-        show(f"search {term.text!r} ({term.kind})", total, searcher(org_id, query))
+        query = ProductQuery(search=term.text)
+        total = list_products(db, org_id, query)[1]
+        show(f"search {term.text!r} ({term.kind})", total, searcher(db, org_id, query))
 
 
 # ---- processes -------------------------------------------------------------------------
@@ -630,9 +637,10 @@ def search_path(term: Term) -> str:
     return "/api/products?search=" + urllib.parse.quote(term.text)
 
 
-def run_load(work: Path, db_path: str, org_id: int, count: int, terms: list[Term],
+def run_load(db: Database, work: Path, db_path: str, org_id: int, count: int, terms: list[Term],
              id_range: tuple[int, int], load: Load) -> None:
-    key = orgs.create_key(org_id, label="bench")
+    with db.writing():
+        key = orgs.create_key(db, org_id, label="bench")
     hello_py, get_lua, search_lua = write_scripts(work, id_range, terms)
     micropim_port, hello_port = free_port(), free_port()
     servers: list[Server] = []
@@ -688,12 +696,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="micropim-bench-") as tmp:
         work = Path(tmp)
         db_path = args.db or str(work / "bench.db")
-        org_id, count = prepare_database(db_path, args.products)
-        low, high = db.execute_sql(
-            "SELECT min(id), max(id) FROM product WHERE org_id = ?", (org_id,)).fetchone()
-        terms = search_terms(org_id)
-        in_process_timings(org_id, terms, (low, high), args.repeat)
-        run_load(work, db_path, org_id, count, terms, (low, high), load)
+        db, org_id, count = prepare_database(db_path, args.products)
+        try:
+            low, high = db.execute_sql(
+                "SELECT min(id), max(id) FROM product WHERE org_id = ?", (org_id,)).fetchone()
+            terms = search_terms(db, org_id)
+            in_process_timings(db, org_id, terms, (low, high), args.repeat)
+            run_load(db, work, db_path, org_id, count, terms, (low, high), load)
+        finally:
+            db.close()
     return 0
 
 

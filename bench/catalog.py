@@ -10,7 +10,7 @@ What it does, in one run:
 1. Builds, in a temporary directory or in `--db PATH` (an existing file that already
    holds the benchmark organization's catalog is reused as it is):
    - N products (default 100,000) from `bench/api.py`'s generator through
-     `store.products.bulk_import`, each with five attribute values (colour, size,
+     `bulk_import` (bench/loader.py), each with five attribute values (colour, size,
      material, weight, organic) checked against definitions made with
      `store.attributes.create_attribute`;
    - a tree of C categories (default 5,000): ten top-level categories of C/10 nodes
@@ -61,9 +61,11 @@ from api import (  # noqa: E402
     generate_products, machine_busy_seconds, start_server, stop_server, wait_ready,
 )
 
-from store import attributes, categories, orgs, products  # noqa: E402
-from store.db import close_database, db, open_database, utcnow, writing  # noqa: E402
-from store.values import ean_check_digit, slugify  # noqa: E402
+from loader import bulk_import  # noqa: E402
+
+from store import attributes, categories, orgs  # noqa: E402
+from store.db import Database, open_database  # noqa: E402
+from store.values import ean_check_digit, slugify, utcnow  # noqa: E402
 
 CATALOG_ORG = "Bench catalog"
 ROOTS = 10  # top-level categories; each holds categories / ROOTS nodes
@@ -105,17 +107,19 @@ class Stopwatch:
         return time.perf_counter() - self.started
 
 
-def define_attributes(org_id: int) -> None:
+def define_attributes(db: Database, org_id: int) -> None:
     """The five definitions products hold values for; colour and size are the axes."""
-    for body in (
+    bodies = (
         {"name": "Colour", "code": "colour", "type": "select", "options": [*AXIS_COLOURS, "n/a"],
          "is_variant_axis": True},
         {"name": "Size", "code": "size", "type": "select", "options": SIZES, "is_variant_axis": True},
         {"name": "Material", "code": "material", "type": "text"},
         {"name": "Weight", "code": "weight", "type": "number", "unit": "kg"},
         {"name": "Organic", "code": "organic", "type": "boolean"},
-    ):
-        attributes.create_attribute(org_id, body)
+    )
+    with db.writing():
+        for body in bodies:
+            attributes.create_attribute(db, org_id, body)
 
 
 def variant_counts(product_count: int, total: int) -> dict[int, int]:
@@ -130,10 +134,11 @@ def variant_counts(product_count: int, total: int) -> dict[int, int]:
     return counts
 
 
-def catalog_products(count: int, org_id: int, with_variants: dict[int, int]) -> Iterator[dict[str, Any]]:
+def catalog_products(db: Database, count: int, org_id: int,
+                     with_variants: dict[int, int]) -> Iterator[dict[str, Any]]:
     """bench/api.py's products with five attribute values; the ones that get variants
     are variable and hold no warehouse stock (variants carry it)."""
-    refs = create_references(org_id)
+    refs = create_references(db, org_id)
     rng = random.Random(SEED + 1)
     for index, product in enumerate(generate_products(count, refs)):
         product["attributes"].update(
@@ -144,7 +149,7 @@ def catalog_products(count: int, org_id: int, with_variants: dict[int, int]) -> 
         yield product
 
 
-def build_tree(org_id: int, total: int) -> list[int]:
+def build_tree(db: Database, org_id: int, total: int) -> list[int]:
     """ROOTS top-level categories of total/ROOTS nodes each (GROUPS children, the rest
     leaves shared out among them), inserted in one transaction with explicit ids and
     positions 0..n-1. Answers the leaf ids."""
@@ -152,7 +157,7 @@ def build_tree(org_id: int, total: int) -> list[int]:
     now = utcnow()
     rows: list[tuple[Any, ...]] = []
     leaves: list[int] = []
-    with writing():
+    with db.writing():
         next_id = int(db.execute_sql("SELECT coalesce(max(id), 0) FROM category").fetchone()[0]) + 1
 
         def add(parent: int | None, name: str, position: int) -> int:
@@ -175,12 +180,12 @@ def build_tree(org_id: int, total: int) -> list[int]:
     return leaves
 
 
-def link_products(org_id: int, leaves: list[int]) -> int:
+def link_products(db: Database, org_id: int, leaves: list[int]) -> int:
     """Three distinct random leaves per product, through the count triggers."""
     rng = random.Random(SEED + 2)
     ids = [row[0] for row in db.execute_sql("SELECT id FROM product WHERE org_id = ?", (org_id,))]
     links = [(product_id, leaf) for product_id in ids for leaf in rng.sample(leaves, LINKS_PER_PRODUCT)]
-    with writing():
+    with db.writing():
         db.connection().executemany(
             "INSERT INTO product_category (product_id, category_id) VALUES (?, ?)", links)
     return len(links)
@@ -191,7 +196,7 @@ def variant_ean(n: int) -> str:
     return body + str(ean_check_digit(body))
 
 
-def insert_variants(org_id: int, with_variants: dict[int, int]) -> int:
+def insert_variants(db: Database, org_id: int, with_variants: dict[int, int]) -> int:
     """Variant rows as `create_variant` writes them (canonical axis values, names from
     the product's name, positions 0..n-1), through the stock triggers."""
     rng = random.Random(SEED + 3)
@@ -212,7 +217,7 @@ def insert_variants(org_id: int, with_variants: dict[int, int]) -> int:
                 rng.randrange(100, 2000), rng.randrange(0, 40), int(rng.random() < 0.9), position,
                 variant_ean(len(rows) + 1), attributes.encode(values), now, now,
             ))
-    with writing():
+    with db.writing():
         db.connection().executemany(
             "INSERT INTO product_variant (org_id, product_id, sku, name, price, sale_price, cost,"
             " weight, stock_quantity, is_enabled, position, ean, attributes, created_at, updated_at)"
@@ -242,7 +247,7 @@ CHECKS = {
 }
 
 
-def check_catalog(org_id: int) -> None:
+def check_catalog(db: Database, org_id: int) -> None:
     """The derived columns must be what the API would have made; stop if not."""
     wrong = {label: int(db.execute_sql(sql.replace(":org", "?"), (org_id,)).fetchone()[0])
              for label, sql in CHECKS.items()}
@@ -252,28 +257,28 @@ def check_catalog(org_id: int) -> None:
         raise RuntimeError("the built catalog is inconsistent; see the checks above")
 
 
-def build_catalog(org_id: int, count: int, category_count: int, variant_total: int) -> None:
+def build_catalog(db: Database, org_id: int, count: int, category_count: int, variant_total: int) -> None:
     clock = Stopwatch()
     since = clock.started
-    define_attributes(org_id)
+    define_attributes(db, org_id)
     with_variants = variant_counts(count, variant_total)
-    catalog = list(catalog_products(count, org_id, with_variants))
+    catalog = list(catalog_products(db, count, org_id, with_variants))
     since = clock.step(f"generate {count:,} products and 5 attribute definitions", since)
-    products.bulk_import(org_id, catalog)
+    bulk_import(db, org_id, catalog)
     del catalog
     since = clock.step("bulk_import (one transaction)", since)
-    leaves = build_tree(org_id, category_count)
+    leaves = build_tree(db, org_id, category_count)
     since = clock.step(f"{category_count:,} categories ({len(leaves):,} leaves)", since)
-    links = link_products(org_id, leaves)
+    links = link_products(db, org_id, leaves)
     since = clock.step(f"{links:,} product-category links (count triggers on)", since)
-    variants = insert_variants(org_id, with_variants)
+    variants = insert_variants(db, org_id, with_variants)
     since = clock.step(f"{variants:,} variants of {len(with_variants):,} products (stock triggers on)", since)
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     since = clock.step("WAL checkpoint", since)
     print(f"  setup total {clock.total():.1f} s")
 
 
-def count_of(sql: str, org_id: int) -> int:
+def count_of(db: Database, sql: str, org_id: int) -> int:
     return int(db.execute_sql(sql, (org_id,)).fetchone()[0])
 
 
@@ -286,23 +291,23 @@ SIZE_QUERIES = [
 ]
 
 
-def prepare(path: str, args: argparse.Namespace) -> int:
-    """Open the file, building the catalog unless the organization already has one."""
-    open_database(path)
-    org_id = orgs.get_or_create_org(CATALOG_ORG)
-    if count_of("SELECT count(*) FROM product WHERE org_id = ?", org_id):
+def prepare(db: Database, path: str, args: argparse.Namespace) -> int:
+    """Build the catalog in the open file unless the organization already has one."""
+    with db.writing():
+        org_id = orgs.get_or_create_org(db, CATALOG_ORG)
+    if count_of(db, "SELECT count(*) FROM product WHERE org_id = ?", org_id):
         print(f"reusing {path}")
     else:
         print(f"building in {path}:")
-        build_catalog(org_id, args.products, args.categories, args.variants)
-    check_catalog(org_id)
-    print("catalog: " + ", ".join(f"{count_of(sql, org_id):,} {what}" for what, sql in SIZE_QUERIES))
+        build_catalog(db, org_id, args.products, args.categories, args.variants)
+    check_catalog(db, org_id)
+    print("catalog: " + ", ".join(f"{count_of(db, sql, org_id):,} {what}" for what, sql in SIZE_QUERIES))
     size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
     print(f"database size: {size / 2**20:,.0f} MiB")
     return org_id
 
 
-def find_targets(org_id: int) -> Targets:
+def find_targets(db: Database, org_id: int) -> Targets:
     def one(sql: str, *params: Any) -> int:
         return int(db.execute_sql(sql, (org_id, *params)).fetchone()[0])
 
@@ -311,7 +316,7 @@ def find_targets(org_id: int) -> Targets:
         leaf=one("SELECT id FROM category c WHERE org_id = ? AND NOT EXISTS"
                  " (SELECT 1 FROM category k WHERE k.parent_id = c.id) ORDER BY product_count DESC, id LIMIT 1"),
         root=root,
-        subtree=len(categories.subtree_ids(org_id, root)),
+        subtree=len(categories.subtree_ids(db, org_id, root)),
         elsewhere=one("SELECT c.id FROM category c JOIN category p ON p.id = c.parent_id"
                       " WHERE c.org_id = ? AND p.parent_id IS NULL AND p.id != ? ORDER BY c.id LIMIT 1", root),
         big_product=one("SELECT product_id FROM product_variant WHERE org_id = ?"
@@ -453,9 +458,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(describe_setup())
     with tempfile.TemporaryDirectory(prefix="micropim-catalog-") as tmp:
         db_path = args.db or str(Path(tmp) / "catalog.db")
-        org_id = prepare(db_path, args)
-        targets = find_targets(org_id)
-        close_database()
+        db = open_database(db_path)
+        try:
+            org_id = prepare(db, db_path, args)
+            targets = find_targets(db, org_id)
+        finally:
+            db.close()
         serve_and_time(Path(tmp), db_path, targets, args.repeat)
     return 0
 

@@ -98,11 +98,11 @@ def main() -> None:
     parser.add_argument("--no-serve", action="store_true")
     args = parser.parse_args()
 
-    from search.model import configure, get_model
+    from search import demo
+    from search.demo.photos import draw_product
+    from search.model import ImageModels
     from search.vectors import search_products
-    from store import demo
-    from store.db import close_database, db, open_database
-    from store.demo_images import draw_product
+    from store.db import open_database
 
     with tempfile.TemporaryDirectory() as tmp:
         print(f"CPUs: {os.cpu_count()} ({len(os.sched_getaffinity(0))} usable;"
@@ -116,18 +116,18 @@ def main() -> None:
                       f" ({cpu:.1f} CPU s in all; load average {os.getloadavg()[0]:.1f})")
 
         path = os.path.join(tmp, "demo.db")
-        open_database(path)
-        configure(None, tmp)
-        get_model()  # built or loaded before the clock starts: the stages alone
-        outcome = demo.seed(args.count)
+        db = open_database(path)
+        models = ImageModels(None, tmp)
+        models.get()  # built or loaded before the clock starts: the stages alone
+        outcome = demo.seed(db, models, args.count)
         stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.seconds.items())
         print(f"seed of {args.count} (+{len(demo.VARIABLE)} variable) products,"
               f" {outcome.images} images: {sum(outcome.seconds.values()):.1f} s ({stages})")
         db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         print(f"database: {os.path.getsize(path) / 1e6:.1f} MB")
 
-        org = demo.demo_org_id()
-        model = get_model()
+        org = demo.demo_org_id(db)
+        model = models.get()
         rows = db.execute_sql(
             "SELECT id, sku FROM product WHERE org_id = ? AND status != 'archived'"
             " AND product_type = 'simple' ORDER BY id", (org,)).fetchall()
@@ -143,7 +143,7 @@ def main() -> None:
             for name, alter in ALTERATIONS.items():
                 query = alter(photo)
                 query = jpeg(query, 50 if name == "jpeg q50" else 90)
-                found = search_products(org, model.embed([query])[0], 5, model.digest)
+                found = search_products(db, org, model.embed([query])[0], 5, model.digest)
                 hits[name] += found[0][0] == product_id
                 skus = dict(db.execute_sql(
                     f"SELECT id, sku FROM product WHERE id IN ({','.join('?' * len(found))})",
@@ -153,7 +153,7 @@ def main() -> None:
         for name in ALTERATIONS:
             print(f"  {name:<11} recall@1 {hits[name] / len(sample):.3f}"
                   f"   same kind among the next 4: {kin[name] / (4 * len(sample)):.2f}")
-        close_database()
+        db.close()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Run from the repository root:
     .venv/bin/python bench/imagesearch.py [--images N] [--sizes 10000,100000]
                                           [--queries Q] [--db-dir DIR] [--skip-retrieval]
                                           [--data clustered,continuum]
-                                          [--code-bits B] [--coarse-k K]
+                                          [--coarse-k K]
 
 (`--sizes 10000,100000,1000000 --data clustered --queries 30` adds 1M: ~10 minutes,
 2.2 GB of temporary database and ~3 GB of memory.)
@@ -52,9 +52,10 @@ from PIL import Image, ImageDraw, ImageFont
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from search import vectors  # noqa: E402
-from search.model import ImageModel, configure, decode_image, get_model  # noqa: E402
-from store.db import close_database, db, open_database, utcnow, writing  # noqa: E402
+from search.model import ImageModel, ImageModels, decode_image  # noqa: E402
+from store.db import Database, open_database  # noqa: E402
 from store.orgs import get_or_create_org  # noqa: E402
+from store.values import utcnow  # noqa: E402
 
 WORDS = ["AQUA", "TERRA", "nova", "Linen", "BOLT", "Mira", "Zest", "Orbit", "Kite", "Pulse"]
 
@@ -139,20 +140,20 @@ def retrieval(model: ImageModel, count: int, workdir: str) -> None:
     queries = {name: [alter(im) for im in originals] for name, alter in ALTERATIONS.items()}
     print(f"\n== retrieval: {count} generated images, {len(ALTERATIONS)} alterations each ==")
     for output in ("pooled", "gem"):
-        open_database(os.path.join(workdir, f"retrieval-{output}.db"))
-        org = get_or_create_org("Bench")
+        db = open_database(os.path.join(workdir, f"retrieval-{output}.db"))
+        org = _org(db, "Bench")
         index = _embed_with(model, output, originals)
-        product_ids = _products(org, count)
+        product_ids = _products(db, org, count)
         digest = f"bench-{output}"
-        with writing():
+        with db.writing():
             for media_id, (product_id, vector) in enumerate(zip(product_ids, index), start=1):
-                vectors.add_embedding(org, product_id, media_id, vector, digest=digest)
+                vectors.add_embedding(db, org, product_id, media_id, vector, digest=digest)
         hits_all = 0
         line = []
         for name, images in queries.items():
             embedded = _embed_with(model, output, images)
             hits = sum(
-                vectors.search_products(org, q, 1, digest=digest)[0][0] == product_ids[i]
+                vectors.search_products(db, org, q, 1, digest=digest)[0][0] == product_ids[i]
                 for i, q in enumerate(embedded)
             )
             hits_all += hits
@@ -160,7 +161,7 @@ def retrieval(model: ImageModel, count: int, workdir: str) -> None:
         label = "GeM p=3" if output == "gem" else "average pool"
         label += " (used)" if output == model.output else " (comparison)"
         print(f"{label:26s} R@1 {hits_all / (count * len(queries)):.3f}  ({', '.join(line)})")
-        close_database()
+        db.close()
 
 
 def embed_timing(model: ImageModel) -> None:
@@ -185,12 +186,17 @@ def embed_timing(model: ImageModel) -> None:
 
 # ---- index at scale ------------------------------------------------------------------
 
-def _products(org_id: int, count: int) -> list[int]:
+def _org(db: Database, name: str) -> int:
+    with db.writing():
+        return get_or_create_org(db, name)
+
+
+def _products(db: Database, org_id: int, count: int) -> list[int]:
     """`count` bare products of `org_id`, inserted directly (benchmark setup only)."""
     now = utcnow()
     first = int(db.execute_sql("SELECT coalesce(max(id), 0) FROM product").fetchone()[0]) + 1
     ids = list(range(first, first + count))
-    with writing():
+    with db.writing():
         db.connection().executemany(
             "INSERT INTO product (id, org_id, sku, slug, name, status, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
@@ -257,33 +263,33 @@ def exact_top(data: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
 def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: str) -> None:
     rng = np.random.default_rng(size)
     path = os.path.join(workdir, f"index-{size}.db")
-    open_database(path)
-    org, other = get_or_create_org("Bench"), get_or_create_org("Other")
+    db = open_database(path)
+    org, other = _org(db, "Bench"), _org(db, "Other")
     data = generate(kind, base, size, rng)
-    ids = _products(org, size)
-    other_ids = _products(other, max(1, size // 100))
+    ids = _products(db, org, size)
+    other_ids = _products(db, other, max(1, size // 100))
     digest = "bench-synthetic"
     start = time.perf_counter()
     batch = 10_000
     for offset in range(0, size, batch):
-        with writing():
-            vectors.add_embeddings(org, [(ids[i], i + 1, data[i].astype(np.float32))
-                                         for i in range(offset, min(size, offset + batch))], digest)
+        with db.writing():
+            vectors.add_embeddings(db, org, [(ids[i], i + 1, data[i].astype(np.float32))
+                                             for i in range(offset, min(size, offset + batch))], digest)
     insert_s = time.perf_counter() - start
-    with writing():
-        vectors.add_embeddings(other, [(product_id, size + j + 1, data[j].astype(np.float32))
-                                       for j, product_id in enumerate(other_ids)], digest)
+    with db.writing():
+        vectors.add_embeddings(db, other, [(product_id, size + j + 1, data[j].astype(np.float32))
+                                           for j, product_id in enumerate(other_ids)], digest)
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     picks = rng.integers(0, size, queries)
     noise = np.abs(rng.normal(0, 0.01, (queries, data.shape[1]))).astype(np.float32)
     qs = data[picks].astype(np.float32) + noise
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
     for q in qs[:5]:  # warm the page cache
-        vectors.search_products(org, q, 10, digest=digest)
+        vectors.search_products(db, org, q, 10, digest=digest)
     times, recall, first = [], [], 0
     for q, pick in zip(qs, picks):
         t0 = time.perf_counter()
-        found = vectors.search_products(org, q, 10, digest=digest)
+        found = vectors.search_products(db, org, q, 10, digest=digest)
         times.append(time.perf_counter() - t0)
         truth = {ids[i] for i in exact_top(data, q)}
         recall.append(len(truth & {pid for pid, _ in found}) / 10)
@@ -293,7 +299,7 @@ def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: s
           f"{np.percentile(times, 50) * 1000:.1f} ms, p99 {np.percentile(times, 99) * 1000:.1f} ms;"
           f" recall@10 {np.mean(recall):.4f} (min {min(recall):.1f}); source first"
           f" {first / len(qs):.3f}; db {size_mb:,.0f} MB")
-    close_database()
+    db.close()
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
@@ -307,8 +313,6 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries per index size")
     parser.add_argument("--data", default="clustered,continuum",
                         help="synthetic vector sets for step 3: clustered, continuum or both")
-    parser.add_argument("--code-bits", type=int, default=vectors.CODE_BITS,
-                        help="bits of the coarse code (default: what the server uses)")
     parser.add_argument("--coarse-k", type=int, default=vectors.COARSE_K,
                         help="coarse candidates per query (default: what the server uses)")
     parser.add_argument("--db-dir", help="directory for the benchmark databases (default: a temp dir)")
@@ -318,13 +322,13 @@ def main() -> None:
     workdir = args.db_dir or tempfile.mkdtemp(prefix="micropim-imagebench-")
     os.makedirs(workdir, exist_ok=True)
     try:
-        configure(None, workdir)
-        model = get_model()
+        model = ImageModels(None, workdir).get()
         if not args.skip_retrieval:
             retrieval(model, args.images, workdir)
         base = model.embed([draw_product(seed) for seed in range(1000, 1200)])
         embed_timing(model)
-        vectors.CODE_BITS, vectors.COARSE_K = args.code_bits, args.coarse_k
+        # The code length is fixed by the table migration 10 made (2560 bits).
+        vectors.COARSE_K = args.coarse_k
         print(f"\n== index ({vectors.CODE_BITS}-bit coarse KNN k={vectors.COARSE_K}, int8 re-rank), "
               f"{args.queries} queries, limit 10 ==")
         for size in (int(s) for s in args.sizes.split(",") if s.strip()):

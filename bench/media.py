@@ -5,11 +5,12 @@ Run from the repository root:
     .venv/bin/python bench/media.py [--images N] [--repeat R]
 
 1. Off-loop work per image, median of --repeat runs: checking and decoding, the WebP
-   rendition and the embedding (`handlers.media._prepare`) for a 12-megapixel camera
-   JPEG, a 1600x1600 PNG and a 800x600 JPEG; and the query side of image search
-   (`handlers.media._search` without the index: reduced-size decode and embed).
-2. Starts the application on 127.0.0.1 in this process with a fresh database in a
-   temporary directory, uploads N images (default 100) through
+   rendition and the embedding (`search.pipeline.Images._prepare`) for a 12-megapixel
+   camera JPEG, a 1600x1600 PNG and a 800x600 JPEG; and the query side of image search
+   (`Images._search` without the index: reduced-size decode and embed).
+2. Starts the application (made before step 1: its image model is the one timed
+   there) on 127.0.0.1 in this process with a fresh database in a temporary
+   directory, uploads N images (default 100) through
    `POST /api/products/{id}/media`, then times `POST /api/products/image-search` and a
    public `GET /media/...webp`, printing p50 and p99 of each over the requests.
 """
@@ -27,7 +28,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -37,6 +38,12 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import variants as variants_bench  # noqa: E402  (its median_ms)
+
+if TYPE_CHECKING:
+    import socket
+
+    from handlers.app import Application
+    from search.pipeline import Images
 
 
 def picture(seed: int, size: tuple[int, int], fmt: str) -> bytes:
@@ -70,10 +77,10 @@ def multipart(name: str, data: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def off_loop_costs(repeat: int) -> None:
-    from handlers.media import QUERY_DECODE_SIDE, _prepare
-    from search.model import get_model
-    from store.images import upright_image
+def off_loop_costs(images: Images, repeat: int) -> None:
+    """`images`: the application's image side (its model, and how it prepares an upload)."""
+    from search.imaging import upright_image
+    from search.pipeline import QUERY_DECODE_SIDE
 
     print("off-loop work per image (median ms)")
     for label, data in (
@@ -81,28 +88,25 @@ def off_loop_costs(repeat: int) -> None:
         ("PNG 1600x1600", picture(2, (1600, 1600), "PNG")),
         ("JPEG 800x600", picture(3, (800, 600), "JPEG")),
     ):
-        add = median_ms(lambda: _prepare(data, "file"), repeat)
-        query = median_ms(lambda: get_model().embed([upright_image(data, "image", QUERY_DECODE_SIDE)]), repeat)
+        add = median_ms(lambda: images._prepare(data, "file"), repeat)
+        query = median_ms(lambda: images.models.get().embed([upright_image(data, "image", QUERY_DECODE_SIDE)]),
+                          repeat)
         print(f"  {label:30s} add (check, rendition, embed) {add:7.1f}   query (decode, embed) {query:6.1f}")
 
 
-async def http_costs(images: int, repeat: int) -> None:
+async def http_costs(app: Application, sockets: list[socket.socket], images: int, repeat: int) -> None:
     import tornado.httpclient
     import tornado.httpserver
-    import tornado.netutil
 
     import micropim
-    from store import orgs, products
-    from store.db import open_database
+    from store import orgs
+    from store.products.write import create_product
 
-    folder = tempfile.mkdtemp(prefix="micropim-bench-media-")
-    open_database(os.path.join(folder, "bench.db"))
-    org = orgs.get_or_create_org("Bench")
-    key = orgs.create_key(org)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    db = app.db
+    with db.writing():
+        org = orgs.get_or_create_org(db, "Bench")
+        key = orgs.create_key(db, org)
     port = sockets[0].getsockname()[1]
-    app = micropim.make_app(micropim.Settings(read_limit=10**6, write_limit=10**6,
-                                              public_url=f"http://127.0.0.1:{port}"))
     server = tornado.httpserver.HTTPServer(app, max_body_size=micropim.MAX_BODY_BYTES)
     server.add_sockets(sockets)
     client = tornado.httpclient.AsyncHTTPClient()
@@ -110,7 +114,8 @@ async def http_costs(images: int, repeat: int) -> None:
 
     upload_ms, urls = [], []
     for seed in range(images):
-        product = products.create_product(org, {"name": f"P{seed}", "sku": f"B-{seed}", "status": "active"})
+        with db.writing():
+            product = create_product(db, org, {"name": f"P{seed}", "sku": f"B-{seed}", "status": "active"})
         body, ctype = multipart("file", picture(seed, (800, 600), "JPEG"))
         start = time.perf_counter()
         response = await client.fetch(f"{base}/api/products/{product['id']}/media", method="POST",
@@ -145,8 +150,25 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    off_loop_costs(args.repeat)
-    asyncio.run(http_costs(args.images, args.repeat))
+
+    import tornado.netutil
+
+    import micropim
+    from search.model import ImageModels
+
+    folder = tempfile.mkdtemp(prefix="micropim-bench-media-")
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+    # The built-in model cached in the working directory (or MICROPIM_MODEL_CACHE), as
+    # the first step always loaded it, rather than beside the temporary database.
+    app = micropim.make_app(micropim.Settings(
+        database=os.path.join(folder, "bench.db"), read_limit=10**6, write_limit=10**6,
+        public_url=f"http://127.0.0.1:{port}", image_models=ImageModels()))
+    try:
+        off_loop_costs(app.images, args.repeat)
+        asyncio.run(http_costs(app, sockets, args.images, args.repeat))
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":

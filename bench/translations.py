@@ -42,9 +42,9 @@ for path in (ROOT, ROOT / "bench"):
 
 from api import BENCH_ORG, median_ms, search_terms  # noqa: E402
 
-from store import products  # noqa: E402
-from store.cache import product_json  # noqa: E402
-from store.db import close_database, db, open_database, utcnow  # noqa: E402
+from store.db import Database, open_database  # noqa: E402
+from store.products.query import ProductQuery, list_products_json  # noqa: E402
+from store.values import utcnow  # noqa: E402
 
 WORDS = {
     "de": {"shirt": "Hemd", "mug": "Becher", "shoe": "Schuh", "bottle": "Flasche",
@@ -62,13 +62,13 @@ def translate(text: str, words: dict[str, str]) -> str:
     return " ".join(words.get(word.lower().strip(".,"), word) for word in text.split())
 
 
-def add_translations(org_id: int, locales: list[str]) -> None:
+def add_translations(db: Database, org_id: int, locales: list[str]) -> None:
     rows = db.execute_sql(
         "SELECT id, name, description, short_description FROM product WHERE org_id = ?", (org_id,)
     ).fetchall()
     now = utcnow()
     started = time.perf_counter()
-    with db.atomic("IMMEDIATE"):
+    with db.writing():
         for locale in locales:
             words = WORDS.get(locale.split("-")[0], {})
             db.connection().executemany(
@@ -85,13 +85,13 @@ def add_translations(org_id: int, locales: list[str]) -> None:
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def optimize_index() -> None:
+def optimize_index(db: Database) -> None:
     started = time.perf_counter()
     db.execute_sql("INSERT INTO product_fts(product_fts) VALUES('optimize')")
     print(f"\nmerged the text index (FTS5 optimize) in {time.perf_counter() - started:.1f} s")
 
 
-def timings(org_id: int, terms: list[str], locale: str | None, repeat: int, note: str) -> None:
+def timings(db: Database, org_id: int, terms: list[str], locale: str | None, repeat: int, note: str) -> None:
     print(f"\nIn-process, {note}, locale={locale or '(none)'}, median / min of {repeat} runs"
           " after a warm-up:")
     print(f"  {'call':<44} {'matches':>9} {'median':>10} {'min':>10}")
@@ -100,17 +100,17 @@ def timings(org_id: int, terms: list[str], locale: str | None, repeat: int, note
         med, low, result = median_ms(fn, repeat)
         print(f"  {label:<44} {result[1]:>9} {med:>8.2f}ms {low:>8.2f}ms")
 
-    listed = products.ProductQuery(status="active", limit=20, locale=locale)
+    listed = ProductQuery(status="active", limit=20, locale=locale)
 
     def cold() -> Any:
-        product_json.clear()
-        return products.list_products_json(org_id, listed)
+        db.product_json.clear()
+        return list_products_json(db, org_id, listed)
 
     show("list status=active limit=20, cold cache", cold)
-    show("list status=active limit=20, warm cache", lambda: products.list_products_json(org_id, listed))
+    show("list status=active limit=20, warm cache", lambda: list_products_json(db, org_id, listed))
     for term in terms:
-        query = products.ProductQuery(search=term, locale=locale)
-        show(f"search {term!r}", lambda: products.list_products_json(org_id, query))
+        query = ProductQuery(search=term, locale=locale)
+        show(f"search {term!r}", lambda: list_products_json(db, org_id, query))
 
 
 def file_mib(path: str) -> float:
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = str(Path(tmp) / "translated.db")
         shutil.copyfile(args.db, path)
         started = time.perf_counter()
-        open_database(path)
+        db = open_database(path)
         print(f"opened a copy of {args.db} ({file_mib(path):.0f} MiB), migrations included,"
               f" in {time.perf_counter() - started:.2f} s")
         try:
@@ -138,16 +138,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             org_id = int(row[0])
             if db.execute_sql("SELECT 1 FROM product_translation LIMIT 1").fetchone():
                 raise SystemExit(f"{args.db} already holds translations")
-            terms = [term.text for term in search_terms(org_id)] + ONLY_TRANSLATED
-            timings(org_id, terms, None, args.repeat, "no translations")
-            add_translations(org_id, locales)
+            terms = [term.text for term in search_terms(db, org_id)] + ONLY_TRANSLATED
+            timings(db, org_id, terms, None, args.repeat, "no translations")
+            add_translations(db, org_id, locales)
             print(f"database file: {file_mib(path):.0f} MiB")
-            timings(org_id, terms, None, args.repeat, "translated, index as the triggers left it")
-            optimize_index()
-            timings(org_id, terms, None, args.repeat, "translated, index merged")
-            timings(org_id, terms, locales[0], args.repeat, "translated, index merged")
+            timings(db, org_id, terms, None, args.repeat, "translated, index as the triggers left it")
+            optimize_index(db)
+            timings(db, org_id, terms, None, args.repeat, "translated, index merged")
+            timings(db, org_id, terms, locales[0], args.repeat, "translated, index merged")
         finally:
-            close_database()
+            db.close()
     return 0
 
 

@@ -208,8 +208,12 @@ def open_database(path: str, **options: Any) -> Database:
     """The database at `path`, created and migrated as needed (see `Database` for the
     options)."""
     db = Database(path, **options)
-    db.connect()
-    migrations.migrate(db)
+    try:
+        db.connect()
+        migrations.migrate(db)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from store.db import db
+from store.db import Database
 from tests.conftest import count_queries
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -49,7 +49,7 @@ async def product(api: Any, sku: str = "P-1", **attributes: Any) -> dict[str, An
     return response.data  # type: ignore[no-any-return]
 
 
-def stored(product_id: int) -> str:
+def stored(db: Database, product_id: int) -> str:
     return str(db.execute_sql("SELECT attributes FROM product WHERE id = ?", (product_id,)).fetchone()[0])
 
 
@@ -243,16 +243,16 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize("code, sent, message", BAD_VALUES)
-async def test_bad_values_are_400_naming_the_attribute(api: Any, code: str, sent: Any, message: str) -> None:
+async def test_bad_values_are_400_naming_the_attribute(db: Database, api: Any, code: str, sent: Any, message: str) -> None:
     await define_all(api)
     existing = await product(api, "P-0", color="blue")
-    before = stored(existing["id"])
+    before = stored(db, existing["id"])
     created = await api.post("/api/products", {"name": "X", "sku": "X-1", "attributes": {code: sent}})
     assert created.code == 400 and created.error == message
     patched = await api.patch(f"/api/products/{existing['id']}",
                               {"name": "Changed", "attributes": {"organic": True, code: sent}})
     assert patched.code == 400 and patched.error == message
-    assert stored(existing["id"]) == before
+    assert stored(db, existing["id"]) == before
     assert (await api.get(f"/api/products/{existing['id']}")).data["name"] == "Product P-0"
     assert db.execute_sql("SELECT count(*) FROM product").fetchone()[0] == 1
 
@@ -270,7 +270,7 @@ async def test_numbers_out_of_range_and_bad_shapes(api: Any, raw: bytes, message
     assert response.code == 400 and response.error == message
 
 
-async def test_numbers_are_kept_exactly(api: Any) -> None:
+async def test_numbers_are_kept_exactly(db: Database, api: Any) -> None:
     await define_all(api)
     created = await api.call("POST", "/api/products",
                              raw=b'{"name": "X", "sku": "X", "attributes": {"weight": 0.30000000000001}}')
@@ -279,7 +279,7 @@ async def test_numbers_are_kept_exactly(api: Any) -> None:
     for sent, text in ((1e3, "1000"), ("12.50", "12.5"), (-0.0, "0"), ("100.000", "100")):
         patched = await api.patch(f"/api/products/{created.data['id']}", {"attributes": {"weight": sent}})
         assert f'"weight":{text}'.encode() in patched.raw, (sent, patched.raw)
-        assert stored(created.data["id"]) == f'{{"weight":{text}}}'
+        assert stored(db, created.data["id"]) == f'{{"weight":{text}}}'
 
 
 # ---- PATCH merges; required attributes ----------------------------------------------------------
@@ -303,7 +303,7 @@ async def test_patch_merges_keys_and_null_removes_one(api: Any) -> None:
 LEGACY_STAMP = "2026-01-01T00:00:00.000000Z"  # a row written before (and a fresh cache key)
 
 
-async def test_null_removes_a_legacy_key_that_has_no_definition(api: Any) -> None:
+async def test_null_removes_a_legacy_key_that_has_no_definition(db: Database, api: Any) -> None:
     # The foundation stored attributes with any keys; such a key has no definition (and
     # cannot get one: codes are lower-case), yet it must be removable.
     await define(api, "material")
@@ -317,7 +317,7 @@ async def test_null_removes_a_legacy_key_that_has_no_definition(api: Any) -> Non
     assert removed.code == 200, removed.body
     assert removed.data["attributes"] == {"material": "Linen"}
     assert removed.data["updated_at"] > before["updated_at"]
-    assert stored(created["id"]) == '{"material":"Linen"}'
+    assert stored(db, created["id"]) == '{"material":"Linen"}'
     read = (await api.get(path)).data
     assert read["attributes"] == {"material": "Linen"} and read["updated_at"] == removed.data["updated_at"]
     listed = (await api.get(f"/api/products?updated_since={before['updated_at']}")).data["products"]
@@ -329,7 +329,7 @@ async def test_null_removes_a_legacy_key_that_has_no_definition(api: Any) -> Non
     {"Color": "Blue"},               # a legacy key cannot be given a value
     {"Legacy": None, "ghost": None},  # the first key the product holds, the second not
 ])
-async def test_an_undefined_key_the_product_does_not_hold_is_still_a_400(
+async def test_an_undefined_key_the_product_does_not_hold_is_still_a_400(db: Database,
     api: Any, change: dict[str, Any]
 ) -> None:
     created = await product(api)
@@ -339,7 +339,7 @@ async def test_an_undefined_key_the_product_does_not_hold_is_still_a_400(
     response = await api.patch(f"/api/products/{created['id']}", {"attributes": change})
     assert response.code == 400
     assert response.error == f"attributes.{code}: no attribute with code '{code}'"
-    assert stored(created["id"]) == '{"Legacy":"x"}'
+    assert stored(db, created["id"]) == '{"Legacy":"x"}'
 
 
 async def test_required_attributes(api: Any) -> None:
@@ -435,28 +435,28 @@ def _touching(seen: list[str], table: str) -> list[str]:
     return [sql for sql in seen if table in sql]
 
 
-async def test_a_product_write_looks_up_its_attributes_in_one_query(api: Any) -> None:
+async def test_a_product_write_looks_up_its_attributes_in_one_query(db: Database, api: Any) -> None:
     await define_all(api)
     values = {"color": "red", "tags": ["eco"], "material": "Linen", "weight": 1, "organic": True,
               "released": "2024-01-01"}
-    with count_queries() as seen:
+    with count_queries(db) as seen:
         created = await api.post("/api/products", {"name": "X", "sku": "X", "attributes": values})
     assert created.code == 201
     assert len(_touching(seen, "product_attribute")) == 1, seen
-    with count_queries() as seen:
+    with count_queries(db) as seen:
         patched = await api.patch(f"/api/products/{created.data['id']}", {"attributes": values})
     assert patched.code == 200
     assert len(_touching(seen, "product_attribute")) == 1, seen
 
 
-async def test_product_lists_do_not_query_per_row(api: Any) -> None:
+async def test_product_lists_do_not_query_per_row(db: Database, api: Any) -> None:
     await define_all(api)
     counts = []
     for total in (2, 20):
         while db.execute_sql("SELECT count(*) FROM product").fetchone()[0] < total:
             n = db.execute_sql("SELECT count(*) FROM product").fetchone()[0]
             await product(api, f"P-{n}", color="red", tags=["eco"], weight=n)
-        with count_queries() as seen:
+        with count_queries(db) as seen:
             listed = await api.get("/api/products?limit=100&sort=name")
         assert len(listed.data["products"]) == total
         assert all(p["attributes"]["color"] == "red" for p in listed.data["products"])
@@ -464,8 +464,8 @@ async def test_product_lists_do_not_query_per_row(api: Any) -> None:
     assert counts[0] == counts[1], counts
 
 
-async def test_bulk_stored_values_keep_their_json_form(api: Any) -> None:
+async def test_bulk_stored_values_keep_their_json_form(db: Database, api: Any) -> None:
     await define_all(api)
     created = await product(api, color="red", tags=["eco"])
-    assert json.loads(stored(created["id"])) == {"color": "red", "tags": ["eco"]}
-    assert stored(created["id"]) == '{"color":"red","tags":["eco"]}'
+    assert json.loads(stored(db, created["id"])) == {"color": "red", "tags": ["eco"]}
+    assert stored(db, created["id"]) == '{"color":"red","tags":["eco"]}'

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store import categories, orgs, products
-from store.cache import product_json
-from store.db import db
+from store import categories, orgs
+from store.db import Database
+from store.products import write
 from store.errors import BadRequest
 from tests.conftest import count_queries
 
@@ -46,11 +46,11 @@ def names(rows: list[tuple[str, int]]) -> list[str]:
     return [name for name, _ in rows]
 
 
-def category_rows() -> list[tuple[Any, ...]]:
+def category_rows(db: Database) -> list[tuple[Any, ...]]:
     return db.execute_sql("SELECT * FROM category ORDER BY id").fetchall()
 
 
-def link_rows() -> list[tuple[Any, ...]]:
+def link_rows(db: Database) -> list[tuple[Any, ...]]:
     return db.execute_sql("SELECT * FROM product_category ORDER BY 1, 2").fetchall()
 
 
@@ -210,18 +210,18 @@ async def test_move_places_at_the_position_and_shifts_the_others(api: Any) -> No
     assert names(await children(api, None)) == ["Root", "Other"]
 
 
-async def test_moving_under_itself_or_a_descendant_is_400_and_changes_nothing(api: Any) -> None:
+async def test_moving_under_itself_or_a_descendant_is_400_and_changes_nothing(db: Database, api: Any) -> None:
     a = await make(api, "A")
     b = await make(api, "B", a["id"])
     c = await make(api, "C", b["id"])
-    before = category_rows()
+    before = category_rows(db)
     message = "parent_id: a category cannot move under itself or one of its descendants"
     for target in (a, b, c):
         moved = await api.post(f"/api/categories/{a['id']}/move", {"parent_id": target["id"], "position": 0})
         assert moved.code == 400 and moved.error == message
         put = await api.put(f"/api/categories/{a['id']}", {"parent_id": target["id"], "name": "Z"})
         assert put.code == 400 and put.error == message
-    assert category_rows() == before
+    assert category_rows(db) == before
     assert (await api.post(f"/api/categories/{c['id']}/move", {"parent_id": None, "position": 0})).code == 200
 
 
@@ -268,16 +268,16 @@ async def test_deleting_a_root_lifts_its_children_to_the_top_level(api: Any) -> 
 
 # ---- products of a category -------------------------------------------------------------------
 
-async def test_assigning_products_is_idempotent_and_counts_them(api: Any) -> None:
+async def test_assigning_products_is_idempotent_and_counts_them(db: Database, api: Any) -> None:
     cat = await make(api, "Mugs")
     p1, p2 = await make_product(api, "M-1"), await make_product(api, "M-2")
     assigned = await api.post(f"/api/categories/{cat['id']}/products", {"product_ids": [p1["id"], p2["id"], p1["id"]]})
     assert assigned.code == 200
     assert assigned.data["id"] == cat["id"] and assigned.data["product_count"] == 2
     assert set(assigned.data) == FIELDS
-    links = link_rows()
+    links = link_rows(db)
     again = await api.post(f"/api/categories/{cat['id']}/products", {"product_ids": [p2["id"]]})
-    assert again.data["product_count"] == 2 and link_rows() == links
+    assert again.data["product_count"] == 2 and link_rows(db) == links
     shown = (await api.get(f"/api/products/{p1['id']}")).data
     assert shown["categories"] == [{"id": cat["id"], "name": "Mugs"}]
     assert shown["updated_at"] > p1["updated_at"]
@@ -300,34 +300,39 @@ async def test_product_count_leaves_archived_products_out(api: Any) -> None:
     assert (await api.get(f"/api/categories/{cat['id']}")).data["product_count"] == 1
 
 
-def test_product_count_follows_a_product_deleted_from_the_database(store: str, org_id: int) -> None:
+def test_product_count_follows_a_product_deleted_from_the_database(db: Database, org_id: int) -> None:
     """The API only archives, but a script may delete: the count must not drift."""
-    a = categories.create_category(org_id, {"name": "A"})["id"]
-    b = categories.create_category(org_id, {"name": "B"})["id"]
-    live = products.create_product(org_id, {"name": "Live", "sku": "L-1", "category_ids": [a, b]})
-    gone = products.create_product(org_id, {"name": "Gone", "sku": "G-1", "category_ids": [a]})
-    products.archive_product(org_id, gone["id"])
+    with db.writing():
+        a = categories.create_category(db, org_id, {"name": "A"})["id"]
+    with db.writing():
+        b = categories.create_category(db, org_id, {"name": "B"})["id"]
+    with db.writing():
+        live = write.create_product(db, org_id, {"name": "Live", "sku": "L-1", "category_ids": [a, b]})
+    with db.writing():
+        gone = write.create_product(db, org_id, {"name": "Gone", "sku": "G-1", "category_ids": [a]})
+    with db.writing():
+        write.archive_product(db, org_id, gone["id"])
     for product in (live, gone):
         db.execute_sql("DELETE FROM stock_level WHERE product_id = ?", (product["id"],))
         db.execute_sql("DELETE FROM product WHERE id = ?", (product["id"],))
-    counts = [categories.get_category(org_id, c)["product_count"] for c in (a, b)]
+    counts = [categories.get_category(db, org_id, c)["product_count"] for c in (a, b)]
     assert counts == [0, 0]
-    assert link_rows() == []
+    assert link_rows(db) == []
 
 
-async def test_a_foreign_or_missing_product_id_assigns_nothing(
+async def test_a_foreign_or_missing_product_id_assigns_nothing(db: Database,
     api: Any, other_api: Any
 ) -> None:
     cat = await make(api, "Mugs")
     mine = await make_product(api, "M-1")
     theirs = await make_product(other_api, "T-1")
-    before = link_rows()
+    before = link_rows(db)
     for bad in (theirs["id"], 10**12):
         response = await api.post(f"/api/categories/{cat['id']}/products",
                                   {"product_ids": [mine["id"], bad]})
         assert response.code == 400
         assert response.error == f"product_ids: no product with id {bad}"
-    assert link_rows() == before
+    assert link_rows(db) == before
     assert (await api.get(f"/api/products/{mine['id']}")).data == mine
 
 
@@ -365,7 +370,7 @@ async def test_category_products_are_a_product_list_page_without_archived(api: A
     assert (await api.get(f"/api/categories/{cat['id']}/products?sort=bogus")).code == 400
 
 
-async def test_include_subcategories_takes_the_whole_subtree(
+async def test_include_subcategories_takes_the_whole_subtree(db: Database,
     api: Any, other_api: Any, org_id: int
 ) -> None:
     top = await make(api, "Top")
@@ -389,7 +394,7 @@ async def test_include_subcategories_takes_the_whole_subtree(
     assert await ids(f"/api/products?category={top['id']}&include_subcategories=false") == [p_top["id"]]
     assert await ids(f"/api/categories/{top['id']}/products?include_subcategories=true") == [p_top["id"], p_low["id"]]
     assert await ids(f"/api/products?category={theirs['id']}&include_subcategories=true") == []
-    assert categories.subtree_ids(org_id, top["id"]) == sorted([top["id"], mid["id"], low["id"]])
+    assert categories.subtree_ids(db, org_id, top["id"]) == sorted([top["id"], mid["id"], low["id"]])
     for bad in ("1", "yes", "True", "TRUE", "0"):
         for path in (f"/api/products?category={top['id']}&include_subcategories={bad}",
                      f"/api/categories/{top['id']}/products?include_subcategories={bad}"):
@@ -415,37 +420,37 @@ async def test_renaming_a_category_moves_its_products_updated_at(api: Any) -> No
 
 # ---- query counts -------------------------------------------------------------------------------
 
-async def _statements(api: Any, path: str) -> list[str]:
-    product_json.clear()  # every product built again, as on a cold cache
-    with count_queries() as seen:
+async def _statements(api: Any, db: Database, path: str) -> list[str]:
+    db.product_json.clear()  # every product built again, as on a cold cache
+    with count_queries(db) as seen:
         response = await api.get(path)
     assert response.code == 200, response.body
     return seen
 
 
-async def test_the_tree_takes_the_same_queries_whatever_its_size(api: Any) -> None:
+async def test_the_tree_takes_the_same_queries_whatever_its_size(db: Database, api: Any) -> None:
     await make(api, "Root")
-    small = await _statements(api, "/api/categories/tree")
+    small = await _statements(api, db, "/api/categories/tree")
     parent = None
     for n in range(40):  # a wide and deep tree
         parent = (await make(api, f"C{n}", parent if n % 3 else None))["id"]
-    big = await _statements(api, "/api/categories/tree")
+    big = await _statements(api, db, "/api/categories/tree")
     assert len(big) == len(small), big
     assert len([s for s in big if "FROM category" in s]) == 1, big
 
 
-async def test_category_products_take_the_same_queries_whatever_their_number(api: Any) -> None:
+async def test_category_products_take_the_same_queries_whatever_their_number(db: Database, api: Any) -> None:
     cat = await make(api, "Mugs")
     sub = await make(api, "Sub", cat["id"])
     brand = (await api.post("/api/brands", {"name": "B"})).data["id"]
     await make_product(api, "M-0", category_ids=[cat["id"]], brand_id=brand)
     path = f"/api/categories/{cat['id']}/products?limit=100"
     subtree = f"/api/products?category={cat['id']}&include_subcategories=true&limit=100"
-    small, small_subtree = await _statements(api, path), await _statements(api, subtree)
+    small, small_subtree = await _statements(api, db, path), await _statements(api, db, subtree)
     for n in range(1, 30):
         await make_product(api, f"M-{n}", category_ids=[cat["id"], sub["id"]], brand_id=brand)
-    assert len(await _statements(api, path)) == len(small)
-    assert len(await _statements(api, subtree)) == len(small_subtree)
+    assert len(await _statements(api, db, path)) == len(small)
+    assert len(await _statements(api, db, subtree)) == len(small_subtree)
     assert len(small) <= 8, small  # BEGIN, category, count, ids, products JSON, COMMIT…
 
 
@@ -471,22 +476,22 @@ CREATE_CASES = [
 
 
 @pytest.mark.parametrize("body, message", CREATE_CASES)
-async def test_bad_create_bodies_are_400_and_write_nothing(api: Any, body: Any, message: str) -> None:
-    before = category_rows()
+async def test_bad_create_bodies_are_400_and_write_nothing(db: Database, api: Any, body: Any, message: str) -> None:
+    before = category_rows(db)
     response = await api.post("/api/categories", body)
     assert response.code == 400 and response.error == message
-    assert category_rows() == before
+    assert category_rows(db) == before
 
 
 @pytest.mark.parametrize("body, message", [
     (body, message) for body, message in CREATE_CASES if body and "name" not in message
 ] + [({"name": ""}, "name: must not be empty"), ({"name": None}, "name: must not be null")])
-async def test_bad_put_bodies_are_400_and_write_nothing(api: Any, body: Any, message: str) -> None:
+async def test_bad_put_bodies_are_400_and_write_nothing(db: Database, api: Any, body: Any, message: str) -> None:
     row = await make(api, "Mugs")
-    before = category_rows()
+    before = category_rows(db)
     response = await api.put(f"/api/categories/{row['id']}", body)
     assert response.code == 400 and response.error == message
-    assert category_rows() == before
+    assert category_rows(db) == before
 
 
 @pytest.mark.parametrize("body, message", [
@@ -501,13 +506,13 @@ async def test_bad_put_bodies_are_400_and_write_nothing(api: Any, body: Any, mes
     ({"parent_id": 10**12, "position": 0}, "parent_id: no category with id 1000000000000"),
     ({"parent_id": None, "position": 0, "after": 3}, "after: unknown field"),
 ])
-async def test_bad_move_bodies_are_400_and_write_nothing(api: Any, body: Any, message: str) -> None:
+async def test_bad_move_bodies_are_400_and_write_nothing(db: Database, api: Any, body: Any, message: str) -> None:
     row = await make(api, "Mugs")
     await make(api, "Cups", row["id"])
-    before = category_rows()
+    before = category_rows(db)
     response = await api.post(f"/api/categories/{row['id']}/move", body)
     assert response.code == 400 and response.error == message
-    assert category_rows() == before
+    assert category_rows(db) == before
 
 
 @pytest.mark.parametrize("body, message", [
@@ -519,13 +524,13 @@ async def test_bad_move_bodies_are_400_and_write_nothing(api: Any, body: Any, me
     ({"product_ids": [1] * 1001}, "product_ids: must have at most 1000 items"),
     ({"product_ids": [], "x": 1}, "x: unknown field"),
 ])
-async def test_bad_assign_bodies_are_400_and_write_nothing(api: Any, body: Any, message: str) -> None:
+async def test_bad_assign_bodies_are_400_and_write_nothing(db: Database, api: Any, body: Any, message: str) -> None:
     row = await make(api, "Mugs")
     await make_product(api, "M-1")
-    before = link_rows()
+    before = link_rows(db)
     response = await api.post(f"/api/categories/{row['id']}/products", body)
     assert response.code == 400 and response.error == message
-    assert link_rows() == before
+    assert link_rows(db) == before
 
 
 @pytest.mark.parametrize("raw", [b"{", b"[]", b"", b'"x"'])
@@ -538,10 +543,10 @@ async def test_malformed_bodies_are_400_on_every_category_write(api: Any, raw: b
         assert response.code == 400 and response.error.startswith("body: "), (method, path)
 
 
-async def test_another_organizations_parent_is_a_400_naming_parent_id(api: Any, other_api: Any) -> None:
+async def test_another_organizations_parent_is_a_400_naming_parent_id(db: Database, api: Any, other_api: Any) -> None:
     theirs = await make(other_api, "Theirs")
     mine = await make(api, "Mine")
-    before = category_rows()
+    before = category_rows(db)
     message = f"parent_id: no category with id {theirs['id']}"
     created = await api.post("/api/categories", {"name": "X", "parent_id": theirs["id"]})
     assert created.code == 400 and created.error == message
@@ -549,35 +554,40 @@ async def test_another_organizations_parent_is_a_400_naming_parent_id(api: Any, 
     assert put.code == 400 and put.error == message
     moved = await api.post(f"/api/categories/{mine['id']}/move", {"parent_id": theirs["id"], "position": 0})
     assert moved.code == 400 and moved.error == message
-    assert category_rows() == before
+    assert category_rows(db) == before
 
 
 # ---- migration 7 on an old database ------------------------------------------------------------
 
-def test_migration_7_counts_existing_links_and_makes_slugs_unique(db_path: str, monkeypatch: Any) -> None:
+def test_migration_7_counts_existing_links_and_makes_slugs_unique(tmp_path: Any, monkeypatch: Any) -> None:
     from store import migrations
-    from store.db import close_database, open_database
+    from store.db import open_database
 
+    db_path = str(tmp_path / "old.db")  # a new file: the db_path fixture's copy is fully migrated
     monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] < 7])
-    open_database(db_path)
-    org = orgs.get_or_create_org("Old")
+    db = open_database(db_path)
+    with db.writing():
+        org = orgs.get_or_create_org(db, "Old")
     now = "2026-01-01T00:00:00.000000Z"
     for name in ("Mugs", "Mugs again"):
         db.execute_sql("INSERT INTO category (org_id, name, slug, created_at, updated_at)"
                        " VALUES (?, ?, 'mugs', ?, ?)", (org, name, now, now))
-    live = products.create_product(org, {"name": "Live", "sku": "L-1", "category_ids": [1, 2]})
-    archived = products.create_product(org, {"name": "Gone", "sku": "G-1", "category_ids": [1]})
-    products.archive_product(org, archived["id"])
-    close_database()
+    with db.writing():
+        live = write.create_product(db, org, {"name": "Live", "sku": "L-1", "category_ids": [1, 2]})
+    with db.writing():
+        archived = write.create_product(db, org, {"name": "Gone", "sku": "G-1", "category_ids": [1]})
+    with db.writing():
+        write.archive_product(db, org, archived["id"])
+    db.close()
     monkeypatch.undo()
 
-    open_database(db_path)
+    db = open_database(db_path)
     try:
-        rows = [(c["slug"], c["product_count"]) for c in categories.list_categories(org, None, 1, 10)[0]]
+        rows = [(c["slug"], c["product_count"]) for c in categories.list_categories(db, org, None, 1, 10)[0]]
         assert rows == [("mugs", 1), ("mugs-2", 1)]
         assert live["id"]
     finally:
-        close_database()
+        db.close()
 
 
 # ---- property: random create / move / delete ---------------------------------------------------
@@ -629,8 +639,8 @@ class TreeModel:
             self.parent[child] = parent
 
 
-def check_store_matches(org_id: int, model: TreeModel) -> None:
-    flat, total = categories.list_categories(org_id, None, 1, 100)
+def check_store_matches(db: Database, org_id: int, model: TreeModel) -> None:
+    flat, total = categories.list_categories(db, org_id, None, 1, 100)
     assert total == len(model.parent) == len(flat)
     by_parent: dict[int | None, list[tuple[int, int]]] = {}
     for row in flat:
@@ -649,7 +659,7 @@ def check_store_matches(org_id: int, model: TreeModel) -> None:
             seen.append(n["id"])
             walk(n["children"], n["id"])
 
-    walk(categories.category_tree(org_id), None)
+    walk(categories.category_tree(db, org_id), None)
     assert sorted(seen) == sorted(model.parent) and len(seen) == len(set(seen))
     flat_by_id = {row["id"]: row for row in flat}
     for node in seen:
@@ -658,14 +668,16 @@ def check_store_matches(org_id: int, model: TreeModel) -> None:
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
-def test_random_sequences_keep_the_tree_sound(store: str, ops: list[Op]) -> None:
+def test_random_sequences_keep_the_tree_sound(db: Database, ops: list[Op]) -> None:
     db.execute_sql("PRAGMA synchronous = OFF")  # a throwaway file: fsyncs only cost time here
-    org_id = orgs.get_or_create_org(f"tree-{next(ORG_NUMBERS)}")  # a fresh tree per example
+    with db.writing():
+        org_id = orgs.get_or_create_org(db, f"tree-{next(ORG_NUMBERS)}")  # a fresh tree per example
     model = TreeModel()
     for n, (kind, a, b, c) in enumerate(ops):
         if kind == "create" or not model.parent:
             parent = model.pick(a)
-            row = categories.create_category(org_id, {"name": f"c{n}", "parent_id": parent})
+            with db.writing():
+                row = categories.create_category(db, org_id, {"name": f"c{n}", "parent_id": parent})
             model.add(row["id"], parent)
         else:
             node = model.pick(a)
@@ -673,19 +685,23 @@ def test_random_sequences_keep_the_tree_sound(store: str, ops: list[Op]) -> None
             parent = model.pick(b)
             cycle = parent is not None and parent in model.subtree(node)
             if kind == "delete":
-                categories.delete_category(org_id, node)
+                with db.writing():
+                    categories.delete_category(db, org_id, node)
                 model.delete(node)
             elif cycle:
                 with pytest.raises(BadRequest, match="cannot move under itself"):
-                    if kind == "move":
-                        categories.move_category(org_id, node, parent, c)
-                    else:
-                        categories.update_category(org_id, node, {"parent_id": parent})
+                    with db.writing():
+                        if kind == "move":
+                            categories.move_category(db, org_id, node, parent, c)
+                        else:
+                            categories.update_category(db, org_id, node, {"parent_id": parent})
             elif kind == "move":
-                categories.move_category(org_id, node, parent, c if c < 8 else None)
+                with db.writing():
+                    categories.move_category(db, org_id, node, parent, c if c < 8 else None)
                 model.move(node, parent, c if c < 8 else None)
             else:  # PUT: a new parent puts it last; the same parent changes nothing
-                categories.update_category(org_id, node, {"parent_id": parent})
+                with db.writing():
+                    categories.update_category(db, org_id, node, {"parent_id": parent})
                 if parent != model.parent[node]:
                     model.move(node, parent, None)
-        check_store_matches(org_id, model)
+        check_store_matches(db, org_id, model)

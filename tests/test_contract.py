@@ -15,9 +15,10 @@ import pytest
 import tornado.web
 
 import micropim
+from handlers.app import Application
 from handlers.base import JSON_BODY_LIMIT, BaseHandler
 from store import orgs
-from store.db import db
+from store.db import Database
 
 ID_GROUP = micropim.ID
 BARCODE_GROUP = r"([^/]+)"  # a barcode or a locale
@@ -35,15 +36,15 @@ class ExplodingHandler(BaseHandler):
         raise RuntimeError("secret-detail: should only be in the server log")
 
     def post(self) -> None:
-        db.execute_sql("SELEC * FROM api_key")  # malformed SQL: sqlite raises
+        self.db.execute_sql("SELEC * FROM api_key")  # malformed SQL: sqlite raises
 
 
 @pytest.fixture
-def app(store: str, settings: micropim.Settings) -> Iterator[tornado.web.Application]:
+def app(settings: micropim.Settings) -> Iterator[Application]:
     application = micropim.make_app(settings)
     application.add_handlers(r".*", [(r"/api/test-explode", ExplodingHandler)])
     yield application
-    application.settings["executor"].shutdown(wait=True)
+    application.close()
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -93,27 +94,30 @@ def fill(pattern: str, ids: dict[str, int], default_id: int) -> str:
 
 
 @pytest.fixture
-def sample_ids(api: Any, org_id: int) -> dict[str, int]:
+def sample_ids(db: Database, api: Any, org_id: int) -> dict[str, int]:
     """One row of every resource, so that id routes reach their handler's real work."""
-    from store import attributes, categories, images, media, products, translations, variants
+    from search import imaging
+    from store import attributes, categories, media, translations, variants
+    from store.products import write as products
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
     from tests.test_media import draw
 
-    product = products.create_product(org_id, {"name": "Mug", "sku": "MUG-1", "ean": EAN})
-    picture = images.prepare_picture(draw(1), "file")
-    translations.put_translation(org_id, product["id"], "de", {"name": "Becher"})  # fill()'s locale
-    return {
-        "products": product["id"],
-        "product-attributes": attributes.create_attribute(
-            org_id, {"name": "Colour", "type": "text"})["id"],
-        "variants": variants.create_variant(org_id, product["id"], {"sku": "MUG-1-V"})["id"],
-        "media": media.add_media(org_id, product["id"], picture, "", None, None)["id"],
-        "brands": BRANDS.create(org_id, {"name": "Brand"})["id"],
-        "suppliers": SUPPLIERS.create(org_id, {"name": "Supplier"})["id"],
-        "vat-rates": VAT_RATES.create(org_id, {"name": "Std", "rate": 19, "country_code": "RO"})["id"],
-        "warehouses": WAREHOUSES.create(org_id, {"name": "Second", "code": "SEC"})["id"],
-        "categories": categories.create_category(org_id, {"name": "Mugs"})["id"],
-    }
+    picture = imaging.prepare_files(draw(1), "file")
+    with db.writing():
+        product = products.create_product(db, org_id, {"name": "Mug", "sku": "MUG-1", "ean": EAN})
+        translations.put_translation(db, org_id, product["id"], "de", {"name": "Becher"})  # fill()'s locale
+        return {
+            "products": product["id"],
+            "product-attributes": attributes.create_attribute(
+                db, org_id, {"name": "Colour", "type": "text"})["id"],
+            "variants": variants.create_variant(db, org_id, product["id"], {"sku": "MUG-1-V"})["id"],
+            "media": media.add_media(db, org_id, product["id"], picture, "", None, None),
+            "brands": BRANDS.create(db, org_id, {"name": "Brand"})["id"],
+            "suppliers": SUPPLIERS.create(db, org_id, {"name": "Supplier"})["id"],
+            "vat-rates": VAT_RATES.create(db, org_id, {"name": "Std", "rate": 19, "country_code": "RO"})["id"],
+            "warehouses": WAREHOUSES.create(db, org_id, {"name": "Second", "code": "SEC"})["id"],
+            "categories": categories.create_category(db, org_id, {"name": "Mugs"})["id"],
+        }
 
 
 # ---- the route table -------------------------------------------------------------------
@@ -231,31 +235,36 @@ async def test_a_key_with_a_right_prefix_and_wrong_rest_is_401(api: Any) -> None
     assert response.error == "invalid API key"
 
 
-async def test_a_revoked_key_is_401_everywhere(api: Any, sample_ids: dict[str, int]) -> None:
+async def test_a_revoked_key_is_401_everywhere(db: Database, api: Any, sample_ids: dict[str, int]) -> None:
     assert (await api.get("/api/products")).code == 200
-    orgs.revoke_key(api.key)
+    with db.writing():
+        orgs.revoke_key(db, api.key)
     await _walk_all(api, sample_ids, 401, "invalid API key")
 
 
-async def test_revoking_one_key_leaves_the_others(api: Any, org_id: int) -> None:
-    second = orgs.create_key(org_id)
-    orgs.revoke_key(api.key)
+async def test_revoking_one_key_leaves_the_others(db: Database, api: Any, org_id: int) -> None:
+    with db.writing():
+        second = orgs.create_key(db, org_id)
+    with db.writing():
+        orgs.revoke_key(db, api.key)
     assert (await api.get("/api/products", key=second)).code == 200
     assert (await api.get("/api/products")).code == 401
 
 
 async def test_a_disabled_organization_is_403_everywhere(
-    api: Any, other_api: Any, org_id: int, sample_ids: dict[str, int]
+    db: Database, api: Any, other_api: Any, org_id: int, sample_ids: dict[str, int]
 ) -> None:
-    orgs.set_org_active(org_id, False)
+    with db.writing():
+        orgs.set_org_active(db, org_id, False)
     await _walk_all(api, sample_ids, 403, "no organization access")
     # Other organizations are unaffected, and re-enabling restores access.
     assert (await other_api.get("/api/products")).code == 200
-    orgs.set_org_active(org_id, True)
+    with db.writing():
+        orgs.set_org_active(db, org_id, True)
     assert (await api.get("/api/products")).code == 200
 
 
-async def test_an_organization_that_is_gone_is_403(api: Any, org_id: int) -> None:
+async def test_an_organization_that_is_gone_is_403(db: Database, api: Any, org_id: int) -> None:
     db.execute_sql("PRAGMA foreign_keys = OFF")
     try:
         db.execute_sql("DELETE FROM organization WHERE id = ?", (org_id,))
@@ -375,9 +384,9 @@ async def test_an_oversized_declared_body_gets_the_envelope_on_the_connection(
 # ---- 429 ---------------------------------------------------------------------------------
 
 async def test_429_is_the_envelope_on_every_route_and_method(
-    api: Any, app: tornado.web.Application, sample_ids: dict[str, int]
+    api: Any, app: Application, sample_ids: dict[str, int]
 ) -> None:
-    limiter = app.settings["rate_limiter"]
+    limiter = app.rate_limiter
     for pattern, _ in route_table():
         path = fill(pattern, sample_ids, 1)
         for method in METHODS:

@@ -2,7 +2,7 @@
 the .onnx cache and an operator's own model.
 
 The built-in model is built once per machine (MICROPIM_MODEL_CACHE, see conftest.py)
-and loaded once per process by `get_model()`.
+and loaded once per run by the session's `ImageModels` (the `image_models` fixture).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import pathlib
 import pickle
 import struct
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from PIL import Image, ImageDraw
 import micropim
 from search import model as image_model
 from search.lite0 import weights_path
-from search.model import ImageModel, decode_image, get_model, to_rgb, trim_border
+from search.model import ImageModel, ImageModels, decode_image, to_rgb, trim_border
 from search.torchweights import MAGIC_NUMBER, UnsafeWeights, load_state_dict
 
 COFFEE = pathlib.Path(__file__).parent / "data" / "coffee.jpg"
@@ -31,9 +32,8 @@ ESPRESSO = 967
 
 
 @pytest.fixture(scope="module")
-def model() -> ImageModel:
-    image_model.configure(None, None)
-    return get_model()
+def model(image_models: ImageModels) -> ImageModel:
+    return image_models.get()
 
 
 def product_image(colour: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (300, 300),
@@ -288,25 +288,28 @@ def test_the_onnx_is_cached_checked_by_hash_and_rebuilt_when_corrupt(
     assert (tmp_path / (path.name + ".sha256")).read_text().strip() == model.digest
 
 
-def test_the_model_loads_once_per_process(model: ImageModel) -> None:
-    image_model.configure(None, "/nonexistent/elsewhere")  # same model, another cache
-    assert get_model() is model
+def test_the_model_loads_once_per_image_models(image_models: ImageModels, model: ImageModel) -> None:
+    assert image_models.get() is model
 
 
-def test_the_cache_goes_beside_the_database(app: Any, db_path: str) -> None:
-    assert image_model._cache_dir == os.path.dirname(os.path.abspath(db_path))
+def test_the_cache_goes_beside_the_database(settings: micropim.Settings, db_path: str) -> None:
+    app = micropim.make_app(replace(settings, image_models=None))  # the built-in model, its own cache
+    try:
+        assert app.images.models.cache_dir == os.path.dirname(os.path.abspath(db_path))
+    finally:
+        app.close()
 
 
-def test_settings_choose_an_operator_model(store: str, tmp_path: pathlib.Path, model: ImageModel) -> None:
+def test_settings_choose_an_operator_model(settings: micropim.Settings, tmp_path: pathlib.Path,
+                                           image_models: ImageModels, model: ImageModel) -> None:
     path = tmp_path / "mine.onnx"
     _tiny_model(path)
-    app = micropim.make_app(micropim.Settings(image_model=str(path)))
+    app = micropim.make_app(replace(settings, image_model=str(path), image_models=None))
     try:
-        assert get_model().dim == 8
+        assert app.images.models.get().dim == 8
     finally:
-        app.settings["executor"].shutdown(wait=True)
-        image_model.configure(None, None)
-    assert get_model() is not None and get_model().dim == 1280
+        app.close()
+    assert image_models.get() is not None and image_models.get().dim == 1280
 
 
 def test_serve_refuses_a_missing_model_file(tmp_path: pathlib.Path) -> None:
@@ -336,21 +339,17 @@ def _tiny_model(path: pathlib.Path, size: int = 32) -> None:
 
 
 def test_an_operator_model_is_used_with_its_own_size_and_digest(
-        tmp_path: pathlib.Path, model: ImageModel) -> None:
+        tmp_path: pathlib.Path, image_models: ImageModels, model: ImageModel) -> None:
     path = tmp_path / "mine.onnx"
     _tiny_model(path)
-    try:
-        image_model.configure(str(path), None)
-        mine = get_model()
-        assert mine is not model
-        assert mine.dim == 8 and mine.size == 32
-        assert mine.digest == hashlib.sha256(path.read_bytes()).hexdigest()
-        vectors = mine.embed([product_image(), Image.open(COFFEE)])
-        assert vectors.shape == (2, 8)
-        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    finally:
-        image_model.configure(None, None)
-    assert get_model().digest == model.digest
+    mine = ImageModels(str(path)).get()
+    assert mine is not model
+    assert mine.dim == 8 and mine.size == 32
+    assert mine.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    vectors = mine.embed([product_image(), Image.open(COFFEE)])
+    assert vectors.shape == (2, 8)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert image_models.get().digest == model.digest
 
 
 @pytest.mark.parametrize("size", [(30000, 1), (1, 30000), (20000, 3)])

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from search import vectors
-from store.db import db, writing
+from store.db import Database
 from tests.test_cli import ROOT, SCRIPT, base_env
 from tests.test_media import bomb_png, multipart, upload
 
@@ -204,7 +204,8 @@ async def test_one_entry_per_product(api: Any, catalog: dict[int, int]) -> None:
     assert ids[0] == catalog[6] and len(ids) == len(set(ids)) == CATALOG
 
 
-async def test_deleting_media_removes_it_from_the_index(api: Any, catalog: dict[int, int]) -> None:
+async def test_deleting_media_removes_it_from_the_index(db: Database, api: Any,
+                                                        catalog: dict[int, int]) -> None:
     product = catalog[7]
     media_id = (await api.get(f"/api/products/{product}/media")).data["media"][0]["id"]
     assert (await api.delete(f"/api/products/{product}/media/{media_id}")).code == 200
@@ -224,18 +225,19 @@ async def test_other_organizations_are_never_seen(api: Any, other_api: Any, cata
     assert [p["id"] for p in their_results] == [theirs]
 
 
-async def test_media_writes_its_embedding_in_the_same_transaction(api: Any, catalog: dict[int, int]) -> None:
+async def test_media_writes_its_embedding_in_the_same_transaction(db: Database, api: Any,
+                                                                  catalog: dict[int, int]) -> None:
     counts = db.execute_sql(
         "SELECT (SELECT count(*) FROM media), (SELECT count(*) FROM image_embedding)").fetchone()
     assert counts == (CATALOG, CATALOG)
 
 
 async def test_a_stale_index_answers_503_until_reindexed(
-    api: Any, catalog: dict[int, int], db_path: str
+    db: Database, api: Any, catalog: dict[int, int], db_path: str
 ) -> None:
     """As after a model change: the index holds vectors of another model."""
-    with writing():
-        vectors.reset_index(1280, "another-model")
+    with db.writing():
+        vectors.reset_index(db, 1280, "another-model")
         db.execute_sql("INSERT INTO image_embedding (media_id, org_id, product_id, vector)"
                        " SELECT id, org_id, product_id, zeroblob(1280) FROM media LIMIT 1")
     response = await search(api, encode(scene(1)))

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pytest
-from tornado.ioloop import IOLoop
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 from PIL import Image, ImageDraw
 
-from store import products
-from store.db import db
+from store.db import Database
+from store.products import write as products
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -139,8 +138,10 @@ def settings(settings: Any) -> Any:
 
 
 @pytest.fixture
-def product(org_id: int) -> int:
-    return int(products.create_product(org_id, {"name": "Lamp", "sku": "LAMP-1", "status": "active"})["id"])
+def product(db: Database, org_id: int) -> int:
+    with db.writing():
+        return int(products.create_product(db, org_id, {"name": "Lamp", "sku": "LAMP-1",
+                                                        "status": "active"})["id"])
 
 
 def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
@@ -163,7 +164,7 @@ async def upload(api: Any, product_id: int, data: bytes, **fields: str) -> Any:
                           headers={"Content-Type": content_type})
 
 
-def stored_media() -> tuple[int, int]:
+def stored_media(db: Database) -> tuple[int, int]:
     return (db.execute_sql("SELECT count(*) FROM media").fetchone()[0],
             db.execute_sql("SELECT count(*) FROM media_file").fetchone()[0])
 
@@ -229,7 +230,7 @@ async def test_unknown_media_are_a_plain_404(anon: Any, path: str) -> None:
     assert response.body == b"not found\n"
 
 
-async def test_thumbnails_come_in_fixed_widths_and_are_kept(api: Any, anon: Any, product: int,
+async def test_thumbnails_come_in_fixed_widths_and_are_kept(db: Database, api: Any, anon: Any, product: int,
                                                             app: Any) -> None:
     item = (await upload(api, product, draw(3, (1000, 500)))).data
     path = local_path(item["url"])
@@ -238,11 +239,11 @@ async def test_thumbnails_come_in_fixed_widths_and_are_kept(api: Any, anon: Any,
         assert decode(served.body).size == (width, width // 2)
         assert served.headers["ETag"] and "immutable" in served.headers["Cache-Control"]
     # Kept by the one writer thread after the answer: wait for what it has queued.
-    await IOLoop.current().run_in_executor(app.settings["writer"], lambda: None)
-    assert stored_media() == (1, 5)  # original, rendition, three thumbnails
+    await app.db.write(lambda db: None)
+    assert stored_media(db) == (1, 5)  # original, rendition, three thumbnails
     again = await anon.client.fetch(f"{path}?w=320")
     assert decode(again.body).size == (320, 160)
-    assert stored_media() == (1, 5)
+    assert stored_media(db) == (1, 5)
     for bad in ("100", "abc", "-160", "320.0", "", "１６０"):
         response = await anon.client.fetch(f"{path}?w={bad}", raise_error=False)
         assert response.code == 400, bad
@@ -304,15 +305,16 @@ async def test_upload_takes_alt_text_and_position(api: Any, product: int) -> Non
      "file: not an image in an accepted format (JPEG, PNG, WebP or GIF)"),
     ({}, {"file": ("a.png", b"")}, "file: the file is empty"),
 ])
-async def test_bad_uploads_are_400_naming_the_field(api: Any, product: int, fields: dict[str, str],
-                                                    files: dict[str, Any], message: str) -> None:
+async def test_bad_uploads_are_400_naming_the_field(db: Database, api: Any, product: int,
+                                                    fields: dict[str, str], files: dict[str, Any],
+                                                    message: str) -> None:
     files = {name: (filename, data if data is not None else draw(7)) for name, (filename, data) in files.items()}
     body, content_type = multipart(fields, files)
     response = await api.call("POST", f"/api/products/{product}/media", raw=body,
                               headers={"Content-Type": content_type})
     assert response.code == 400, response.body
     assert response.error == message
-    assert stored_media() == (0, 0)
+    assert stored_media(db) == (0, 0)
 
 
 async def test_malformed_multipart_is_400(api: Any, product: int) -> None:
@@ -322,7 +324,7 @@ async def test_malformed_multipart_is_400(api: Any, product: int) -> None:
     assert response.error.startswith("body: malformed multipart/form-data")
 
 
-async def test_an_upload_over_20_mb_is_400_naming_file(api: Any, product: int) -> None:
+async def test_an_upload_over_20_mb_is_400_naming_file(db: Database, api: Any, product: int) -> None:
     body, content_type = multipart({}, {"file": ("big.png", draw(8) + b"\0" * (25 * 1024 * 1024))})
     response = await api.call("POST", f"/api/products/{product}/media", raw=body,
                               headers={"Content-Type": content_type})
@@ -334,11 +336,11 @@ async def test_an_upload_over_20_mb_is_400_naming_file(api: Any, product: int) -
                               headers={"Content-Type": content_type})
     assert response.code == 400
     assert response.error == "file: the file is larger than 20 MB"
-    assert stored_media() == (0, 0)
+    assert stored_media(db) == (0, 0)
 
 
 async def test_an_oversized_multipart_body_to_a_method_without_a_form_is_a_400(
-        api: Any, product: int) -> None:
+        db: Database, api: Any, product: int) -> None:
     """The upload routes' other methods (no form declared) refuse it by name, not a 500."""
     body, content_type = multipart({}, {"file": ("big.png", b"\0" * (25 * 1024 * 1024))})
     for method, path in (("PUT", f"/api/products/{product}/media"),
@@ -346,7 +348,7 @@ async def test_an_oversized_multipart_body_to_a_method_without_a_form_is_a_400(
         response = await api.call(method, path, raw=body, headers={"Content-Type": content_type})
         assert response.code in (400, 405), (method, path, response.code, response.raw[:200])
         assert response.body["status"] == 0 and response.body["error"]
-    assert stored_media() == (0, 0)
+    assert stored_media(db) == (0, 0)
 
 
 async def test_a_json_body_keeps_its_1_mb_limit(api: Any, product: int) -> None:
@@ -369,12 +371,13 @@ async def test_a_json_body_keeps_its_1_mb_limit(api: Any, product: int) -> None:
     ({"file_url": "http://x.test/a.png", "alt_text": "x" * 501}, "alt_text: must be at most 500 characters"),
     ({"file_url": "http://x.test/" + "a" * 2048}, "file_url: must be at most 2048 characters"),
 ])
-async def test_bad_media_bodies_are_400_naming_the_field(api: Any, images: ImageServer, product: int,
-                                                         body: dict[str, Any], message: str) -> None:
+async def test_bad_media_bodies_are_400_naming_the_field(db: Database, api: Any, images: ImageServer,
+                                                         product: int, body: dict[str, Any],
+                                                         message: str) -> None:
     response = await api.post(f"/api/products/{product}/media", body)
     assert response.code == 400
     assert response.error == message
-    assert images.requests == [] and stored_media() == (0, 0)
+    assert images.requests == [] and stored_media(db) == (0, 0)
 
 
 # ---- what a fetched URL may answer -----------------------------------------------------------------
@@ -397,15 +400,15 @@ def _truncated_jpeg() -> bytes:
     (Served(draw(10), delay=3.0), "file_url: no complete answer within 1 seconds"),
     (Served(b"", status=302), "file_url: redirect (302) without a Location"),
 ])
-async def test_bad_fetches_are_400_and_store_nothing(api: Any, images: ImageServer, product: int,
-                                                     served: Served, message: str) -> None:
+async def test_bad_fetches_are_400_and_store_nothing(db: Database, api: Any, images: ImageServer,
+                                                     product: int, served: Served, message: str) -> None:
     images.routes["/file"] = served
     before = (await api.get(f"/api/products/{product}")).data["updated_at"]
     response = await api.post(f"/api/products/{product}/media", {"file_url": images.url("/file")})
     assert response.code == 400
     assert response.error.startswith(message), response.error
     assert images.requests == ["/file"]
-    assert stored_media() == (0, 0)
+    assert stored_media(db) == (0, 0)
     assert (await api.get(f"/api/products/{product}")).data["updated_at"] == before
 
 
@@ -427,7 +430,7 @@ async def test_redirects_are_followed_up_to_three(api: Any, images: ImageServer,
 
 @pytest.fixture
 def guarded(app: Any) -> Any:
-    app.settings["allow_private_urls"] = False
+    app.images.fetcher.allow_private = False
     return app
 
 
@@ -435,7 +438,7 @@ def guarded(app: Any) -> Any:
     "127.0.0.1", "localhost", "2130706433", "0x7f000001", "0x7f.1", "127.1", "0177.0.0.1",
     "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[::127.0.0.1]", "0.0.0.0", "[::]",
 ])
-async def test_loopback_in_any_spelling_is_refused(api: Any, guarded: Any, images: ImageServer,
+async def test_loopback_in_any_spelling_is_refused(db: Database, api: Any, guarded: Any, images: ImageServer,
                                                    product: int, host: str) -> None:
     images.add("/img.png", draw(12))
     response = await api.post(f"/api/products/{product}/media",
@@ -443,7 +446,7 @@ async def test_loopback_in_any_spelling_is_refused(api: Any, guarded: Any, image
     assert response.code == 400, response.body
     assert response.error.startswith("file_url: refused: host "), response.error
     assert "not a public address" in response.error
-    assert images.requests == [] and stored_media() == (0, 0)
+    assert images.requests == [] and stored_media(db) == (0, 0)
 
 
 @pytest.mark.parametrize("url", [
@@ -453,12 +456,12 @@ async def test_loopback_in_any_spelling_is_refused(api: Any, guarded: Any, image
     "http://[::ffff:169.254.169.254]/a.png", "http://[64:ff9b::a00:1]/a.png",
     "http://[2002:7f00:1::]/a.png",
 ])
-async def test_private_and_special_addresses_are_refused(api: Any, guarded: Any, product: int,
+async def test_private_and_special_addresses_are_refused(db: Database, api: Any, guarded: Any, product: int,
                                                          url: str) -> None:
     response = await api.post(f"/api/products/{product}/media", {"file_url": url})
     assert response.code == 400
     assert response.error.startswith("file_url: refused: host "), response.error
-    assert stored_media() == (0, 0)
+    assert stored_media(db) == (0, 0)
 
 
 @pytest.mark.parametrize("url", [
@@ -487,10 +490,10 @@ async def test_odd_urls_are_400(api: Any, product: int, url: str, message: str) 
 
 
 async def test_a_redirect_from_an_allowed_host_to_loopback_is_refused(
-    api: Any, guarded: Any, images: ImageServer, far: ImageServer, product: int
+    db: Database, api: Any, guarded: Any, images: ImageServer, far: ImageServer, product: int
 ) -> None:
     # 127.0.0.2 plays a public host; every other address stays refused.
-    guarded.settings["media_address_allowed"] = lambda address: str(address) == "127.0.0.2"
+    guarded.images.fetcher.allowed = lambda address: str(address) == "127.0.0.2"
     inner = images.add("/secret.png", draw(13))
     far.add("/ok.png", draw(14))
     far.add("/go", status=302, headers={"Location": "/ok.png"})
@@ -503,7 +506,7 @@ async def test_a_redirect_from_an_allowed_host_to_loopback_is_refused(
     assert refused.error == "file_url: refused: host '127.0.0.1' is not a public address"
     assert images.requests == []
     assert far.requests == ["/go", "/ok.png", "/escape"]
-    assert stored_media() == (1, 2)
+    assert stored_media(db) == (1, 2)
 
 
 async def test_non_ascii_paths_are_percent_encoded(api: Any, images: ImageServer, product: int) -> None:
@@ -554,7 +557,7 @@ async def test_patch_moves_an_item_and_shifts_the_others(api: Any, product: int)
     assert await _order(api, product) == ["#1", "", "#2"]
 
 
-async def test_delete_closes_up_positions(api: Any, anon: Any, product: int) -> None:
+async def test_delete_closes_up_positions(db: Database, api: Any, anon: Any, product: int) -> None:
     a, b, c = await _three(api, product)
     before = (await api.get(f"/api/products/{product}")).data["updated_at"]
     response = await api.delete(f"/api/products/{product}/media/{b['id']}")
@@ -563,7 +566,7 @@ async def test_delete_closes_up_positions(api: Any, anon: Any, product: int) -> 
     assert (await api.get(f"/api/products/{product}")).data["updated_at"] > before
     assert (await anon.client.fetch(local_path(b["url"]), raise_error=False)).code == 404
     assert (await api.delete(f"/api/products/{product}/media/{b['id']}")).code == 404
-    assert stored_media() == (2, 4)
+    assert stored_media(db) == (2, 4)
 
 
 async def test_insert_at_a_position_shifts_the_rest(api: Any, product: int) -> None:
@@ -624,14 +627,15 @@ async def test_media_of_another_product_is_404_under_this_one(api: Any, product:
     assert response.code == 404 and response.error == f"media {item['id']} not found"
 
 
-async def test_the_deadline_covers_the_redirects_too(api: Any, images: ImageServer, product: int) -> None:
+async def test_the_deadline_covers_the_redirects_too(db: Database, api: Any, images: ImageServer,
+                                                     product: int) -> None:
     images.add("/img", draw(16), delay=0.4)
     images.add("/r1", status=302, headers={"Location": "/img"}, delay=0.4)
     images.add("/r2", status=302, headers={"Location": "/r1"}, delay=0.4)
     response = await api.post(f"/api/products/{product}/media", {"file_url": images.url("/r2")})
     assert response.code == 400
     assert response.error == "file_url: no complete answer within 1 seconds"
-    assert stored_media() == (0, 0)
+    assert stored_media(db) == (0, 0)
 
 
 async def test_originals_keep_their_metadata_behind_the_key(api: Any, anon: Any, other_api: Any,

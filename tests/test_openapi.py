@@ -25,11 +25,13 @@ import tornado.web
 from openapi_spec_validator import validate as validate_spec
 
 import micropim
+from handlers.app import Application
 from handlers.base import BaseHandler
 from handlers.openapi import SWAGGER_UI_VERSION, Route, build_document
 from handlers.schemas import Product
 from handlers.spec import PAGE, IntParam, operation
 from store import orgs
+from store.db import Database
 from tests.test_contract import BARCODE_GROUP, EAN, ID_GROUP, MISSING_ID, fill, sample_ids  # noqa: F401
 from tests.test_media import draw, images, multipart, settings  # noqa: F401
 
@@ -41,8 +43,8 @@ SAMPLE_GROUPS = {ID_GROUP: "1", BARCODE_GROUP: EAN, r"(.*)": "x.webp"}
 # ---- the document against the routing table --------------------------------------------------
 
 @pytest.fixture
-def document(app: tornado.web.Application) -> dict[str, Any]:
-    return dict(json.loads(app.settings["openapi_document"]))
+def document(app: Application) -> dict[str, Any]:
+    return dict(json.loads(app.openapi_document))
 
 
 def _template_regex(template: str) -> re.Pattern[str]:
@@ -405,7 +407,7 @@ async def test_every_operation_answers_what_the_document_says(
 
 async def test_every_error_answer_fits_the_document(
     walk: Walk, checker: Checker, sample_ids: dict[str, int], org_id: int,  # noqa: F811
-    app: tornado.web.Application,
+    app: Application, db: Database,
 ) -> None:
     """Empty bodies, missing ids, no key, a disabled organization, an exhausted bucket:
     each answer's status is documented for its operation, and its body is the error."""
@@ -425,11 +427,12 @@ async def test_every_error_answer_fits_the_document(
     await walk.call("GET", "/api/products?limit=500", expect=400)
     await walk.call("POST", "/api/brands", raw=b"x" * (2 * 1024 * 1024), expect=413)
     await walk.call("GET", "/media/AAAAAAAAAAAAAAAAAAAAAAAA.webp", expect=404)
-    limiter = app.settings["rate_limiter"]
+    limiter = app.rate_limiter
     limiter.bucket("127.0.0.1", False).tokens = 0.0
     await walk.call("GET", "/api/products", expect=429)
     limiter.bucket("127.0.0.1", False).tokens = 100.0
-    orgs.set_org_active(org_id, False)
+    with db.writing():
+        orgs.set_org_active(db, org_id, False)
     await walk.call("GET", "/api/products", expect=403)
     assert checker.checked > 150
 

@@ -9,6 +9,7 @@ import pytest
 
 import micropim
 from handlers.ratelimit import RateLimiter, TokenBucket
+from search.model import ImageModels
 from tests.conftest import FakeClock
 
 READ_LIMIT = 5
@@ -223,9 +224,9 @@ def test_limiter_forgets_only_idle_clients_when_full(clock: FakeClock) -> None:
 # ---- over HTTP ---------------------------------------------------------------------------
 
 @pytest.fixture
-def settings(clock: FakeClock) -> micropim.Settings:
-    return micropim.Settings(read_limit=READ_LIMIT, write_limit=WRITE_LIMIT, clock=clock,
-                             public_url="http://pim.test")
+def settings(db_path: str, clock: FakeClock, image_models: ImageModels) -> micropim.Settings:
+    return micropim.Settings(database=db_path, read_limit=READ_LIMIT, write_limit=WRITE_LIMIT, clock=clock,
+                             public_url="http://pim.test", image_models=image_models)
 
 
 def rate_headers(response: Any) -> tuple[str, str, str]:
@@ -314,7 +315,7 @@ async def test_forwarded_for_is_ignored_without_trust_proxy(api: Any) -> None:
 
 
 async def test_every_client_shares_nothing_with_another_ip(api: Any, app: Any) -> None:
-    limiter: RateLimiter = app.settings["rate_limiter"]
+    limiter: RateLimiter = app.rate_limiter
     drain(limiter.bucket("192.0.2.1", True))
     drain(limiter.bucket("192.0.2.1", False))
     assert (await api.post("/api/brands", {"name": "Mine"})).code == 201

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from store import products
+from store.db import Database
+from store.products import read, write
+from store.products.stock import set_stock_levels
 from store.reference import default_warehouse_id
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -377,30 +379,35 @@ async def test_saving_a_row_under_its_own_name_is_not_a_duplicate(api: Any) -> N
     ("suppliers", "supplier_id", "supplier"),
     ("vat-rates", "vat_rate_id", "VAT rate"),
 ])
-async def test_a_row_used_by_products_cannot_be_deleted(
+async def test_a_row_used_by_products_cannot_be_deleted(db: Database,
     api: Any, org_id: int, resource: str, field: str, noun: str
 ) -> None:
     row = (await api.post(f"/api/{resource}", sample(resource, 1))).data
     spare = (await api.post(f"/api/{resource}", sample(resource, 2))).data
-    first = products.create_product(org_id, {"name": "P1", "sku": "P1", field: row["id"]})
+    with db.writing():
+        first = write.create_product(db, org_id, {"name": "P1", "sku": "P1", field: row["id"]})
 
     response = await api.delete(f"/api/{resource}/{row['id']}")
     assert response.code == 400
     assert response.error == f"id: 1 product uses this {noun}; reassign them before deleting it"
 
-    products.create_product(org_id, {"name": "P2", "sku": "P2", field: row["id"]})
-    archived = products.create_product(org_id, {"name": "P3", "sku": "P3", field: row["id"]})
-    products.archive_product(org_id, archived["id"])
+    with db.writing():
+        write.create_product(db, org_id, {"name": "P2", "sku": "P2", field: row["id"]})
+    with db.writing():
+        archived = write.create_product(db, org_id, {"name": "P3", "sku": "P3", field: row["id"]})
+    with db.writing():
+        write.archive_product(db, org_id, archived["id"])
     response = await api.delete(f"/api/{resource}/{row['id']}")
     assert response.code == 400
     assert response.error == f"id: 3 products use this {noun}; reassign them before deleting it"
     assert (await api.get(f"/api/{resource}/{row['id']}")).data == row
-    assert products.get_product(org_id, first["id"])[field.removesuffix("_id")]["id"] == row["id"]
+    assert read.get_product(db, org_id, first["id"])[field.removesuffix("_id")]["id"] == row["id"]
 
     # Once no product uses it, it goes; the unused one always could.
     assert (await api.delete(f"/api/{resource}/{spare['id']}")).code == 200
     for product_id in (first["id"], first["id"] + 1, archived["id"]):
-        products.update_product(org_id, product_id, {field: None})
+        with db.writing():
+            write.update_product(db, org_id, product_id, {field: None})
     assert (await api.delete(f"/api/{resource}/{row['id']}")).code == 200
 
 
@@ -411,24 +418,24 @@ async def test_every_organization_starts_with_a_default_warehouse(api: Any) -> N
     assert [(r["name"], r["code"], r["is_default"]) for r in rows] == [("Main warehouse", "MAIN", True)]
 
 
-async def test_the_default_warehouse_cannot_be_deleted(api: Any, org_id: int) -> None:
-    main = default_warehouse_id(org_id)
+async def test_the_default_warehouse_cannot_be_deleted(db: Database, api: Any, org_id: int) -> None:
+    main = default_warehouse_id(db, org_id)
     response = await api.delete(f"/api/warehouses/{main}")
     assert response.code == 400
     assert response.error == "id: the default warehouse cannot be deleted"
     assert (await api.get(f"/api/warehouses/{main}")).data["is_default"] is True
 
 
-async def test_the_default_cannot_be_unset_only_moved(api: Any, org_id: int) -> None:
-    main = default_warehouse_id(org_id)
+async def test_the_default_cannot_be_unset_only_moved(db: Database, api: Any, org_id: int) -> None:
+    main = default_warehouse_id(db, org_id)
     response = await api.patch(f"/api/warehouses/{main}", {"is_default": False})
     assert response.code == 400
     assert response.error == "is_default: make another warehouse the default instead"
-    assert default_warehouse_id(org_id) == main
+    assert default_warehouse_id(db, org_id) == main
 
 
-async def test_setting_is_default_moves_the_default(api: Any, org_id: int) -> None:
-    main = default_warehouse_id(org_id)
+async def test_setting_is_default_moves_the_default(db: Database, api: Any, org_id: int) -> None:
+    main = default_warehouse_id(db, org_id)
     second = (await api.post("/api/warehouses", {"name": "Second", "code": "SEC"})).data
     assert second["is_default"] is False
 
@@ -436,7 +443,7 @@ async def test_setting_is_default_moves_the_default(api: Any, org_id: int) -> No
     assert moved.code == 200 and moved.data["is_default"] is True
     rows = {r["id"]: r["is_default"] for r in await own_rows(api, "warehouses")}
     assert rows == {main: False, second["id"]: True}
-    assert default_warehouse_id(org_id) == second["id"]
+    assert default_warehouse_id(db, org_id) == second["id"]
 
     # Creating one as the default moves it again.
     third = (await api.post("/api/warehouses", {"name": "Third", "code": "THR", "is_default": True})).data
@@ -447,39 +454,45 @@ async def test_setting_is_default_moves_the_default(api: Any, org_id: int) -> No
     # The old default is now an ordinary warehouse and can go.
     assert (await api.delete(f"/api/warehouses/{main}")).code == 200
     # Product stock written through `stock` lands in the new default.
-    product = products.create_product(org_id, {"name": "Mug", "sku": "MUG", "stock": 4})
+    with db.writing():
+        product = write.create_product(db, org_id, {"name": "Mug", "sku": "MUG", "stock": 4})
     levels = {s["warehouse_id"]: s["quantity"] for s in
               (await api.get(f"/api/products/{product['id']}/stock")).data["stock_levels"]}
     assert levels == {second["id"]: 0, third["id"]: 4}
 
 
-async def test_setting_is_default_on_the_default_is_harmless(api: Any, org_id: int) -> None:
-    main = default_warehouse_id(org_id)
+async def test_setting_is_default_on_the_default_is_harmless(db: Database, api: Any, org_id: int) -> None:
+    main = default_warehouse_id(db, org_id)
     response = await api.put(f"/api/warehouses/{main}", {"is_default": True})
     assert response.code == 200 and response.data["is_default"] is True
-    assert default_warehouse_id(org_id) == main
+    assert default_warehouse_id(db, org_id) == main
 
 
-async def test_a_warehouse_holding_stock_cannot_be_deleted(api: Any, org_id: int) -> None:
+async def test_a_warehouse_holding_stock_cannot_be_deleted(db: Database, api: Any, org_id: int) -> None:
     second = (await api.post("/api/warehouses", {"name": "Second", "code": "SEC"})).data
-    mug = products.create_product(org_id, {"name": "Mug", "sku": "MUG"})
-    cup = products.create_product(org_id, {"name": "Cup", "sku": "CUP"})
-    products.set_stock_levels(org_id, mug["id"], [{"warehouse_id": second["id"], "quantity": 3}])
+    with db.writing():
+        mug = write.create_product(db, org_id, {"name": "Mug", "sku": "MUG"})
+    with db.writing():
+        cup = write.create_product(db, org_id, {"name": "Cup", "sku": "CUP"})
+    with db.writing():
+        set_stock_levels(db, org_id, mug["id"], [{"warehouse_id": second["id"], "quantity": 3}])
 
     response = await api.delete(f"/api/warehouses/{second['id']}")
     assert response.code == 400
     assert response.error == "id: 1 product has stock in this warehouse; move it first"
-    products.set_stock_levels(org_id, cup["id"], [{"warehouse_id": second["id"], "quantity": 1}])
+    with db.writing():
+        set_stock_levels(db, org_id, cup["id"], [{"warehouse_id": second["id"], "quantity": 1}])
     response = await api.delete(f"/api/warehouses/{second['id']}")
     assert response.error == "id: 2 products have stock in this warehouse; move it first"
-    assert products.get_product(org_id, mug["id"])["stock"] == 3
+    assert read.get_product(db, org_id, mug["id"])["stock"] == 3
 
     # Emptied (level 0) it can be deleted; the product's stock is unaffected elsewhere.
     for product in (mug, cup):
-        products.set_stock_levels(org_id, product["id"], [{"warehouse_id": second["id"], "quantity": 0}])
+        with db.writing():
+            set_stock_levels(db, org_id, product["id"], [{"warehouse_id": second["id"], "quantity": 0}])
     assert (await api.delete(f"/api/warehouses/{second['id']}")).code == 200
     stock = (await api.get(f"/api/products/{mug['id']}/stock")).data
-    assert [s["warehouse_id"] for s in stock["stock_levels"]] == [default_warehouse_id(org_id)]
+    assert [s["warehouse_id"] for s in stock["stock_levels"]] == [default_warehouse_id(db, org_id)]
     assert stock["stock"] == 0
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from search import text
-from store.db import db
+from store.db import Database
+from store.products import text
 
 EAN13 = "4006381333931"
 EAN13_B = "5901234123457"
@@ -36,7 +36,7 @@ async def found(api: Any, words: str, query: str = "") -> list[int]:
     return [p["id"] for p in (await search(api, words, query))["products"]]
 
 
-def bm25_order(org_id: int, words: str) -> list[int]:
+def bm25_order(db: Database, org_id: int, words: str) -> list[int]:
     """The index's own relevance order, without the exact SKU/EAN rule."""
     match = text.match_expression(text.words_expression(words) or "", org_id, None)
     rows = db.execute_sql(
@@ -60,21 +60,21 @@ async def test_name_match_ranks_above_description_only_match(api: Any) -> None:
                                   "items_per_page": 100}
 
 
-async def test_exact_sku_comes_first(api: Any, org_id: int) -> None:
+async def test_exact_sku_comes_first(db: Database, api: Any, org_id: int) -> None:
     better = await create(api, "WX 9", "WX-9-WX-9", description="WX 9, the WX 9 you know.")
     exact = await create(api, "Plain box", "WX-9", ean=EAN13)
     await create(api, "Unrelated", "ZZ-1")
-    assert bm25_order(org_id, "WX-9") == [better, exact]  # the words favour the other one
+    assert bm25_order(db, org_id, "WX-9") == [better, exact]  # the words favour the other one
     assert await found(api, "WX-9") == [exact, better]
     assert await found(api, "  WX-9  ") == [exact, better]
     assert await found(api, "WX 9") == [better, exact]  # not the exact SKU: plain ranking
     assert (await search(api, "WX-9"))["pagination"]["total_items"] == 2
 
 
-async def test_exact_ean_comes_first(api: Any, org_id: int) -> None:
+async def test_exact_ean_comes_first(db: Database, api: Any, org_id: int) -> None:
     exact = await create(api, "Bottle", "BOT-1", ean=EAN13)
     better = await create(api, f"Bottle {EAN13}", f"{EAN13}-B", description=f"Code {EAN13}.")
-    assert bm25_order(org_id, EAN13) == [better, exact]
+    assert bm25_order(db, org_id, EAN13) == [better, exact]
     assert await found(api, EAN13) == [exact, better]
     assert (await search(api, EAN13))["pagination"]["total_items"] == 2
 

@@ -4,81 +4,91 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from store import migrations
-from store.db import close_database, db, open_database, vec_version
+from store.db import Database, open_database, vec_version
 
 
-def test_sqlite_vec_answers_through_the_store_connection(store: str) -> None:
-    assert vec_version().startswith("v0.1.")
+@pytest.fixture
+def fresh_path(tmp_path: Any) -> str:
+    """A file no migration has touched yet (`db_path` is a copy of a migrated template)."""
+    return str(tmp_path / "fresh.db")
+
+
+def test_sqlite_vec_answers_through_the_store_connection(db: Database) -> None:
+    assert vec_version(db).startswith("v0.1.")
     # A real vector query, not just the version function.
     row = db.execute_sql("SELECT vec_distance_l2('[1, 2]', '[4, 6]')").fetchone()
     assert row[0] == 5.0
 
 
-def test_pragmas(store: str) -> None:
+def test_pragmas(db: Database) -> None:
     assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
     assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_fts5_is_available(store: str) -> None:
+def test_fts5_is_available(db: Database) -> None:
     db.execute_sql("CREATE VIRTUAL TABLE t USING fts5(x)")
 
 
-def test_migrations_are_recorded_and_not_reapplied(db_path: str) -> None:
-    open_database(db_path)
+def test_migrations_are_recorded_and_not_reapplied(fresh_path: str) -> None:
+    db = open_database(fresh_path)
     versions = [row[0] for row in db.execute_sql("SELECT version FROM schema_migration")]
     assert versions == [number for number, _, _ in migrations.MIGRATIONS]
-    close_database()
-    open_database(db_path)  # a second start must not fail on existing tables
+    db.close()
+    db = open_database(fresh_path)  # a second start must not fail on existing tables
     assert db.execute_sql("SELECT count(*) FROM schema_migration").fetchone()[0] == len(versions)
-    close_database()
+    db.close()
 
 
-def test_a_failing_migration_leaves_nothing_behind(db_path: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    open_database(db_path)
-    close_database()
+def test_a_failing_migration_leaves_nothing_behind(fresh_path: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    open_database(fresh_path).close()
     latest = migrations.MIGRATIONS[-1][0]
     broken = (999, "broken", "CREATE TABLE half_done (x INTEGER);\nCREATE TABLE oops (;")
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
     try:
-        open_database(db_path)
+        open_database(fresh_path)
     except Exception:
         pass
     else:  # pragma: no cover
         raise AssertionError("the broken migration should have failed")
-    tables = {row[0] for row in db.execute_sql("SELECT name FROM sqlite_master")}
-    assert "half_done" not in tables
-    assert db.execute_sql("SELECT max(version) FROM schema_migration").fetchone()[0] == latest
-    close_database()
+    db = Database(fresh_path)  # the file as the failed start left it, not migrated again
+    try:
+        tables = {row[0] for row in db.execute_sql("SELECT name FROM sqlite_master")}
+        assert "half_done" not in tables
+        assert db.execute_sql("SELECT max(version) FROM schema_migration").fetchone()[0] == latest
+    finally:
+        db.close()
 
 
-async def test_count_queries_sees_statements_of_a_request(api: Any) -> None:
+async def test_count_queries_sees_statements_of_a_request(db: Database, api: Any) -> None:
     from tests.conftest import count_queries
 
     created = await api.post("/api/products", {"name": "Counted", "sku": "CNT-1"})
     assert created.code == 201
-    with count_queries() as seen:
+    with count_queries(db) as seen:
         response = await api.get(f"/api/products/{created.data['id']}")
     assert response.code == 200
     assert any("product" in sql for sql in seen), seen
     assert not any(sql.startswith("--") for sql in seen)
 
 
-def test_migration_8_takes_a_file_whose_image_index_already_has_code_bits(db_path: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_migration_8_takes_a_file_whose_image_index_already_has_code_bits(fresh_path: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A development build of main (3d4df82) made `code_bits` in migration 6."""
     monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in migrations.MIGRATIONS if m[0] < 8])
-    open_database(db_path)
+    db = open_database(fresh_path)
     db.execute_sql("DROP TABLE image_index")
     db.execute_sql("CREATE TABLE image_index (id INTEGER PRIMARY KEY CHECK (id = 1), dim INTEGER NOT NULL,"
                    " digest TEXT NOT NULL, code_bits INTEGER NOT NULL, created_at TEXT NOT NULL)")
     db.execute_sql("INSERT INTO image_index VALUES (1, 1280, 'abc', 2560, '2026-11-27T10:00:00.000000Z')")
-    close_database()
+    db.close()
     monkeypatch.undo()
-    open_database(db_path)
+    db = open_database(fresh_path)
     try:
         assert db.execute_sql("SELECT dim, digest, code_bits FROM image_index").fetchall() == [(1280, "abc", 2560)]
         assert 8 in {row[0] for row in db.execute_sql("SELECT version FROM schema_migration")}
     finally:
-        close_database()
+        db.close()

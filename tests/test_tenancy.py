@@ -13,9 +13,11 @@ from decimal import Decimal
 
 import pytest
 
-from store import attributes, orgs, products, translations
-from store.db import db
+from store import attributes, orgs, translations
+from store.db import Database
 from store.models import Category
+from store.products import stock
+from store.products import write as products
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES, default_warehouse_id
 
 THEIR_EAN = "5940000000028"
@@ -43,26 +45,27 @@ class Theirs:
 
 
 @pytest.fixture
-def theirs(other_org_id: int) -> Theirs:
-    brand = BRANDS.create(other_org_id, {"name": "Shared Name"})["id"]
-    supplier = SUPPLIERS.create(other_org_id, {"name": "Shared Supplier"})["id"]
-    vat = VAT_RATES.create(other_org_id, {"name": "Std", "rate": Decimal(19), "country_code": "RO"})["id"]
-    warehouse = WAREHOUSES.create(other_org_id, {"name": "Far", "code": "FAR"})["id"]
-    category = Category.create(org_id=other_org_id, name="Secret Category", slug="secret-category").id
-    orgs.set_channels(other_org_id, [{"value": "social"}])
-    attribute = attributes.create_attribute(other_org_id, {"name": "Secret", "type": "text"})["id"]
-    product = products.create_product(other_org_id, {
-        "name": "Zanzibar Globex Widget", "sku": "SHARED-SKU", "ean": THEIR_EAN, "stock": 7,
-        "brand_id": brand, "supplier_id": supplier, "vat_rate_id": vat,
-        "category_ids": [category], "status": "active", "publishing_channels": ["web"],
-    })
-    products.set_stock_levels(other_org_id, product["id"], [{"warehouse_id": warehouse, "quantity": 2}])
-    translations.put_translation(other_org_id, product["id"], "ro", {"name": "Quokka Zanzibar"})
-    archived = products.create_product(other_org_id, {"name": "Zanzibar Old", "sku": "OLD-1",
-                                                      "brand_id": brand})
-    products.archive_product(other_org_id, archived["id"])
+def theirs(db: Database, other_org_id: int) -> Theirs:
+    with db.writing():
+        brand = BRANDS.create(db, other_org_id, {"name": "Shared Name"})["id"]
+        supplier = SUPPLIERS.create(db, other_org_id, {"name": "Shared Supplier"})["id"]
+        vat = VAT_RATES.create(db, other_org_id, {"name": "Std", "rate": Decimal(19), "country_code": "RO"})["id"]
+        warehouse = WAREHOUSES.create(db, other_org_id, {"name": "Far", "code": "FAR"})["id"]
+        category = Category.insert(org_id=other_org_id, name="Secret Category", slug="secret-category").execute(db)
+        orgs.set_channels(db, other_org_id, [{"value": "social"}])
+        attribute = attributes.create_attribute(db, other_org_id, {"name": "Secret", "type": "text"})["id"]
+        product = products.create_product(db, other_org_id, {
+            "name": "Zanzibar Globex Widget", "sku": "SHARED-SKU", "ean": THEIR_EAN, "stock": 7,
+            "brand_id": brand, "supplier_id": supplier, "vat_rate_id": vat,
+            "category_ids": [category], "status": "active", "publishing_channels": ["web"],
+        })
+        stock.set_stock_levels(db, other_org_id, product["id"], [{"warehouse_id": warehouse, "quantity": 2}])
+        translations.put_translation(db, other_org_id, product["id"], "ro", {"name": "Quokka Zanzibar"})
+        archived = products.create_product(db, other_org_id, {"name": "Zanzibar Old", "sku": "OLD-1",
+                                                              "brand_id": brand})
+        products.archive_product(db, other_org_id, archived["id"])
     return Theirs(product["id"], archived["id"], brand, supplier, vat, warehouse,
-                  default_warehouse_id(other_org_id), category, attribute)
+                  default_warehouse_id(db, other_org_id), category, attribute)
 
 
 @dataclass
@@ -76,21 +79,22 @@ class Mine:
 
 
 @pytest.fixture
-def mine(org_id: int, theirs: Theirs) -> Mine:
-    brand = BRANDS.create(org_id, {"name": "Shared Name"})["id"]
-    supplier = SUPPLIERS.create(org_id, {"name": "Shared Supplier"})["id"]
-    vat = VAT_RATES.create(org_id, {"name": "Std", "rate": Decimal(19), "country_code": "RO"})["id"]
-    category = Category.create(org_id=org_id, name="Mine", slug="mine").id
-    product = products.create_product(org_id, {
-        "name": "Acme Mug", "sku": "SHARED-SKU", "ean": THEIR_EAN, "brand_id": brand,
-        "supplier_id": supplier, "vat_rate_id": vat, "category_ids": [category], "stock": 1,
-        "status": "active",
-    })
-    return Mine(product["id"], brand, supplier, vat, default_warehouse_id(org_id), category)
+def mine(db: Database, org_id: int, theirs: Theirs) -> Mine:
+    with db.writing():
+        brand = BRANDS.create(db, org_id, {"name": "Shared Name"})["id"]
+        supplier = SUPPLIERS.create(db, org_id, {"name": "Shared Supplier"})["id"]
+        vat = VAT_RATES.create(db, org_id, {"name": "Std", "rate": Decimal(19), "country_code": "RO"})["id"]
+        category = Category.insert(org_id=org_id, name="Mine", slug="mine").execute(db)
+        product = products.create_product(db, org_id, {
+            "name": "Acme Mug", "sku": "SHARED-SKU", "ean": THEIR_EAN, "brand_id": brand,
+            "supplier_id": supplier, "vat_rate_id": vat, "category_ids": [category], "stock": 1,
+            "status": "active",
+        })
+    return Mine(product["id"], brand, supplier, vat, default_warehouse_id(db, org_id), category)
 
 
 @pytest.fixture
-def missing_id(mine: Mine) -> int:
+def missing_id(db: Database, mine: Mine) -> int:
     """An id no row of any table has."""
     highest = 0
     for table in ("product", "brand", "supplier", "vat_rate", "warehouse", "category"):
@@ -98,7 +102,7 @@ def missing_id(mine: Mine) -> int:
     return highest + 1000
 
 
-async def snapshot(client: Any) -> dict[str, Any]:
+async def snapshot(db: Database, client: Any) -> dict[str, Any]:
     """Everything an organization can see through the API."""
     state: dict[str, Any] = {}
     for status in ("", "archived"):
@@ -191,7 +195,7 @@ def test_every_route_with_an_id_has_a_cross_organization_case() -> None:
 
 @pytest.mark.parametrize("method, template, body", PATH_CALLS)
 async def test_another_organizations_id_in_the_path_is_a_404_like_a_missing_id(
-    api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int,
+    db: Database, api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int,
     method: str, template: str, body: Any,
 ) -> None:
     family = template.split("/")[2]
@@ -201,8 +205,8 @@ async def test_another_organizations_id_in_the_path_is_a_404_like_a_missing_id(
         body = [{"warehouse_id": mine.warehouse, "quantity": 99}]
     elif body == "my-products":
         body = {"product_ids": [mine.product]}
-    before = await snapshot(other_api)
-    mine_before = await snapshot(api)
+    before = await snapshot(db, other_api)
+    mine_before = await snapshot(db, api)
 
     for target in (their_id, theirs.id_of(family)):
         # "ro": a locale their product has.
@@ -211,26 +215,27 @@ async def test_another_organizations_id_in_the_path_is_a_404_like_a_missing_id(
         assert answer.code == 404
         same_answer(answer, missing, target, missing_id)
 
-    assert await snapshot(other_api) == before
-    assert await snapshot(api) == mine_before
+    assert await snapshot(db, other_api) == before
+    assert await snapshot(db, api) == mine_before
 
 
 async def test_their_products_stock_cannot_be_set_with_their_own_warehouse(
-    api: Any, other_api: Any, theirs: Theirs, mine: Mine
+    db: Database, api: Any, other_api: Any, theirs: Theirs, mine: Mine
 ) -> None:
-    before = await snapshot(other_api)
+    before = await snapshot(db, other_api)
     response = await api.put(f"/api/products/{theirs.product}/stock",
                              [{"warehouse_id": theirs.warehouse, "quantity": 0}])
     assert response.code == 404
     assert response.error == f"product {theirs.product} not found"
-    assert await snapshot(other_api) == before
+    assert await snapshot(db, other_api) == before
 
 
 async def test_another_organizations_barcode_is_not_found(
-    api: Any, other_api: Any, theirs: Theirs, other_org_id: int
+    db: Database, api: Any, other_api: Any, theirs: Theirs, other_org_id: int
 ) -> None:
     their_only = "5940000000042"  # a barcode only the other organization uses
-    products.update_product(other_org_id, theirs.product, {"ean": their_only})
+    with db.writing():
+        products.update_product(db, other_org_id, theirs.product, {"ean": their_only})
     response = await api.get(f"/api/products/barcode/{their_only}")
     missing = await api.get(f"/api/products/barcode/{UNUSED_EAN}")
     assert response.code == missing.code == 404
@@ -262,11 +267,11 @@ REFERENCES = [
 
 @pytest.mark.parametrize("field, attr, message", REFERENCES)
 async def test_another_organizations_reference_in_a_body_is_a_400_naming_the_field(
-    api: Any, other_api: Any, org_id: int, theirs: Theirs, mine: Mine, missing_id: int,
+    db: Database, api: Any, other_api: Any, org_id: int, theirs: Theirs, mine: Mine, missing_id: int,
     field: str, attr: str, message: str,
 ) -> None:
     their_id = getattr(theirs, attr)
-    before, mine_before = await snapshot(other_api), await snapshot(api)
+    before, mine_before = await snapshot(db, other_api), await snapshot(db, api)
 
     for target in (their_id, missing_id):
         created = await api.post("/api/products", {"name": "New", "sku": "NEW-1", field: target})
@@ -276,16 +281,16 @@ async def test_another_organizations_reference_in_a_body_is_a_400_naming_the_fie
         assert patched.code == 400
         assert patched.error == message.format(id=target)
 
-    assert await snapshot(other_api) == before
-    assert await snapshot(api) == mine_before
+    assert await snapshot(db, other_api) == before
+    assert await snapshot(db, api) == mine_before
     # Their rows still cannot be deleted through a product of ours referencing them.
     assert (await other_api.get(f"/api/products/{theirs.product}")).data[attr]["id"] == their_id
 
 
 async def test_another_organizations_category_in_category_ids_is_a_400(
-    api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int
+    db: Database, api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int
 ) -> None:
-    before, mine_before = await snapshot(other_api), await snapshot(api)
+    before, mine_before = await snapshot(db, other_api), await snapshot(db, api)
     for ids, bad in (([theirs.category], theirs.category),
                      ([mine.category, theirs.category], theirs.category),
                      ([mine.category, missing_id], missing_id)):
@@ -295,22 +300,22 @@ async def test_another_organizations_category_in_category_ids_is_a_400(
         patched = await api.patch(f"/api/products/{mine.product}", {"category_ids": ids})
         assert patched.code == 400
         assert patched.error == f"category_ids: no category with id {bad}"
-    assert await snapshot(other_api) == before
-    assert await snapshot(api) == mine_before
+    assert await snapshot(db, other_api) == before
+    assert await snapshot(db, api) == mine_before
 
 
 async def test_another_organizations_warehouse_in_a_stock_put_is_a_400(
-    api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int
+    db: Database, api: Any, other_api: Any, theirs: Theirs, mine: Mine, missing_id: int
 ) -> None:
-    before, mine_before = await snapshot(other_api), await snapshot(api)
+    before, mine_before = await snapshot(db, other_api), await snapshot(db, api)
     for warehouse in (theirs.warehouse, theirs.default_warehouse, missing_id):
         response = await api.put(f"/api/products/{mine.product}/stock",
                                  [{"warehouse_id": mine.warehouse, "quantity": 50},
                                   {"warehouse_id": warehouse, "quantity": 5}])
         assert response.code == 400
         assert response.error == f"[1].warehouse_id: no warehouse with id {warehouse}"
-    assert await snapshot(other_api) == before
-    assert await snapshot(api) == mine_before  # the valid first level was not written either
+    assert await snapshot(db, other_api) == before
+    assert await snapshot(db, api) == mine_before  # the valid first level was not written either
 
 
 # ---- lists and filters ------------------------------------------------------------------------------
@@ -382,12 +387,12 @@ async def test_channels_are_per_organization(api: Any, other_api: Any, theirs: T
 
 
 async def test_moving_our_default_warehouse_leaves_theirs(
-    api: Any, other_api: Any, org_id: int, other_org_id: int, theirs: Theirs
+    db: Database, api: Any, other_api: Any, org_id: int, other_org_id: int, theirs: Theirs
 ) -> None:
     created = await api.post("/api/warehouses", {"name": "New default", "code": "FAR", "is_default": True})
     assert created.code == 201  # codes repeat freely across organizations
-    assert default_warehouse_id(org_id) == created.data["id"]
-    assert default_warehouse_id(other_org_id) == theirs.default_warehouse
+    assert default_warehouse_id(db, org_id) == created.data["id"]
+    assert default_warehouse_id(db, other_org_id) == theirs.default_warehouse
     rows = (await other_api.get("/api/warehouses")).data["warehouses"]
     assert [r["id"] for r in rows if r["is_default"]] == [theirs.default_warehouse]
 
@@ -404,18 +409,20 @@ async def test_names_skus_and_eans_repeat_freely_across_organizations(
 
 
 async def test_their_media_under_my_product_is_a_404_like_a_missing_one(
-    api: Any, other_api: Any, theirs: Theirs, mine: Mine, other_org_id: int, missing_id: int
+    db: Database, api: Any, other_api: Any, theirs: Theirs, mine: Mine, other_org_id: int, missing_id: int
 ) -> None:
-    from store import images, media
+    from search import imaging
+    from store import media
     from tests.test_media import draw
 
-    picture = images.prepare_picture(draw(3), "file")
-    their_media = media.add_media(other_org_id, theirs.product, picture, "theirs", None, None)["id"]
-    before = await snapshot(other_api)
+    picture = imaging.prepare_files(draw(3), "file")
+    with db.writing():
+        their_media = media.add_media(db, other_org_id, theirs.product, picture, "theirs", None, None)
+    before = await snapshot(db, other_api)
     for method, body in (("GET", None), ("PATCH", {"alt_text": "Hijacked"}), ("DELETE", None)):
         answer = await api.call(method, f"/api/products/{mine.product}/media/{their_media}", body)
         missing = await api.call(method, f"/api/products/{mine.product}/media/{missing_id}", body)
         assert answer.code == 404
         same_answer(answer, missing, their_media, missing_id)
         assert answer.error == f"media {their_media} not found"
-    assert await snapshot(other_api) == before
+    assert await snapshot(db, other_api) == before

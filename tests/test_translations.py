@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from store import migrations, orgs, products
-from store.cache import product_json
-from store.db import close_database, db, open_database
+from store import migrations, orgs
+from store.db import Database, open_database
+from store.products import query as product_query, read as product_read
 from tests.conftest import count_queries
 
 EAN = "5940000000011"
@@ -134,8 +134,8 @@ async def test_localized_reads_fall_back_field_by_field(api: Any) -> None:
     assert texts(plain) == default
     assert plain["available_translations"] == ["de", "de-AT"]
     localized = await read(api, pid, "de-AT")
-    assert {k: v for k, v in localized.items() if k not in products.TRANSLATED} == {
-        k: v for k, v in plain.items() if k not in products.TRANSLATED}
+    assert {k: v for k, v in localized.items() if k not in product_read.TRANSLATED} == {
+        k: v for k, v in plain.items() if k not in product_read.TRANSLATED}
 
 
 async def test_script_and_region_fall_back_step_by_step(api: Any) -> None:
@@ -430,12 +430,12 @@ async def test_a_default_slug_cannot_be_a_slug_another_product_shows_in_a_locale
         tee["id"]: "tricou", shirt["id"]: "camasa", third["id"]: "tricou-2"}
 
 
-async def test_the_default_slug_check_is_one_indexed_query(api: Any) -> None:
+async def test_the_default_slug_check_is_one_indexed_query(db: Database, api: Any) -> None:
     shirt = await create(api, "Shirt", "S-1")
     for locale in ("de", "fr", "ro"):
         await put(api, shirt["id"], locale, {"name": f"Shirt {locale}"}, 201)
     tee = await create(api, "Tee", "T-1")
-    with count_queries() as seen:
+    with count_queries(db) as seen:
         assert (await api.patch(f"/api/products/{tee['id']}", {"slug": "tee-2"})).code == 200
     checks = [sql for sql in seen if "slug_locale" in sql]
     assert len(checks) == 1, seen
@@ -489,10 +489,12 @@ async def test_a_translated_name_ranks_like_a_name(api: Any) -> None:
     assert await search_ids(api, "hemd") == [named["id"], described["id"]]
 
 
-async def test_bulk_import_indexes_alongside_translations(api: Any, org_id: int) -> None:
+async def test_bulk_import_indexes_alongside_translations(db: Database, api: Any, org_id: int) -> None:
     shirt = await create(api)
     await put(api, shirt["id"], "de", {"name": "Leinenhemd"}, 201)
-    count = products.bulk_import(org_id, [
+    from bench.loader import bulk_import  # was store.products.bulk_import
+
+    count = bulk_import(db, org_id, [
         {"name": f"Imported Hemd {n}", "sku": f"IMP-{n}", "status": "active"} for n in range(3)])
     assert count == 3
     assert len(await search_ids(api, "hemd")) == 3
@@ -504,36 +506,39 @@ async def test_bulk_import_indexes_alongside_translations(api: Any, org_id: int)
 
 
 def test_migration_4_keeps_an_existing_index_and_indexes_new_translations(
-    db_path: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    db_path = str(tmp_path / "old.db")  # not the `db_path` fixture: a copy of a migrated file
     everything = list(migrations.MIGRATIONS)
     monkeypatch.setattr(migrations, "MIGRATIONS", [m for m in everything if m[0] < 4])
-    open_database(db_path)
-    org = orgs.get_or_create_org("Old")
+    db = open_database(db_path)
+    with db.writing():
+        org = orgs.get_or_create_org(db, "Old")
     # The store of today reads translations; write the row as the old schema stood.
     product_id = db.execute_sql(
         "INSERT INTO product (org_id, sku, slug, name, status, created_at, updated_at)"
         " VALUES (?, 'LIN-1', 'linen-shirt', 'Linen Shirt', 'active', '2026-01-01', '2026-01-01')",
         (org,),
     ).lastrowid
-    close_database()
+    db.close()
 
     monkeypatch.setattr(migrations, "MIGRATIONS", everything)
-    open_database(db_path)
+    db = open_database(db_path)
     try:
         from store import translations
 
         def found(words: str) -> list[int]:
-            items, _ = products.list_products(org, products.ProductQuery(search=words))
+            items, _ = product_query.list_products(db, org, product_query.ProductQuery(search=words))
             return [item["id"] for item in items]
 
         assert found("linen") == [product_id]
-        translations.put_translation(org, product_id, "de", {"name": "Leinenhemd"})
+        with db.writing():
+            translations.put_translation(db, org, product_id, "de", {"name": "Leinenhemd"})
         assert found("leinenhemd") == [product_id]
         assert found("linen") == [product_id]
-        assert products.get_product(org, product_id, "de")["name"] == "Leinenhemd"
+        assert product_read.get_product(db, org, product_id, "de")["name"] == "Leinenhemd"
     finally:
-        close_database()
+        db.close()
 
 
 # ---- ETag, cache, query count ------------------------------------------------------------
@@ -576,15 +581,15 @@ async def test_the_cache_never_serves_one_locale_for_another(api: Any) -> None:
         assert names == ["Hemd"]
 
 
-async def test_a_localized_list_does_not_query_per_row(api: Any, org_id: int) -> None:
+async def test_a_localized_list_does_not_query_per_row(db: Database, api: Any, org_id: int) -> None:
     for n in range(20):
         created = await create(api, f"Shirt {n}", f"SH-{n}")
         await put(api, created["id"], "de", {"name": f"Hemd {n}"}, 201)
         await put(api, created["id"], "de-AT", {"description": f"Beschreibung {n}"}, 201)
 
     async def statements(query: str) -> int:
-        product_json.clear()  # build every product, not read the cache
-        with count_queries() as seen:
+        db.product_json.clear()  # build every product, not read the cache
+        with count_queries(db) as seen:
             response = await api.get(f"/api/products?{query}")
         assert response.code == 200
         # FTS5 reads its own configuration table once per connection: not ours to count.

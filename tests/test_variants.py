@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from store import attributes
-from store.db import db
+from store.db import Database
 from tests.conftest import count_queries
 
 VARIANT_KEYS = {"id", "sku", "name", "price", "sale_price", "cost", "stock_quantity", "stock_status",
@@ -21,7 +21,7 @@ UPC_A = "036000291452"
 
 
 @pytest.fixture
-def axes(org_id: int) -> dict[str, int]:
+def axes(db: Database, org_id: int) -> dict[str, int]:
     """Color and Size as variant axes, plus a plain text attribute."""
     ids = {}
     for body in ({"name": "Color", "code": "color", "type": "select", "options": ["Red", "Blue"],
@@ -29,7 +29,8 @@ def axes(org_id: int) -> dict[str, int]:
                  {"name": "Size", "code": "size", "type": "select", "options": ["S", "M", "L"],
                   "is_variant_axis": True},
                  {"name": "Material", "code": "material", "type": "text"}):
-        ids[body["code"]] = attributes.create_attribute(org_id, body)["id"]
+        with db.writing():
+            ids[body["code"]] = attributes.create_attribute(db, org_id, body)["id"]
     return ids
 
 
@@ -86,7 +87,7 @@ async def test_first_variant_makes_the_product_variable(api: Any, axes: dict[str
     assert now["updated_at"] > product["updated_at"]
 
 
-async def test_names_default_from_the_product_and_axis_values(
+async def test_names_default_from_the_product_and_axis_values(db: Database,
     api: Any, org_id: int, axes: dict[str, int]
 ) -> None:
     product = await make_product(api)
@@ -97,7 +98,8 @@ async def test_names_default_from_the_product_and_axis_values(
     remade = await api.patch(f"/api/products/{product['id']}/variants/{named['id']}",
                              {"name": None, "attributes": {"size": "L"}})
     assert remade.data["name"] == "T-Shirt - Blue, L"
-    attributes.create_attribute(org_id, {"name": "Organic", "type": "boolean", "is_variant_axis": True})
+    with db.writing():
+        attributes.create_attribute(db, org_id, {"name": "Organic", "type": "boolean", "is_variant_axis": True})
     organic = await add(api, product["id"], "V-2", attributes={"organic": True, "size": "S"})
     assert organic["name"] == "T-Shirt - S, Organic: Yes"  # axis values in attribute order
 
@@ -194,7 +196,7 @@ async def test_warehouse_stock_rules_for_variable_products(api: Any, axes: dict[
     assert await stock_of(api, stocked["id"]) == 2
 
 
-async def test_a_product_made_variable_keeps_no_warehouse_levels(api: Any, axes: dict[str, int]) -> None:
+async def test_a_product_made_variable_keeps_no_warehouse_levels(db: Database, api: Any, axes: dict[str, int]) -> None:
     product = await make_product(api, stock=4)
     await api.patch(f"/api/products/{product['id']}", {"stock": 0})
     changed = await api.patch(f"/api/products/{product['id']}", {"product_type": "variable"})
@@ -336,7 +338,7 @@ VARIANT_CASES: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize("body, message", [c[1:] for c in VARIANT_CASES], ids=[c[0] for c in VARIANT_CASES])
-async def test_bad_variant_input_is_400_and_writes_nothing(
+async def test_bad_variant_input_is_400_and_writes_nothing(db: Database,
     api: Any, axes: dict[str, int], body: dict[str, Any], message: str
 ) -> None:
     product = await make_product(api)
@@ -452,7 +454,7 @@ async def test_a_variant_of_another_product_is_not_found_under_this_one(api: Any
 
 # ---- query counts ------------------------------------------------------------------------------------------
 
-async def test_variant_lists_do_not_query_per_row(api: Any, axes: dict[str, int]) -> None:
+async def test_variant_lists_do_not_query_per_row(db: Database, api: Any, axes: dict[str, int]) -> None:
     product = await make_product(api)
     counts = []
     # Every combination of (no) color and (no) size: 12 distinct axis values.
@@ -463,21 +465,21 @@ async def test_variant_lists_do_not_query_per_row(api: Any, axes: dict[str, int]
         while n < total:
             await add(api, product["id"], f"V-{n}", attributes=combos[n])
             n += 1
-        with count_queries() as seen:
+        with count_queries(db) as seen:
             listed = await api.get(f"/api/products/{product['id']}/variants")
         assert listed.data["total"] == total
         counts.append(len(seen))
     assert counts[0] == counts[1] <= 5, (counts, seen)
 
 
-async def test_variable_products_list_without_a_query_per_row(api: Any) -> None:
+async def test_variable_products_list_without_a_query_per_row(db: Database, api: Any) -> None:
     counts = []
     for total in (2, 10):
         while db.execute_sql("SELECT count(*) FROM product").fetchone()[0] < total:
             n = db.execute_sql("SELECT count(*) FROM product").fetchone()[0]
             created = await make_product(api, f"P-{n}")
             await add(api, created["id"], f"P-{n}-V", stock_quantity=n)
-        with count_queries() as seen:
+        with count_queries(db) as seen:
             listed = await api.get("/api/products?limit=50&sort=-stock")
         assert [p["stock"] for p in listed.data["products"]] == list(range(total - 1, -1, -1))
         counts.append(len(seen))
