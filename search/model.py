@@ -20,7 +20,7 @@ import logging
 import os
 import tempfile
 import threading
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort

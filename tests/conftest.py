@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -21,8 +20,8 @@ import pytest
 
 import micropim
 from search.model import ImageModels
-from store import orgs
 from store.db import Database, open_database
+from tests.factories import make_key, make_org
 
 # The built-in image model is built once per machine and loaded once per test run,
 # not built beside every test's database (search/model.py checks the cache by hash).
@@ -92,29 +91,6 @@ def db(app: Any) -> Database:
 def store(db: Database) -> Database:
     """The database, for tests of the store that need no server."""
     return db
-
-
-@contextmanager
-def count_queries(db: Database) -> Iterator[list[str]]:
-    """Collect every SQL statement run, on any thread, while the block runs.
-
-        with count_queries(db) as seen:
-            await api.get("/api/categories/tree")
-        assert len(seen) <= 5, seen
-    """
-    seen: list[str] = []
-    with db.tracer(seen.append):
-        yield seen
-
-
-def make_org(db: Database, name: str) -> int:
-    with db.writing():
-        return orgs.get_or_create_org(db, name)
-
-
-def make_key(db: Database, org_id: int) -> str:
-    with db.writing():
-        return orgs.create_key(db, org_id)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from store.db import Database
-from tests.conftest import count_queries
+from tests.factories import count_queries, post_product
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 ATTRIBUTE_KEYS = {"id", "name", "code", "type", "options", "unit", "is_required",
@@ -44,9 +44,7 @@ async def define_all(api: Any) -> dict[str, int]:
 
 
 async def product(api: Any, sku: str = "P-1", **attributes: Any) -> dict[str, Any]:
-    response = await api.post("/api/products", {"name": f"Product {sku}", "sku": sku, "attributes": attributes})
-    assert response.code == 201, response.body
-    return response.data  # type: ignore[no-any-return]
+    return await post_product(api, f"Product {sku}", sku, attributes=attributes)
 
 
 def stored(db: Database, product_id: int) -> str:

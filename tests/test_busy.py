@@ -57,7 +57,7 @@ async def test_a_thumbnail_is_served_at_once_and_kept_once_the_lock_is_free(
         db: Database, api: Any, anon: Any, db_path: str) -> None:
     import asyncio
 
-    from tests.test_media import draw, local_path, upload
+    from tests.factories import draw, local_path, upload
 
     product = (await api.post("/api/products", {"name": "Lamp", "sku": "LAMP-1"})).data["id"]
     item = (await upload(api, product, draw(3))).data

@@ -15,7 +15,7 @@ from store import categories, orgs
 from store.db import Database
 from store.products import write
 from store.errors import BadRequest
-from tests.conftest import count_queries
+from tests.factories import count_queries, post_product
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FIELDS = {"id", "name", "slug", "description", "parent_id", "position", "product_count",
@@ -29,9 +29,7 @@ async def make(api: Any, name: str, parent_id: int | None = None, **extra: Any) 
 
 
 async def make_product(api: Any, sku: str, **extra: Any) -> dict[str, Any]:
-    response = await api.post("/api/products", {"name": f"Product {sku}", "sku": sku, **extra})
-    assert response.code == 201, response.body
-    return dict(response.data)
+    return await post_product(api, extra.pop("name", f"Product {sku}"), sku, **extra)
 
 
 async def children(api: Any, parent: int | None) -> list[tuple[str, int]]:

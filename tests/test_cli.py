@@ -21,6 +21,9 @@ from typing import Any, Iterator
 import pytest
 from peewee import sqlite3  # the driver the store uses: it knows FTS5 contentless_delete
 
+# Real processes: seconds each. CI runs them; `pytest -m "not slow"` skips them locally.
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = str(ROOT / "micropim.py")
 KEY_LINE = re.compile(r"^mpk_[A-Za-z0-9_-]{40,}$")

@@ -100,7 +100,7 @@ def sample_ids(db: Database, api: Any, org_id: int) -> dict[str, int]:
     from store import attributes, categories, media, translations, variants
     from store.products import write as products
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
-    from tests.test_media import draw
+    from tests.factories import draw
 
     picture = imaging.prepare_files(draw(1), "file")
     with db.writing():

@@ -22,7 +22,10 @@ from store import orgs
 from store.db import Database, open_database, sqlite3
 from store.values import validate_ean
 from tests.conftest import Api
-from tests.test_media import multipart
+from tests.factories import multipart
+
+# Seeding the demo takes seconds per test. CI runs them; `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
 
 COUNT = 20
 

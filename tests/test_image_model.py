@@ -12,7 +12,6 @@ import io
 import os
 import pathlib
 import pickle
-import struct
 from dataclasses import replace
 from typing import Any
 

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageOps
 from search import vectors
 from store.db import Database
 from tests.test_cli import ROOT, SCRIPT, base_env
-from tests.test_media import bomb_png, multipart, upload
+from tests.factories import bomb_png, multipart, upload
 
 SEARCH = "/api/products/image-search"
 

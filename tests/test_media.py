@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import struct
-import uuid
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -20,40 +17,12 @@ import pytest
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from store.db import Database
-from store.products import write as products
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
+from tests.factories import bomb_png, draw, local_path, multipart, store_product, upload
 
 # ---- images -------------------------------------------------------------------------------
-
-def draw(seed: int, size: tuple[int, int] = (400, 300), fmt: str = "PNG", **save: Any) -> bytes:
-    """A distinct picture per seed: a coloured background with a few shapes."""
-    image = Image.new("RGB", size, ((seed * 70) % 256, (seed * 130) % 256, (seed * 200) % 256))
-    pen = ImageDraw.Draw(image)
-    w, h = size
-    for i in range(3):
-        box = ((seed * 37 + i * 53) % (w // 2), (seed * 17 + i * 41) % (h // 2))
-        pen.ellipse([box, (box[0] + w // 3, box[1] + h // 3)],
-                    fill=((seed + i) * 90 % 256, (i * 120) % 256, 255 - (seed * 30) % 256))
-    out = io.BytesIO()
-    image.save(out, fmt, **save)
-    return out.getvalue()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A PNG header claiming 10 gigapixels in a few bytes."""
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (PNG_MAGIC + png_chunk(b"IHDR", header)
-            + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b""))
-
 
 def decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
@@ -139,39 +108,12 @@ def settings(settings: Any) -> Any:
 
 @pytest.fixture
 def product(db: Database, org_id: int) -> int:
-    with db.writing():
-        return int(products.create_product(db, org_id, {"name": "Lamp", "sku": "LAMP-1",
-                                                        "status": "active"})["id"])
-
-
-def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                     .encode() + value.encode() + b"\r\n")
-    for name, (filename, data) in files.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-async def upload(api: Any, product_id: int, data: bytes, **fields: str) -> Any:
-    body, content_type = multipart(fields, {"file": ("photo.bin", data)})
-    return await api.call("POST", f"/api/products/{product_id}/media", raw=body,
-                          headers={"Content-Type": content_type})
+    return store_product(db, org_id, "Lamp", "LAMP-1", status="active")
 
 
 def stored_media(db: Database) -> tuple[int, int]:
     return (db.execute_sql("SELECT count(*) FROM media").fetchone()[0],
             db.execute_sql("SELECT count(*) FROM media_file").fetchone()[0])
-
-
-def local_path(url: str) -> str:
-    assert url.startswith(("http://pim.test/media/", "http://pim.test/api/")), url
-    return url.removeprefix("http://pim.test")
 
 
 # ---- adding by URL ------------------------------------------------------------------------------

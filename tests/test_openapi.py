@@ -33,7 +33,8 @@ from handlers.spec import PAGE, IntParam, operation
 from store import orgs
 from store.db import Database
 from tests.test_contract import BARCODE_GROUP, EAN, ID_GROUP, MISSING_ID, fill, sample_ids  # noqa: F401
-from tests.test_media import draw, images, multipart, settings  # noqa: F401
+from tests.factories import draw, multipart
+from tests.test_media import images, settings  # noqa: F401 (fixtures)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "static" / "vendor" / "swagger-ui"

@@ -15,6 +15,7 @@ import pytest
 
 from store import categories
 from store.db import Database
+from tests.factories import post_product
 
 # Valid codes with a correct GS1 check digit.
 EAN13 = "4006381333931"
@@ -35,9 +36,7 @@ MISSING = object()  # in a bad-input case: leave this field out of the body
 # ---- helpers -------------------------------------------------------------------------
 
 async def create(api: Any, name: str = "Linen Shirt", sku: str = "LIN-001", **fields: Any) -> dict[str, Any]:
-    response = await api.post("/api/products", {"name": name, "sku": sku, **fields})
-    assert response.code == 201, response.body
-    return response.data  # type: ignore[no-any-return]
+    return await post_product(api, name, sku, **fields)
 
 
 async def create_ref(api: Any, path: str, body: dict[str, Any]) -> int:

@@ -13,15 +13,14 @@ import pytest
 
 from store.db import Database
 from store.products import text
+from tests.factories import post_product
 
 EAN13 = "4006381333931"
 EAN13_B = "5901234123457"
 
 
 async def create(api: Any, name: str, sku: str, **fields: Any) -> int:
-    response = await api.post("/api/products", {"name": name, "sku": sku, **fields})
-    assert response.code == 201, response.body
-    return int(response.data["id"])
+    return int((await post_product(api, name, sku, **fields))["id"])
 
 
 async def search(api: Any, words: str, query: str = "", limit: int = 100, page: int = 1) -> Any:

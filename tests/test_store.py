@@ -65,7 +65,7 @@ def test_a_failing_migration_leaves_nothing_behind(fresh_path: str, monkeypatch)
 
 
 async def test_count_queries_sees_statements_of_a_request(db: Database, api: Any) -> None:
-    from tests.conftest import count_queries
+    from tests.factories import count_queries
 
     created = await api.post("/api/products", {"name": "Counted", "sku": "CNT-1"})
     assert created.code == 201

@@ -413,7 +413,7 @@ async def test_their_media_under_my_product_is_a_404_like_a_missing_one(
 ) -> None:
     from search import imaging
     from store import media
-    from tests.test_media import draw
+    from tests.factories import draw
 
     picture = imaging.prepare_files(draw(3), "file")
     with db.writing():

@@ -14,18 +14,14 @@ import pytest
 from store import migrations, orgs
 from store.db import Database, open_database
 from store.products import query as product_query, read as product_read
-from tests.conftest import count_queries
+from tests.factories import count_queries, post_product
 
 EAN = "5940000000011"
 
 
 async def create(api: Any, name: str = "Linen Shirt", sku: str = "LIN-1", **fields: Any) -> dict[str, Any]:
-    response = await api.post("/api/products", {
-        "name": name, "sku": sku, "description": "<p>Made of linen</p>",
-        "short_description": "A linen shirt", **fields,
-    })
-    assert response.code == 201, response.body
-    return dict(response.data)
+    return await post_product(api, name, sku, **{
+        "description": "<p>Made of linen</p>", "short_description": "A linen shirt", **fields})
 
 
 async def put(api: Any, product_id: int, locale: str, body: Any, code: int | None = None) -> Any:

@@ -10,7 +10,7 @@ import pytest
 
 from store import attributes
 from store.db import Database
-from tests.conftest import count_queries
+from tests.factories import count_queries, post_product
 
 VARIANT_KEYS = {"id", "sku", "name", "price", "sale_price", "cost", "stock_quantity", "stock_status",
                 "weight", "is_enabled", "position", "image", "attributes", "ean",
@@ -35,9 +35,7 @@ def axes(db: Database, org_id: int) -> dict[str, int]:
 
 
 async def make_product(api: Any, sku: str = "TS", **fields: Any) -> dict[str, Any]:
-    response = await api.post("/api/products", {"name": "T-Shirt", "sku": sku, **fields})
-    assert response.code == 201, response.body
-    return response.data  # type: ignore[no-any-return]
+    return await post_product(api, fields.pop("name", "T-Shirt"), sku, **fields)
 
 
 async def add(api: Any, product_id: int, sku: str, **fields: Any) -> dict[str, Any]:
@@ -487,7 +485,7 @@ async def test_variable_products_list_without_a_query_per_row(db: Database, api:
 
 
 async def test_a_variant_shows_one_of_its_products_media_as_its_image(api: Any, axes: dict[str, int]) -> None:
-    from tests.test_media import draw, upload
+    from tests.factories import draw, upload
 
     product, other = await make_product(api), await make_product(api, sku="OTHER")
     mine = (await upload(api, product["id"], draw(1))).data

@@ -17,6 +17,7 @@ from search import vectors
 from search.vectors import StaleIndex, add_embedding, remove_embedding, search_products
 from store.db import Database
 from store.products import write as products
+from tests.factories import store_product
 
 DIGEST = "test-model"
 DIM = 64
@@ -24,9 +25,7 @@ _skus = itertools.count(1)
 
 
 def product(db: Database, org_id: int) -> int:
-    with db.writing():
-        return int(products.create_product(db, org_id, {"name": "Thing",
-                                                        "sku": f"SKU-{next(_skus)}"})["id"])
+    return store_product(db, org_id, "Thing", f"SKU-{next(_skus)}")
 
 
 def unit(seed: int, dim: int = DIM) -> np.ndarray:
@@ -208,7 +207,7 @@ def test_the_digest_of_the_application_model_sets_up_the_index(app: Any, db: Dat
 
 
 def test_search_runs_few_statements(db: Database, org_id: int) -> None:
-    from tests.conftest import count_queries
+    from tests.factories import count_queries
 
     ids = [product(db, org_id) for _ in range(30)]
     for media_id, product_id in enumerate(ids, start=1):
