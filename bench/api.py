@@ -13,7 +13,7 @@ What it does, in one run:
    descriptions come from weighted vocabularies, so some words are common (10-20 % of
    rows), some medium (~1 %) and some rare (model names, ~0.015 % each). Prints the
    generation time, the bulk-insert time and rate (rows/s) and the file size.
-2. Times `store.products.query.list_products` in-process (no HTTP) for every search term on
+2. Times `store.products.query.list_products_json` in-process (no HTTP) for every search term on
    its own (median of --repeat runs), with its match count, so slow terms are visible;
    also a status list page and a get-by-id for reference.
 3. Starts `micropim.py serve` and a raw Tornado hello-world JSON server (a script
@@ -62,7 +62,7 @@ from loader import bulk_import  # noqa: E402
 
 from store import orgs  # noqa: E402
 from store.db import Database, open_database  # noqa: E402
-from store.products.query import ProductQuery, list_products  # noqa: E402
+from store.products.query import ProductQuery, list_products_json  # noqa: E402
 from store.products.read import get_product  # noqa: E402
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES  # noqa: E402
 from store.values import ean_check_digit, slugify  # noqa: E402
@@ -332,7 +332,7 @@ def median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
 
 
 def searcher(db: Database, org_id: int, query: ProductQuery) -> Callable[[], Any]:
-    return lambda: list_products(db, org_id, query)
+    return lambda: list_products_json(db, org_id, query)
 
 
 def in_process_timings(db: Database, org_id: int, terms: list[Term], id_range: tuple[int, int], repeat: int) -> None:
@@ -344,13 +344,13 @@ def in_process_timings(db: Database, org_id: int, terms: list[Term], id_range: t
         print(f"  {label:<44} {matches:>9} {med:>8.2f}ms {low:>8.2f}ms")
 
     listed = ProductQuery(status="active", limit=20)
-    show("list_products(status=active, limit=20)",
-         list_products(db, org_id, listed)[1], lambda: list_products(db, org_id, listed))
+    show("list_products_json(status=active, limit=20)",
+         list_products_json(db, org_id, listed)[1], lambda: list_products_json(db, org_id, listed))
     middle = (id_range[0] + id_range[1]) // 2
     show(f"get_product({middle})", 1, lambda: get_product(db, org_id, middle))
     for term in terms:
         query = ProductQuery(search=term.text)
-        total = list_products(db, org_id, query)[1]
+        total = list_products_json(db, org_id, query)[1]
         show(f"search {term.text!r} ({term.kind})", total, searcher(db, org_id, query))
 
 

@@ -52,7 +52,9 @@ from PIL import Image, ImageDraw, ImageFont
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from search import vectors  # noqa: E402
-from search.model import ImageModel, ImageModels, decode_image  # noqa: E402
+from search.imaging import upright_image  # noqa: E402
+from search.model import ImageModel, ImageModels  # noqa: E402
+from search.pipeline import QUERY_DECODE_SIDE  # noqa: E402
 from store.db import Database, open_database  # noqa: E402
 from store.orgs import get_or_create_org  # noqa: E402
 from store.values import utcnow  # noqa: E402
@@ -101,7 +103,7 @@ def draw_product(seed: int) -> Image.Image:
 def _jpeg(image: Image.Image, quality: int) -> Image.Image:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
-    return decode_image(buffer.getvalue())
+    return upright_image(buffer.getvalue(), "image", QUERY_DECODE_SIDE)
 
 
 def _pad(image: Image.Image) -> Image.Image:
@@ -177,7 +179,7 @@ def embed_timing(model: ImageModel) -> None:
         model.embed([picture])
         decoded.append(time.perf_counter() - start)
         start = time.perf_counter()
-        model.embed([decode_image(data)])
+        model.embed([upright_image(data, "image", QUERY_DECODE_SIDE)])
         from_bytes.append(time.perf_counter() - start)
     print(f"\n== embedding (batch 1, {os.cpu_count()} cores) ==")
     print(f"decoded 800x800 image: {np.median(decoded) * 1000:.1f} ms/image;"

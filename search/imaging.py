@@ -113,10 +113,6 @@ def _fit(image: Image.Image, side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=1.25)
 
 
-def prepare_files(data: bytes, field: str) -> MediaFiles:
-    return prepare_upright(data, field)[0]
-
-
 def prepare_upright(data: bytes, field: str) -> tuple[MediaFiles, Image.Image]:
     """Check `data` and make its rendition: WebP, longest side at most 1600 px, turned
     upright by its EXIF orientation (the original is kept exactly as received).

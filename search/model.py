@@ -15,7 +15,6 @@ GeM-pooled (p = 3), L2-normalised, so a dot product is the cosine similarity.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import tempfile
@@ -24,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
-from PIL import Image, ImageOps
+from PIL import Image
 
 log = logging.getLogger("micropim.search")
 
@@ -37,7 +36,6 @@ EMBEDDING_KEY = "micropim.embedding"  # metadata naming the embedding output
 TRIM_SHARE = 0.6  # share of border pixels that must match for a border to be trimmed
 TRIM_TOLERANCE = 24  # per channel, so JPEG noise around studio white still matches
 TRIM_SIDE = 256  # the border is looked for on a copy this big
-DECODE_SIDE = 512  # large JPEGs are decoded at the smallest scale keeping this much
 BATCH = 16
 
 
@@ -49,22 +47,6 @@ def _threads() -> int:
 
 
 # ---- preprocessing -------------------------------------------------------------------
-
-def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
-    """Decode image bytes for embedding: a large JPEG is decoded at reduced size
-    (`Image.draft`, 2-8x faster), EXIF orientation applied. Raises ValueError for bytes
-    that are not an image or (with `max_pixels`) have too many pixels."""
-    try:
-        image = Image.open(io.BytesIO(data))
-        if max_pixels is not None and image.width * image.height > max_pixels:
-            raise ValueError(f"image has more than {max_pixels} pixels")
-        if image.format == "JPEG":
-            image.draft("RGB", (DECODE_SIDE, DECODE_SIDE))
-        image.load()
-        return ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"not a readable image: {exc}") from None
-
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """RGB, with anything transparent composited over white (a product cut out on a

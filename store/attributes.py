@@ -22,7 +22,6 @@ from store.errors import BadRequest, NotFound
 from store.models import ProductAttribute
 from store.values import DECIMAL, slugify, utcnow
 
-TYPES = ("text", "number", "boolean", "select", "multiselect", "date")
 SELECT_TYPES = ("select", "multiselect")
 # Axis values tell variants apart, so they must be one comparable value each: a list
 # (multiselect) or a date makes a poor axis, and no shop offers "pick a date" variants.

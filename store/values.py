@@ -122,8 +122,6 @@ def channels_to_mask(channels: list[str]) -> int:
 
 
 STATUSES = ("draft", "active", "archived", "out_of_stock")
-CONDITIONS = ("new", "used", "refurbished")
-PRODUCT_TYPES = ("simple", "variable")
 
 
 # A BCP 47 tag of the shape catalogs use: language (2-3 letters), an optional script

@@ -102,7 +102,7 @@ def sample_ids(db: Database, api: Any, org_id: int) -> dict[str, int]:
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
     from tests.factories import draw
 
-    picture = imaging.prepare_files(draw(1), "file")
+    picture = imaging.prepare_upright(draw(1), "file")[0]
     with db.writing():
         product = products.create_product(db, org_id, {"name": "Mug", "sku": "MUG-1", "ean": EAN})
         translations.put_translation(db, org_id, product["id"], "de", {"name": "Becher"})  # fill()'s locale

@@ -23,8 +23,12 @@ from PIL import Image, ImageDraw
 import micropim
 from search import model as image_model
 from search.lite0 import weights_path
-from search.model import ImageModel, ImageModels, decode_image, to_rgb, trim_border
+from search.imaging import upright_image
+from search.model import ImageModel, ImageModels, to_rgb, trim_border
+from search.pipeline import QUERY_DECODE_SIDE
 from search.torchweights import MAGIC_NUMBER, UnsafeWeights, load_state_dict
+from store.errors import BadRequest
+from tests.factories import bomb_png
 
 COFFEE = pathlib.Path(__file__).parent / "data" / "coffee.jpg"
 ESPRESSO = 967
@@ -234,22 +238,27 @@ def test_a_photo_on_a_backdrop_padded_with_white_embeds_like_the_photo(model: Im
     assert cosine(a, b) > 0.99
 
 
+def _query_image(data: bytes) -> Image.Image:
+    """A query photo as image search decodes it (search.pipeline)."""
+    return upright_image(data, "image", QUERY_DECODE_SIDE)
+
+
 def test_large_jpegs_are_decoded_at_reduced_size() -> None:
     buffer = io.BytesIO()
     product_image(size=(4000, 3000)).save(buffer, "JPEG", quality=80)
-    image = decode_image(buffer.getvalue())
+    image = _query_image(buffer.getvalue())
     assert image.size == (1000, 750)  # 1/4 scale: still at least 512 on the short side
-    assert min(decode_image(buffer.getvalue()).size) >= image_model.DECODE_SIDE
+    assert min(_query_image(buffer.getvalue()).size) >= QUERY_DECODE_SIDE
 
 
 def test_decode_refuses_what_is_not_an_image_or_too_big() -> None:
-    with pytest.raises(ValueError, match="not a readable image"):
-        decode_image(b"GIF89a not really")
+    with pytest.raises(BadRequest, match="not an image in an accepted format"):
+        _query_image(b"GIF89a not really")
+    with pytest.raises(BadRequest, match="more than 50 megapixels"):
+        _query_image(bomb_png())
     buffer = io.BytesIO()
     product_image(size=(300, 300)).save(buffer, "PNG")
-    with pytest.raises(ValueError, match="more than 10000 pixels"):
-        decode_image(buffer.getvalue(), max_pixels=10_000)
-    assert decode_image(buffer.getvalue(), max_pixels=90_000).size == (300, 300)
+    assert _query_image(buffer.getvalue()).size == (300, 300)
 
 
 def test_exif_orientation_is_applied() -> None:
@@ -258,7 +267,7 @@ def test_exif_orientation_is_applied() -> None:
     exif[0x0112] = 6  # rotate 90 degrees on display
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
-    assert decode_image(buffer.getvalue()).size == (200, 300)
+    assert _query_image(buffer.getvalue()).size == (200, 300)
 
 
 # ---- the cache -----------------------------------------------------------------------

@@ -415,7 +415,7 @@ async def test_their_media_under_my_product_is_a_404_like_a_missing_one(
     from store import media
     from tests.factories import draw
 
-    picture = imaging.prepare_files(draw(3), "file")
+    picture = imaging.prepare_upright(draw(3), "file")[0]
     with db.writing():
         their_media = media.add_media(db, other_org_id, theirs.product, picture, "theirs", None, None)
     before = await snapshot(db, other_api)

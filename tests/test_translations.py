@@ -6,6 +6,7 @@ Cross-organization cases for the routes are in test_tenancy.py (PATH_CALLS).
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from typing import Any
 
@@ -524,8 +525,8 @@ def test_migration_4_keeps_an_existing_index_and_indexes_new_translations(
         from store import translations
 
         def found(words: str) -> list[int]:
-            items, _ = product_query.list_products(db, org, product_query.ProductQuery(search=words))
-            return [item["id"] for item in items]
+            items, _ = product_query.list_products_json(db, org, product_query.ProductQuery(search=words))
+            return [json.loads(item)["id"] for item in items]
 
         assert found("linen") == [product_id]
         with db.writing():

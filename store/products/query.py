@@ -7,7 +7,6 @@ instances costs more than the query (README, "Measured facts"). A page is found 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -171,12 +170,6 @@ def _search_scope(db: Database, org_id: int) -> int | None:
         "SELECT 1 FROM product_status_count WHERE org_id != ? AND n > 0 LIMIT 1", (org_id,)
     ).fetchone()
     return org_id if others else None
-
-
-def list_products(db: Database, org_id: int, q: ProductQuery) -> tuple[list[dict[str, Any]], int]:
-    """One page of products and the total number that match."""
-    items, total = list_products_json(db, org_id, q)
-    return [json.loads(item) for item in items], total
 
 
 def list_products_json(db: Database, org_id: int, q: ProductQuery) -> tuple[list[str], int]:
