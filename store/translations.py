@@ -60,7 +60,7 @@ def _clashes(db: Database, org_id: int, product_id: int, locale: str, slug: str,
     `locale` itself, whatever the other product's slug comes from (its own translation,
     a parent locale's, or its default slug), and in a more specific locale that falls
     back to `locale` for this product (`de-AT` when it has no `de-AT` slug of its own).
-    Slugs are unique per organization in what a localized read SHOWS (DESIGN). One
+    Slugs are unique per organization in what a localized read shows. One
     query through the slug indexes."""
     chain = locale_fallbacks(locale)
     match = "{0} >= ? AND {0} < ?" if family else "{0} = ?"
