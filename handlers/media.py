@@ -22,7 +22,7 @@ from handlers.spec import (
     operation,
 )
 from handlers.util import path_id
-from search import imaging as images
+from search import imaging
 from search.pipeline import Images
 from store import media
 from store.db import Database, is_busy
@@ -37,7 +37,7 @@ Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
 FileUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 # A multipart body carries the file and a few small fields: boundaries, part headers.
 MULTIPART_OVERHEAD = 64 * 1024
-UPLOAD_BODY_LIMIT = images.MAX_BYTES + MULTIPART_OVERHEAD
+UPLOAD_BODY_LIMIT = imaging.MAX_BYTES + MULTIPART_OVERHEAD
 MAX_SEARCH_LIMIT = 50
 MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})\.webp")
 MEDIA_ID = id_param("mediaId", "media item")
@@ -50,7 +50,7 @@ SEARCH_FORM = Form("image", "The photo to match: JPEG, PNG, WebP or GIF, at most
                    (SEARCH_LIMIT,))
 IMAGE = RawBody("image/*", "The image file as it was uploaded or fetched")
 THUMBNAIL_WIDTH = ChoiceParam("w", "A thumbnail of this width instead of the rendition",
-                              tuple(str(width) for width in images.THUMBNAIL_WIDTHS))
+                              tuple(str(width) for width in imaging.THUMBNAIL_WIDTHS))
 
 
 class MediaCreate(Body):
@@ -93,7 +93,7 @@ class UploadHandler(BaseHandler):
         return self.request.headers.get("Content-Type", "").lower().startswith("multipart/form-data")
 
     def _too_large(self) -> BadRequest:
-        return BadRequest(f"{self.file_field}: the file is larger than {images.MAX_BYTES // (1024 * 1024)} MB")
+        return BadRequest(f"{self.file_field}: the file is larger than {imaging.MAX_BYTES // (1024 * 1024)} MB")
 
     def form(self) -> tuple[HTTPFile, dict[str, Any]]:
         """The uploaded file and the declared text fields, parsed by their declarations;
@@ -120,7 +120,7 @@ class UploadHandler(BaseHandler):
         if self.file_field not in files:
             raise BadRequest(f"{self.file_field}: is required")
         upload = files[self.file_field][0]
-        if len(upload.body) > images.MAX_BYTES:
+        if len(upload.body) > imaging.MAX_BYTES:
             raise self._too_large()
         texts = {}
         for name, (value,) in arguments.items():
@@ -354,7 +354,7 @@ class MediaFileHandler(tornado.web.RequestHandler):
         found = await self.db.read(media.read_file, token, media.RENDITION)
         if found is None:
             raise tornado.web.HTTPError(404)
-        thumbnail: bytes = await self._images.compute(images.make_thumbnail, found[2], width)
+        thumbnail: bytes = await self._images.compute(imaging.make_thumbnail, found[2], width)
         self.db.submit_write(media.save_thumbnail, token, kind, thumbnail).add_done_callback(_log_unkept)
         return thumbnail
 
