@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, NoReturn, Sequence
 
-import tornado.httpserver
 import tornado.web
 
 from handlers.attributes import AttributeHandler, AttributeListHandler
@@ -48,6 +47,7 @@ from handlers.products import (
 )
 from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
+from handlers.server import LimitedHTTPServer, ServerLimits
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
 from handlers.ui import UI_DIR, UIFileHandler, UIPageHandler
@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--image-model", default=_env("IMAGE_MODEL"),
                        help="ONNX image model to use for image search instead of the built-in "
                             "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL)")
+    serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"),
+                       help="open connections at most, past it new ones get a 503 (env "
+                            "MICROPIM_MAX_CONNECTIONS; default from the file-descriptor limit)")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="create the demo catalog if missing and print an API key for it "
                             "(env MICROPIM_DEMO)")
@@ -324,7 +327,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = make_app(Settings(read_limit=args.read_limit, write_limit=args.write_limit,
                             public_url=public_url, allow_private_urls=args.allow_private_urls,
                             image_model=args.image_model))
-    server = tornado.httpserver.HTTPServer(app, xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
+    server = LimitedHTTPServer(app, ServerLimits(max_connections=args.max_connections),
+                               xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
 
     async def run() -> None:
         # Handlers first: a script may send SIGTERM as soon as it reads "listening",
