@@ -89,22 +89,30 @@ def descriptor_limit() -> int:
     return 1 << 20 if soft == resource.RLIM_INFINITY else int(soft)
 
 
+def lingering_budget(max_lingering: int, nofile: int | None = None) -> int:
+    """Refused connections that may linger at once: `max_lingering`, and never more
+    than an eighth of the descriptor limit `nofile` (default: this process's)."""
+    limit = descriptor_limit() if nofile is None else nofile
+    return min(max_lingering, max(1, limit // 8))
+
+
 def default_max_connections(nofile: int | None = None, max_lingering: int = 32) -> int:
     """The connection cap for a descriptor limit of `nofile` (default: this process's).
 
     Each connection holds one descriptor. Kept aside: `RESERVED_DESCRIPTORS` for the
-    process's own files, `max_lingering` for refused connections being closed, and a
-    tenth of the limit for what requests open while they run (a static file being sent,
-    a media fetch, SQLite temporary files); never more than `MAX_DEFAULT_CONNECTIONS`,
-    never less than a quarter of the limit (a limit below about 200 leaves the reserve
-    short, and the accept back-off covers what is then left):
+    process's own files, the lingering budget for refused connections being closed
+    (`lingering_budget`: 32, or an eighth of a small limit), and a tenth of the limit
+    for what requests open while they run (a static file being sent, a media fetch,
+    SQLite temporary files); never more than `MAX_DEFAULT_CONNECTIONS`, never less than
+    a quarter of the limit (a limit below about 200 leaves the reserve short, and the
+    accept back-off covers what is then left):
 
-        min(4096, max(nofile // 4, nofile - 64 - max_lingering - nofile // 10))
+        min(4096, max(nofile // 4, nofile - 64 - min(32, nofile // 8) - nofile // 10))
 
     1024 (a common soft limit) gives 826, 4096 gives 3591, 64 gives 16.
     """
     limit = descriptor_limit() if nofile is None else nofile
-    fitting = limit - RESERVED_DESCRIPTORS - max_lingering - limit // 10
+    fitting = limit - RESERVED_DESCRIPTORS - lingering_budget(max_lingering, limit) - limit // 10
     return max(1, min(MAX_DEFAULT_CONNECTIONS, max(limit // 4, fitting)))
 
 
@@ -149,7 +157,8 @@ class ServerLimits:
     retry_after: int = 1
     #: Seconds to keep reading (and discarding) after writing a refusal, at most.
     linger: float = 2.0
-    #: Refused connections lingering at once at most; past it, refusals close at once.
+    #: Refused connections lingering at once at most (and never more than an eighth of
+    #: the descriptor limit); past it, refusals close at once.
     max_lingering: int = 32
     #: First pause, in seconds, when accept runs out of descriptors; it doubles on each
     #: failed retry up to `accept_backoff_max`.
@@ -235,6 +244,7 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
         self.head_refused = 0
         self.accept_pauses = 0
         self._lingering = 0
+        self._max_lingering = lingering_budget(self.limits.max_lingering)
         self._stopped = False
         # A head of more than max_header_bytes is found without reading further: the
         # pattern matches the end of a head, or else the position just past the limit.
@@ -267,7 +277,7 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
             io_loop.add_handler(sock, functools.partial(self._accept_ready, sock), IOLoop.READ)
         limit = descriptor_limit()
         log.info("accepting at most %d connections (file-descriptor limit %d)", self.max_connections, limit)
-        fitting = limit - RESERVED_DESCRIPTORS - self.limits.max_lingering
+        fitting = limit - RESERVED_DESCRIPTORS - self._max_lingering
         if self.max_connections > fitting:
             log.warning("the connection limit %d leaves less than %d of the %d file descriptors to the "
                         "process itself; accept will run out of descriptors first (it then pauses)",
@@ -359,7 +369,7 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
             self._cap_episode = (time.monotonic(), self.refused - 1)
             log.warning("%d connections open, the limit: new connections are answered 503 until some close",
                         self.open_connections)
-        if self._lingering >= self.limits.max_lingering:
+        if self._lingering >= self._max_lingering:
             try:
                 connection.setblocking(False)
                 connection.send(self._busy_response)
@@ -367,8 +377,7 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
                 pass
             connection.close()
             return
-        stream = tornado.iostream.IOStream(connection)
-        self._spawn(self._answer_and_close(stream, self._busy_response))
+        self._answer_and_close(tornado.iostream.IOStream(connection), self._busy_response)
 
     # ---- connections ---------------------------------------------------------------
 
@@ -417,15 +426,23 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
             return False
         self.head_refused += 1
         log.info("%s from %s", response.split(b"\r\n", 1)[0][9:].decode(), _peer(stream))
-        self._spawn(self._answer_and_close(stream, response))
+        self._answer_and_close(stream, response)
         return True
 
-    async def _answer_and_close(self, stream: tornado.iostream.IOStream, response: bytes) -> None:
+    def _answer_and_close(self, stream: tornado.iostream.IOStream, response: bytes) -> None:
         """Write `response`, shut the sending side, read and drop what the client still
-        sends until it closes or `linger` passes, then close."""
-        lingering = self._lingering < self.limits.max_lingering
+        sends until it closes or `linger` passes, then close. Past the lingering budget,
+        close as soon as the response is written. The budget is taken here, not in the
+        task: one accept batch refuses up to 128 connections before any task runs."""
+        lingering = self._lingering < self._max_lingering
         if lingering:
             self._lingering += 1
+        task = asyncio.ensure_future(self._write_and_linger(stream, response, lingering))
+        self._tasks.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_and_linger(self, stream: tornado.iostream.IOStream, response: bytes,
+                                lingering: bool) -> None:
         deadline = asyncio.get_running_loop().call_later(self.limits.linger, stream.close)
         try:
             await stream.write(response)
@@ -440,11 +457,6 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
             stream.close()
             if lingering:
                 self._lingering -= 1
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)  # the loop holds tasks weakly
-        task.add_done_callback(self._tasks.discard)
 
 
 def _peer(stream: tornado.iostream.IOStream) -> str:
