@@ -279,9 +279,10 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
         log.info("accepting at most %d connections (file-descriptor limit %d)", self.max_connections, limit)
         fitting = limit - RESERVED_DESCRIPTORS - self._max_lingering
         if self.max_connections > fitting:
-            log.warning("the connection limit %d leaves less than %d of the %d file descriptors to the "
-                        "process itself; accept will run out of descriptors first (it then pauses)",
-                        self.max_connections, RESERVED_DESCRIPTORS, limit)
+            log.warning("%d connections leave fewer than %d of the %d file descriptors to the process "
+                        "itself: accept may run out of descriptors (it then pauses); raise the limit "
+                        "(ulimit -n) or lower --max-connections", self.max_connections,
+                        RESERVED_DESCRIPTORS + self._max_lingering, limit)
 
     def stop(self) -> None:
         self._stopped = True
