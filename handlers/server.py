@@ -403,7 +403,9 @@ class LimitedHTTPServer(tornado.httpserver.HTTPServer):
         self, server_conn: object, request_conn: tornado.httputil.HTTPConnection
     ) -> tornado.httputil.HTTPMessageDelegate:
         delegate = super().start_request(server_conn, request_conn)
-        return _BodyDeadline(delegate, request_conn, self.limits)
+        stream = getattr(server_conn, "stream", None)
+        guard = stream if isinstance(stream, _GuardedStream) else None
+        return _BodyDeadline(delegate, request_conn, self.limits, guard)
 
     # ---- refusals ------------------------------------------------------------------
 
@@ -528,19 +530,27 @@ class _GuardedStream:
 
 class _BodyDeadline(tornado.httputil.HTTPMessageDelegate):
     """Passes a request through to its delegate, giving its body as long as its
-    declared length takes at `body_min_rate` (`ServerLimits.body_deadline`)."""
+    declared length takes at `body_min_rate` (`ServerLimits.body_deadline`).
+
+    It also stops the connection's header timer once the head is parsed: the guard
+    does so when it reads the head, but should Tornado one day read heads another way,
+    the timer must still never cut a request short (an upload, a slow answer)."""
 
     def __init__(self, delegate: tornado.httputil.HTTPMessageDelegate,
-                 connection: tornado.httputil.HTTPConnection, limits: ServerLimits) -> None:
+                 connection: tornado.httputil.HTTPConnection, limits: ServerLimits,
+                 guard: _GuardedStream | None = None) -> None:
         self._delegate = delegate
         self._connection = connection
         self._limits = limits
+        self._guard = guard
 
     def headers_received(
         self,
         start_line: tornado.httputil.RequestStartLine | tornado.httputil.ResponseStartLine,
         headers: tornado.httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
+        if self._guard is not None:
+            self._guard.cancel_header_timer()
         declared = headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self._limits.body_timeout * self._limits.body_min_rate:
             set_timeout = getattr(self._connection, "set_body_timeout", None)
