@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Sequence
 
 import peewee
-import tornado.httpserver
 
 from handlers.app import Application
 from handlers.attributes import AttributeHandler, AttributeListHandler
@@ -48,6 +47,7 @@ from handlers.products import (
 )
 from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
+from handlers.server import LimitedHTTPServer, ServerLimits
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
 from handlers.ui import UI_DIR, UIFileHandler, UIPageHandler
@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--image-model", default=_env("IMAGE_MODEL"),
                        help="ONNX image model to use for image search instead of the built-in "
                             "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL)")
+    serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"),
+                       help="open connections at most, past it new ones get a 503 (env "
+                            "MICROPIM_MAX_CONNECTIONS; default from the file-descriptor limit)")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="create the demo catalog if missing and print an API key for it "
                             "(env MICROPIM_DEMO)")
@@ -327,7 +330,8 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
             return 128 + (stopped[0] if stopped else signal.SIGINT)
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    server = tornado.httpserver.HTTPServer(app, xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
+    server = LimitedHTTPServer(app, ServerLimits(max_connections=args.max_connections),
+                               xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
 
     async def run() -> None:
         # Handlers first: a script may send SIGTERM as soon as it reads "listening",
