@@ -110,9 +110,15 @@ class UploadHandler(BaseHandler):
             parse_body_arguments(self.request.headers["Content-Type"], self.body, arguments, files)
         except (HTTPInputError, ValueError) as exc:
             raise BadRequest(f"body: malformed multipart/form-data ({exc})") from None
+        # A missing file first: a part sent under another name (`file` to image search)
+        # is then both the missing one and an unknown one.
+        problems = [] if self.file_field in files or self.file_field in arguments \
+            else [f"{self.file_field}: is required"]
+        problems += [f"{name}: unknown field" for name in [*arguments, *files]
+                     if name != self.file_field and name not in fields]
+        if problems:
+            raise BadRequest("; ".join(problems))
         for name in [*arguments, *files]:
-            if name != self.file_field and name not in fields:
-                raise BadRequest(f"{name}: unknown field")
             if len(arguments.get(name, [])) + len(files.get(name, [])) > 1:
                 raise BadRequest(f"{name}: sent more than once")
         if self.file_field in arguments:

@@ -237,7 +237,7 @@ def _error_codes(route: Route, method: str, op: Operation) -> list[int]:
     params = route.path_params()
     if params:
         codes.add(404)
-    if op.body or op.form:
+    if op.body or op.form or op.raw:
         codes |= {400, 413}
     if op.query or any(p.schema.get("type") != "integer" for p in params):
         codes.add(400)
@@ -269,6 +269,9 @@ def _operation(route: Route, method: str, refs: dict[type[pydantic.BaseModel], d
         content["application/json"] = {"schema": refs[body]}
     if op.form is not None:
         content["multipart/form-data"] = {"schema": _form_schema(op.form)}
+    if op.raw is not None:
+        for content_type in op.raw.content_types:
+            content[content_type] = {"schema": {**op.raw.schema, "description": op.raw.description}}
     if content:
         shown["requestBody"] = {"required": True, "content": content}
     shown["responses"] = _responses(route, method, op, refs)
@@ -285,7 +288,7 @@ def _responses(route: Route, method: str, op: Operation,
         answer: dict[str, Any] = {"description": {200: "OK", 201: "Created"}.get(status, "Success")}
         if isinstance(op.data, RawBody):
             answer["description"] = op.data.description
-            answer["content"] = {op.data.content_type: {"schema": op.data.schema}}
+            answer["content"] = {kind: {"schema": op.data.schema} for kind in op.data.content_types}
         else:
             model = op.model_for(op.data, route.kwargs)
             assert model is not None

@@ -307,3 +307,52 @@ def reference_item(route_kwargs: dict[str, Any]) -> type[BaseModel]:
 
 def reference_page(route_kwargs: dict[str, Any]) -> type[BaseModel]:
     return REFERENCE[route_kwargs["resource"]][1]
+
+
+class BulkLineResult(Out):
+    line: int = Field(description="The line's number, from 1; a CSV's header is line 1")
+    sku: str | None = Field(description="The line's SKU (a category's path); null when it cannot be read")
+    id: int | None = Field(description="The product's id (the variant's, the category's); null when it failed")
+    status: Literal["created", "updated", "unchanged", "failed"]
+    error: str | None = Field(description="`field: problem`, as a single write would say; on a line"
+                              " that was saved, the images that could not be added")
+    kind: Literal["product", "variant", "category"]
+
+
+class BulkResult(Out):
+    results: list[BulkLineResult] = Field(description="One entry per line, in order")
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
+class ImportFailure(Out):
+    line: int
+    sku: str | None
+    error: str | None
+
+
+class ImportJob(Out):
+    id: int
+    kind: Literal["products", "categories"]
+    format: Literal["csv", "ndjson"]
+    status: Literal["queued", "running", "done", "cancelled", "interrupted", "failed"]
+    dry_run: bool
+    create_references: bool
+    total_lines: int
+    done_lines: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[ImportFailure] = Field(description="The first 1,000 failed lines")
+    message: str | None = Field(description="Why the job failed, was cancelled or interrupted")
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    created_at: Timestamp
+
+
+class ImportPage(Out):
+    imports: list[ImportJob]
+    pagination: Pagination

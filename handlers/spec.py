@@ -160,11 +160,18 @@ class Form:
 
 @dataclass(frozen=True)
 class RawBody:
-    """An answer that is not the envelope: a file, a page, the document itself."""
+    """An answer that is not the envelope (a file, a page, the document itself), or a
+    request body that is not JSON (a CSV or NDJSON feed). `also`: further content types
+    of the same body (an export in CSV or NDJSON)."""
 
     content_type: str
     description: str
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string", "format": "binary"})
+    also: tuple[str, ...] = ()
+
+    @property
+    def content_types(self) -> tuple[str, ...]:
+        return (self.content_type, *self.also)
 
 
 # ---- operations --------------------------------------------------------------------------
@@ -179,6 +186,7 @@ class Operation:
     form: Form | None = None
     query: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
+    raw: RawBody | None = None  # a request body that is not JSON
 
     def model_for(self, choice: ModelChoice | None, route_kwargs: dict[str, Any]) -> type[pydantic.BaseModel] | None:
         """The model a declaration names, for a route with these keyword arguments."""
@@ -197,6 +205,7 @@ def operation(
     form: Form | None = None,
     query: tuple[Param, ...] = (),
     errors: tuple[int, ...] = (),
+    raw: RawBody | None = None,
 ) -> Callable[[Method], Method]:
     """Declare a handler method for the OpenAPI document and for its own validation.
 
@@ -212,7 +221,7 @@ def operation(
         summary, _, description = doc.partition("\n")
         setattr(method, OPERATION_ATTRIBUTE, Operation(
             summary=summary.strip(), description=description.strip(), data=data,
-            status=status, body=body, form=form, query=query, errors=errors,
+            status=status, body=body, form=form, query=query, errors=errors, raw=raw,
         ))
         return method
 

@@ -99,6 +99,23 @@ def list_variants(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
     return {"product_id": product_id, "product_name": name, "variants": variants, "total": len(variants)}
 
 
+def variants_of(db: Database, org_id: int, product_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The variants of each of the organization's products among `product_ids`, in
+    order: one query for them all (exports, lists that include variants)."""
+    if not product_ids:
+        return {}
+    marks = ",".join("?" * len(product_ids))
+    rows = db.execute_sql(
+        f"SELECT {SELECTED} FROM product_variant WHERE org_id = ? AND product_id IN ({marks})"
+        " ORDER BY product_id, position, id", (org_id, *product_ids)).fetchall()
+    names = _axis_names(db, org_id) if rows else {}
+    found: dict[int, list[dict[str, Any]]] = {}
+    product_index = FIELDS.index("product_id")
+    for row in rows:
+        found.setdefault(int(row[product_index]), []).append(_to_api(row, names))
+    return found
+
+
 def _row(db: Database, org_id: int, product_id: int, variant_id: int) -> tuple[Any, ...]:
     _product(db, org_id, product_id)
     row = db.execute_sql(
@@ -183,8 +200,9 @@ def _touch(db: Database, org_id: int, product_id: int, now: str) -> None:
     attributes.touch_products(db, org_id, [product_id], now)
 
 
-def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Add a variant; a simple product becomes variable (it must hold no warehouse stock)."""
+def insert_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> int:
+    """Add a variant; a simple product becomes variable (it must hold no warehouse
+    stock). Answers the variant's id."""
     _, product_name, product_type, _ = _product(db, org_id, product_id)
     if product_type != "variable":
         check_can_become_variable(get_product(db, org_id, product_id))
@@ -211,13 +229,19 @@ def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, A
         f" VALUES ({','.join('?' * len(columns))})", list(columns.values()),
     )
     _touch(db, org_id, product_id, now)
-    return get_variant(db, org_id, product_id, int(cursor.lastrowid))
+    return int(cursor.lastrowid)
 
 
-def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
-                   data: dict[str, Any]) -> dict[str, Any]:
+def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Add a variant (see `insert_variant`); answers it."""
+    return get_variant(db, org_id, product_id, insert_variant(db, org_id, product_id, data))
+
+
+def apply_variant_update(db: Database, org_id: int, product_id: int, variant_id: int,
+                         data: dict[str, Any]) -> bool:
     """A partial update: `attributes` merges keys (null removes one); `name: null`
-    makes the name again from the product's name and the axis values."""
+    makes the name again from the product's name and the axis values. Answers whether
+    anything changed: values sent as they are write nothing and move no `updated_at`."""
     current = dict(zip(FIELDS, _row(db, org_id, product_id, variant_id)))
     columns: dict[str, Any] = {
         field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled", "media_id")
@@ -239,7 +263,11 @@ def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
     if "position" in data:
         siblings = _siblings(product_id)
         columns["position"] = clamp(data["position"], siblings.count(db) - 1)
-        siblings.move(db, current["position"], columns["position"])
+    columns = {name: value for name, value in columns.items() if current[name] != value}
+    if not columns:
+        return False
+    if "position" in columns:
+        _siblings(product_id).move(db, current["position"], columns["position"])
     now = utcnow()
     columns["updated_at"] = now
     db.execute_sql(
@@ -247,7 +275,21 @@ def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
         [*columns.values(), variant_id],
     )
     _touch(db, org_id, product_id, now)
+    return True
+
+
+def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
+                   data: dict[str, Any]) -> dict[str, Any]:
+    """A partial update (see `apply_variant_update`); answers the variant."""
+    apply_variant_update(db, org_id, product_id, variant_id, data)
     return get_variant(db, org_id, product_id, variant_id)
+
+
+def variant_by_sku(db: Database, org_id: int, sku: str) -> tuple[int, int] | None:
+    """(product id, variant id) of the organization's variant with this SKU, or None."""
+    row = db.execute_sql("SELECT product_id, id FROM product_variant WHERE org_id = ? AND sku = ?",
+                         (org_id, sku)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
 
 
 def delete_variant(db: Database, org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:

@@ -384,6 +384,26 @@ async def _successes(walk: Walk, ids: dict[str, int], images: Any) -> None:  # n
         await walk.call("PATCH", f"/api/{path}/{row}", {"name": "Renamed"}, expect=200)
         await walk.call("PUT", f"/api/{path}/{row}", {"name": "Again"}, expect=200)
         await walk.call("DELETE", f"/api/{path}/{row}", expect=200)
+    # Bulk import, import jobs and exports.
+    feed = b'{"sku": "BULK-1", "name": "Bulk"}\n{"sku": "BULK-2"}\n'
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    await walk.call("POST", "/api/products/bulk?dry_run=true", raw=feed, headers=ndjson, expect=200)
+    await walk.call("POST", "/api/products/bulk", raw=b"sku,name\nBULK-3,Csv\n",
+                    headers={"Content-Type": "text/csv"}, expect=200)
+    await walk.call("POST", "/api/categories/bulk", raw=b'{"path": "Home > Kitchen"}\n', headers=ndjson, expect=200)
+    job = await walk.call("POST", "/api/imports?dry_run=true", raw=feed, headers=ndjson, expect=202)
+    await walk.call("GET", f"/api/imports/{job.body['data']['id']}", expect=200)
+    await walk.call("GET", "/api/imports", expect=200)
+    queued = await walk.call("POST", "/api/imports", raw=feed, headers=ndjson, expect=202)
+    cancelled = await walk.api.call("DELETE", f"/api/imports/{queued.body['data']['id']}")
+    if cancelled.code == 200:  # unless it finished first
+        walk.checker.check("DELETE", f"/api/imports/{queued.body['data']['id']}", cancelled)
+    else:
+        assert cancelled.code == 400, cancelled.body
+        await walk.call("DELETE", f"/api/imports/{ids['imports']}", expect=200)
+    await walk.call("GET", "/api/products/export?format=csv", expect=200)
+    await walk.call("GET", "/api/products/export", expect=200)
+    await walk.call("GET", "/api/categories/export?format=csv", expect=200)
     # Deletes last.
     await walk.call("DELETE", f"/api/products/{product}/variants/{variant}", expect=200)
     await walk.call("DELETE", f"/api/products/{product}/media/{uploaded.body['data']['id']}", expect=200)

@@ -179,6 +179,33 @@ def list_products_json(db: Database, org_id: int, q: ProductQuery) -> tuple[list
         return products_json(db, org_id, keys, q.locale), total
 
 
+def _with_hits(where: str, params: list[Any], exact: int | None,
+               match: str | None) -> tuple[str, list[Any]] | None:
+    """`where` narrowed to a search's hits: the exact SKU/EAN hit or the text matches
+    (None when there can be none)."""
+    hits = ["p.id = ?"] if exact is not None else []
+    hit_params: list[Any] = [exact] if exact is not None else []
+    if match is not None:
+        hits.append("p.id IN (SELECT rowid FROM product_fts WHERE product_fts MATCH ?)")
+        hit_params.append(match)
+    if not hits:
+        return None
+    return where + " AND (" + " OR ".join(hits) + ")", params + hit_params
+
+
+def matching(db: Database, org_id: int, q: ProductQuery) -> tuple[str, list[Any]] | None:
+    """The WHERE (on `product p`) and its parameters of every product `q`'s filters and
+    search match, in no order (an export walks it by id); None when none can."""
+    base, base_params, extra, extra_params = _filters(org_id, q)
+    where, params = " AND ".join(base + extra), base_params + extra_params
+    if not (q.search and q.search.strip()):
+        return where, params
+    term = q.search.strip()
+    words = text.words_expression(term)
+    match = None if words is None else text.match_expression(words, _search_scope(db, org_id), q.status)
+    return _with_hits(where, params, _exact_hit(db, org_id, term, where, params), match)
+
+
 def _list_keys(db: Database, org_id: int, q: ProductQuery) -> tuple[list[Key], int]:
     base, base_params, extra, extra_params = _filters(org_id, q)
     where = " AND ".join(base + extra)
@@ -203,15 +230,10 @@ def _list_keys(db: Database, org_id: int, q: ProductQuery) -> tuple[list[Key], i
                     extra_params, max(0, offset - len(head)), q.limit - len(first), exact,
                 )
             return keys_of(db, org_id, first + ids), total + len(head)
-        hits = ["p.id = ?"] if exact is not None else []
-        hit_params: list[Any] = [exact] if exact is not None else []
-        if match is not None:
-            hits.append("p.id IN (SELECT rowid FROM product_fts WHERE product_fts MATCH ?)")
-            hit_params.append(match)
-        if not hits:
+        found = _with_hits(where, params, exact, match)
+        if found is None:
             return [], 0
-        where += " AND (" + " OR ".join(hits) + ")"
-        params += hit_params
+        where, params = found
 
     if not extra and not q.search:
         total = _count_by_status(db, org_id, q.status)
