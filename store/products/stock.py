@@ -19,15 +19,27 @@ _UPSERT = ("INSERT INTO stock_level (product_id, warehouse_id, quantity, updated
 
 def stock_levels(db: Database, org_id: int, product_id: int) -> list[dict[str, Any]]:
     """The product's level in every warehouse of the organization (0 where none)."""
-    return [
-        {"warehouse_id": wid, "warehouse_name": name, "warehouse_code": code, "quantity": qty}
-        for wid, name, code, qty in db.execute_sql(
-            "SELECT w.id, w.name, w.code, coalesce(s.quantity, 0) FROM warehouse w"
-            " LEFT JOIN stock_level s ON s.warehouse_id = w.id AND s.product_id = ?"
-            " WHERE w.org_id = ? ORDER BY w.is_default DESC, w.name, w.id",
-            (product_id, org_id),
-        )
-    ]
+    return stock_levels_of(db, org_id, [product_id])[product_id]
+
+
+def stock_levels_of(db: Database, org_id: int, product_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """`stock_levels` of each of the organization's products among `product_ids`, in one
+    query (a page of a list); a product of another organization gets none."""
+    found: dict[int, list[dict[str, Any]]] = {product_id: [] for product_id in product_ids}
+    if not product_ids:
+        return found
+    marks = ",".join("?" * len(found))
+    for product_id, wid, name, code, qty in db.execute_sql(
+        # `+p.org_id`: look the products up by id, not by walking the organization's.
+        "SELECT p.id, w.id, w.name, w.code, coalesce(s.quantity, 0) FROM product p"
+        " CROSS JOIN warehouse w LEFT JOIN stock_level s ON s.product_id = p.id AND s.warehouse_id = w.id"
+        f" WHERE p.id IN ({marks}) AND +p.org_id = ? AND w.org_id = ?"
+        " ORDER BY p.id, w.is_default DESC, w.name, w.id",
+        (*found, org_id, org_id),
+    ):
+        found[product_id].append(
+            {"warehouse_id": wid, "warehouse_name": name, "warehouse_code": code, "quantity": qty})
+    return found
 
 
 def product_with_stock(db: Database, org_id: int, product_id: int,
