@@ -20,16 +20,12 @@ from store.db import Database
 from store.errors import NotFound
 from store.identity import barcode_forms
 from store.products.read import get_product_json, keys_of, product_pairs
-from store.products.stock import stock_levels_of
+from store.products.stock import stock_levels_json
 
 #: What `?include=` may name, in the order the keys follow the product object.
 INCLUDES = ("stock_levels", "variants")
 #: Every key a product may carry beyond its own, in order.
 EXTRA_KEYS = (*INCLUDES, "matched_variants")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def with_relations(db: Database, org_id: int, pairs: list[tuple[int, str]], include: Sequence[str],
@@ -41,18 +37,23 @@ def with_relations(db: Database, org_id: int, pairs: list[tuple[int, str]], incl
     if not pairs or not (include or skus or eans):
         return texts
     ids = [product_id for product_id, _ in pairs]
-    found: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    found: dict[str, dict[int, str]] = {}  # key -> product id -> JSON text
     if "stock_levels" in include:
-        found["stock_levels"] = stock_levels_of(db, org_id, ids)
+        found["stock_levels"] = stock_levels_json(db, org_id, ids)
     if "variants" in include:
-        found["variants"] = variants.variants_of(db, org_id, ids)
+        found["variants"] = _texts(variants.variants_of(db, org_id, ids))
     if skus or eans:
         spellings = list(dict.fromkeys(form for ean in eans for form in barcode_forms(ean)))
-        found["matched_variants"] = variants.variants_of(db, org_id, ids, skus=skus, eans=spellings)
+        found["matched_variants"] = _texts(variants.variants_of(db, org_id, ids, skus=skus, eans=spellings))
     shown = [key for key in EXTRA_KEYS if key in found]
     # The product's JSON is an object built by SQLite: its last character is its `}`.
-    return [text[:-1] + "".join(f',"{key}":{_json(found[key][product_id])}' for key in shown) + "}"
+    return [text[:-1] + "".join(f',"{key}":{found[key][product_id]}' for key in shown) + "}"
             for product_id, text in pairs]
+
+
+def _texts(rows: dict[int, list[dict[str, Any]]]) -> dict[int, str]:
+    return {product_id: json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else "[]"
+            for product_id, items in rows.items()}
 
 
 def product_json_with(db: Database, org_id: int, product_id: int, locale: str | None,
