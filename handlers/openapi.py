@@ -71,8 +71,9 @@ on error; the schemas below describe `data`. Send the API key in the `X-API-KEY`
 (`micropim create-key --org NAME` prints one). Requests are strict: unknown body
 fields, wrong types and malformed JSON are 400s naming the field, and so is a query
 parameter an operation does not list (`limt: unknown query parameter`) or one sent
-twice; a list parameter takes its values separated by commas (`status=active,draft`). Money is an exact
-decimal, sent as a string or a number and shown as a string with 4 places. Every
+twice; a list parameter takes its values separated by commas (`status=active,draft`).
+Money is an exact decimal, sent as a string or a number and shown as a string with 4
+places. Every
 `GET` also answers `HEAD` (no body), carries an `ETag` and answers 304 to
 `If-None-Match`. A method a path does not list answers 405, an unknown path 404.
 """

@@ -79,6 +79,7 @@ UPDATED_SINCE = TextParam(
     " no zone is given), for incremental sync",
     convert=lambda raw: parse_timestamp("updated_since", raw),
     extra={"examples": ["2026-01-31T12:00:00Z"]})
+MAX_SKU = 64
 
 
 def _sku_code(raw: str) -> str:
@@ -93,7 +94,6 @@ def _ean_code(raw: str) -> str:
     return raw
 
 
-MAX_SKU = 64
 SKU = ListParam(
     "sku", "Only the products with one of these exact SKUs (up to 100, separated by commas),"
     " their own or one of their variants'; each product then carries `matched_variants`",

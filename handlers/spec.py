@@ -162,16 +162,16 @@ class ListParam(Param):
         items = [item.strip() for item in raw.split(",")]
         if "" in items:
             raise BadRequest(f"{self.name}: an empty value in the list (two commas, or one at an end)")
-        if self.every is not None and self.every in items:
-            return self.choices
         values = list(dict.fromkeys(self.convert(item) if self.convert else item for item in items))
         if len(values) > self.max_items:
             raise BadRequest(f"{self.name}: at most {self.max_items} values")
         if self.choices:
-            wrong = [value for value in values if value not in self.choices]
+            allowed = [*self.choices, *([self.every] if self.every else [])]
+            wrong = [value for value in values if value not in allowed]
             if wrong:
-                allowed = ", ".join([*self.choices, *([self.every] if self.every else [])])
-                raise BadRequest(f"{self.name}: must be one of {allowed} (got {wrong[0]!r})")
+                raise BadRequest(f"{self.name}: must be one of {', '.join(allowed)} (got {wrong[0]!r})")
+        if self.every is not None and self.every in values:
+            return self.choices
         return tuple(values)
 
 

@@ -514,6 +514,7 @@ LIST_QUERY_CASES = [
     ("page=0", "page: must be between 1 and 1000000000"),
     ("page=abc", "page: must be an integer"),
     ("status=deleted", "status: must be one of draft, active, archived, out_of_stock, any (got 'deleted')"),
+    ("status=any,deleted", "status: must be one of draft, active, archived, out_of_stock, any (got 'deleted')"),
     ("status=active,deleted", "status: must be one of draft, active, archived, out_of_stock, any (got 'deleted')"),
     ("status=active,,draft", "status: an empty value in the list (two commas, or one at an end)"),
     ("status=active,", "status: an empty value in the list (two commas, or one at an end)"),
