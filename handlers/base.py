@@ -243,7 +243,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def arg(self, param: Param) -> Any:
         """A query parameter, parsed by its declaration (a 400 naming it when bad)."""
-        if param not in self.operation().query:
+        # By identity: a dataclass `in` compares every field of every earlier parameter.
+        if not any(known is param for known in self.operation().query):
             raise DeclarationError(f"{type(self).__name__}: query parameter {param.name!r} is not declared")
         return param.parse(self.get_query_argument(param.name, None))
 
