@@ -9,7 +9,7 @@ from pydantic import Field
 from handlers import schemas
 from handlers.base import BaseHandler, to_json
 from handlers.fields import MAX_ID, Body, Id, LongText, Name, Slug
-from handlers.params import SORT, SUBCATEGORIES
+from handlers.params import INCLUDE, SORT, SUBCATEGORIES
 from handlers.spec import LIMIT, PAGE, IntParam, id_param, operation
 from handlers.util import listing, pagination, path_id
 from store import categories
@@ -169,11 +169,12 @@ class CategoryProductsHandler(BaseHandler):
 
     path_params = (CATEGORY_ID,)
 
-    @operation(data=schemas.ProductPage, query=(SUBCATEGORIES, SORT, PAGE, LIMIT))
+    @operation(data=schemas.CategoryProductPage, query=(SUBCATEGORIES, SORT, PAGE, LIMIT, INCLUDE))
     async def get(self, raw_id: str) -> None:
         """Products in a category
 
         A page shaped like `GET /api/products`; archived products left out.
+        `include=stock_levels,variants` as on the product list.
         """
         category_id = _category_id(raw_id)
         page, limit = self.page_args()
@@ -183,6 +184,7 @@ class CategoryProductsHandler(BaseHandler):
             sort=self.arg(SORT),
             page=page,
             limit=limit,
+            include=self.arg(INCLUDE) or (),
         )
         items, total = await self.db.read(categories.category_products_json, self.org_id, category_id, query)
         pages = to_json(pagination(page, limit, total))

@@ -18,8 +18,8 @@ from handlers.base import BaseHandler
 from handlers.fields import Body
 from handlers.params import PRODUCT_ID
 from handlers.spec import (
-    ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, declared, id_param,
-    operation,
+    ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, check_query, declared,
+    id_param, operation,
 )
 from handlers.util import path_id
 from search import imaging
@@ -281,6 +281,16 @@ class MediaFileHandler(tornado.web.RequestHandler):
 
     def compute_etag(self) -> str | None:
         return None  # the stored ETag is set explicitly
+
+    def prepare(self) -> None:
+        # Strict like the API: `?width=320` must not answer the full rendition as if
+        # it were the thumbnail asked for.
+        op = declared(type(self), self.request.method or "")
+        if op is not None:
+            try:
+                check_query(self.request.query_arguments, op.query)
+            except BadRequest as exc:
+                raise tornado.web.HTTPError(400, exc.message) from None
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")

@@ -76,11 +76,6 @@ class Product(Out):
     updated_at: Timestamp
 
 
-class ProductPage(Out):
-    products: list[Product]
-    pagination: Pagination
-
-
 class StockLevel(Out):
     warehouse_id: int
     warehouse_name: str
@@ -124,6 +119,34 @@ class VariantList(Out):
     product_name: str
     variants: list[Variant]
     total: int
+
+
+class ProductRead(Product):
+    """The product object; `include=` adds the relations it names, after its own fields."""
+
+    stock_levels: list[StockLevel] = Field(
+        default_factory=list, description="Only with `include=stock_levels`: as `GET /api/products/{id}/stock`")
+    variants: list[Variant] = Field(
+        default_factory=list, description="Only with `include=variants`: as `GET /api/products/{id}/variants`")
+
+
+class ListedProduct(ProductRead):
+    """A product of a list page: the product object, the relations `include=` names, and
+    with a `sku` or `ean` filter the variants whose code was asked for."""
+
+    matched_variants: list[Variant] = Field(
+        default_factory=list, description="Only with a `sku` or `ean` filter: the product's variants"
+        " whose SKU or EAN was asked for, in position order; `[]` when only the product's own matched")
+
+
+class ProductPage(Out):
+    products: list[ListedProduct]
+    pagination: Pagination
+
+
+class CategoryProductPage(Out):
+    products: list[ProductRead]
+    pagination: Pagination
 
 
 class BarcodeMatch(ProductWithStock):

@@ -9,8 +9,9 @@ product's `updated_at`, since its stock may show the change (store/cache.py).
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, Sequence
 
 from store import attributes
 from store.attributes import Definition
@@ -99,20 +100,39 @@ def list_variants(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
     return {"product_id": product_id, "product_name": name, "variants": variants, "total": len(variants)}
 
 
-def variants_of(db: Database, org_id: int, product_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The variants of each of the organization's products among `product_ids`, in
-    order: one query for them all (exports, lists that include variants)."""
+# The organization's variant axes as one JSON text, beside every row of a batch: an
+# uncorrelated subquery, which SQLite runs once per statement.
+_AXES = ("(SELECT json_group_array(json_array(id, code, name)) FROM product_attribute"
+         " WHERE org_id = ? AND is_variant_axis)")
+
+
+def variants_of(db: Database, org_id: int, product_ids: list[int], *, skus: Sequence[str] = (),
+                eans: Sequence[str] = ()) -> dict[int, list[dict[str, Any]]]:
+    """The variants of each of `product_ids` (the organization's), as the variant list
+    shows them, in position order, in one query for the whole page. With `skus` or
+    `eans` (every spelling already): only the variants holding one of those codes."""
+    found: dict[int, list[dict[str, Any]]] = {product_id: [] for product_id in product_ids}
     if not product_ids:
-        return {}
-    marks = ",".join("?" * len(product_ids))
+        return found
+    codes: list[str] = []
+    wanted = []
+    for column, values in (("sku", skus), ("ean", eans)):
+        if values:
+            wanted.append(f"{column} IN ({','.join('?' * len(values))})")
+            codes += values
+    where = f" AND ({' OR '.join(wanted)})" if wanted else ""
     rows = db.execute_sql(
-        f"SELECT {SELECTED} FROM product_variant WHERE org_id = ? AND product_id IN ({marks})"
-        " ORDER BY product_id, position, id", (org_id, *product_ids)).fetchall()
-    names = _axis_names(db, org_id) if rows else {}
-    found: dict[int, list[dict[str, Any]]] = {}
-    product_index = FIELDS.index("product_id")
-    for row in rows:
-        found.setdefault(int(row[product_index]), []).append(_to_api(row, names))
+        # `+org_id`: through the (product_id, position) index, never the organization's
+        # (org_id, sku) one, which would walk every variant of the organization.
+        f"SELECT {SELECTED}, product_id, {_AXES} FROM product_variant"
+        f" WHERE +org_id = ? AND product_id IN ({','.join('?' * len(found))}){where}"
+        " ORDER BY product_id, position, id",
+        [org_id, org_id, *found, *codes],
+    ).fetchall()
+    if rows:
+        names = {code: (row_id, name) for row_id, code, name in json.loads(rows[0][-1])}
+        for row in rows:
+            found[row[-2]].append(_to_api(row[:-2], names))
     return found
 
 

@@ -327,8 +327,12 @@ async def _successes(walk: Walk, ids: dict[str, int], images: Any) -> None:  # n
         pattern, handler = route[0], route[1]
         if pattern.startswith("/api/") and getattr(handler, "get") is not getattr(tornado.web.RequestHandler, "get"):
             await walk.call("GET", fill(pattern, ids, 1), expect=200)
-    await walk.call("GET", f"/api/products/{product}?locale=de&limit=5", expect=200)
+    await walk.call("GET", f"/api/products/{product}?locale=de&include=stock_levels,variants", expect=200)
     await walk.call("GET", "/api/products?search=mug&status=draft&sort=-name&include_subcategories=true", expect=200)
+    listed = await walk.call("GET", "/api/products?sku=MUG-1,MUG-1-V&include=variants,stock_levels&status=any",
+                             expect=200)
+    assert set(listed.body["data"]["products"][0]) >= {"stock_levels", "variants", "matched_variants"}
+    await walk.call("GET", f"/api/categories/{category}/products?include=stock_levels", expect=200)
     # Products and their stock and translations.
     brand, supplier, vat = ids["brands"], ids["suppliers"], ids["vat-rates"]
     created = await walk.call("POST", "/api/products", {
@@ -445,6 +449,8 @@ async def test_every_error_answer_fits_the_document(
             if ID_GROUP in pattern:
                 await walk.call(method.upper(), fill(pattern, {}, MISSING_ID), body, expect=404)
             await walk.call(method.upper(), fill(pattern, sample_ids, 1), body, key=None, expect=401)
+            unknown = await walk.call(method.upper(), fill(pattern, sample_ids, 1) + "?limt=5", body, expect=400)
+            assert unknown.body["error"] == "limt: unknown query parameter", (method, pattern)
     await walk.call("GET", "/api/products?limit=500", expect=400)
     await walk.call("POST", "/api/brands", raw=b"x" * (2 * 1024 * 1024), expect=413)
     await walk.call("GET", "/media/AAAAAAAAAAAAAAAAAAAAAAAA.webp", expect=404)

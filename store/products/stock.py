@@ -4,6 +4,7 @@ sum of its enabled variants' `stock_quantity` (migration 3)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from store.db import Database
@@ -19,15 +20,28 @@ _UPSERT = ("INSERT INTO stock_level (product_id, warehouse_id, quantity, updated
 
 def stock_levels(db: Database, org_id: int, product_id: int) -> list[dict[str, Any]]:
     """The product's level in every warehouse of the organization (0 where none)."""
-    return [
-        {"warehouse_id": wid, "warehouse_name": name, "warehouse_code": code, "quantity": qty}
-        for wid, name, code, qty in db.execute_sql(
-            "SELECT w.id, w.name, w.code, coalesce(s.quantity, 0) FROM warehouse w"
-            " LEFT JOIN stock_level s ON s.warehouse_id = w.id AND s.product_id = ?"
-            " WHERE w.org_id = ? ORDER BY w.is_default DESC, w.name, w.id",
-            (product_id, org_id),
-        )
-    ]
+    levels: list[dict[str, Any]] = json.loads(stock_levels_json(db, org_id, [product_id])[product_id])
+    return levels
+
+
+def stock_levels_json(db: Database, org_id: int, product_ids: list[int]) -> dict[int, str]:
+    """`stock_levels` of each of the organization's products among `product_ids`, as
+    JSON text, in one query for a page of a list (SQLite writes the JSON: a tenth of
+    the time of building and encoding the dicts); another organization's: `[]`."""
+    found = {product_id: "[]" for product_id in product_ids}
+    if not product_ids:
+        return found
+    marks = ",".join("?" * len(found))
+    found.update(db.execute_sql(
+        "SELECT p.id, json_group_array(json_object('warehouse_id', w.id, 'warehouse_name', w.name,"
+        " 'warehouse_code', w.code, 'quantity', coalesce(s.quantity, 0))"
+        " ORDER BY w.is_default DESC, w.name, w.id) FROM product p"
+        " CROSS JOIN warehouse w LEFT JOIN stock_level s ON s.product_id = p.id AND s.warehouse_id = w.id"
+        # `+p.org_id`: look the products up by id, not by walking the organization's.
+        f" WHERE p.id IN ({marks}) AND +p.org_id = ? AND w.org_id = ? GROUP BY p.id",
+        (*found, org_id, org_id),
+    ).fetchall())
+    return found
 
 
 def levels_of(db: Database, org_id: int, product_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
