@@ -95,6 +95,9 @@ class Sizing:
     train_points_per_list: int = 64  # k-means sample: 64 * nlist vectors
     kmeans_iterations: int = 10  # what faiss uses for IVF training
     probe_scale: float = 96.0  # scan ~96 * sqrt(n) vectors per query
+    # Below this many vectors scanned a query runs on one thread (~2.5 ms of work):
+    # see _Shard._set_parallel.
+    parallel_min_scan: int = 50_000
     growth: float = 4.0  # retrain after 4x growth (nlist ~ sqrt(n) doubles) or shrink
     # ... or when new vectors sit 50 % further from their centroids than held-out
     # ones did (new products like the old measure ~1.2 on the clustered set; a
@@ -387,7 +390,7 @@ class _Shard:
             self.quantizer, dim, self.nlist, faiss.ScalarQuantizer.QT_fp16,
             faiss.METRIC_INNER_PRODUCT, False)
         self.index.is_trained = True  # fp16 needs no training; the quantizer is set
-        self.index.parallel_mode = 1  # one query's lists over the cores
+        self._set_parallel()
         self.code_size = int(self.index.code_size)
         if not bulk:
             # Media id -> (list, offset): O(1) removal. A bulk fill builds it at the end.
@@ -422,6 +425,7 @@ class _Shard:
         lists = self.assign(ids, x)
         self.index.add_core(len(ids), faiss.swig_ptr(x), faiss.swig_ptr(ids),
                             faiss.swig_ptr(lists))
+        self._set_parallel()
 
     def fill(self, list_no: int, ids: np.ndarray, codes: np.ndarray) -> None:
         """Append float16 codes straight to a list (bulk build and load only: the
@@ -435,18 +439,33 @@ class _Shard:
         self.index.ntotal = sum(invlists.list_size(i) for i in range(self.nlist))
         self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
         self.base_imbalance = self.imbalance()
+        self._set_parallel()
 
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids):
             return 0
         ids = np.ascontiguousarray(ids, np.int64)
         selector = faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids))
-        return int(self.index.remove_ids(selector))
+        removed = int(self.index.remove_ids(selector))
+        self._set_parallel()
+        return removed
+
+    def nprobe(self) -> int:
+        return self.nlist if self.exact else self.sizing.nprobe_for(self.nlist, self.count)
+
+    def _set_parallel(self) -> None:
+        """Split a query's lists over the cores (faiss parallel_mode 1) only when it
+        scans enough vectors: a parallel region waits for all its threads, and on a
+        busy machine a descheduled one costs a time slice, which measured p99 of
+        30-80 ms for 1 ms searches at 10k with 2 threads and a load of 8, against
+        2-6 ms on one thread. Called under the write lock (or before sharing)."""
+        scanned = self.count * self.nprobe() / self.nlist
+        self.index.parallel_mode = 1 if scanned >= self.sizing.parallel_min_scan else 0
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         _use_cores()
         params = faiss.SearchParametersIVF()
-        params.nprobe = self.nlist if self.exact else self.sizing.nprobe_for(self.nlist, self.count)
+        params.nprobe = self.nprobe()
         scores, labels = self.index.search(q, k, params=params)
         return scores[0], labels[0]
 
@@ -545,7 +564,7 @@ class AnnIndex:
         with self._lock.read():
             return {org: {
                 "count": s.count, "exact": s.exact, "nlist": s.nlist,
-                "nprobe": s.nlist if s.exact else self.sizing.nprobe_for(s.nlist, s.count),
+                "nprobe": s.nprobe(), "parallel": s.index.parallel_mode == 1,
                 "trained_count": s.trained_count, "retrain": s.retrain_reason(),
             } for org, s in self._shards.items()}
 
