@@ -24,6 +24,10 @@ How (the figures behind every choice are in bench/ann.py and its report):
   4 * sqrt(n) (a power of two, 64..2048), and a query scans the `nprobe` lists nearest
   to it, enough for about 96 * sqrt(n) vectors: recall@10 >= 0.995 on the benchmark
   sets from 30k to 1M vectors at a few ms.
+- OpenMP threads are set, per calling thread, to the usable cores (affinity mask,
+  cgroup quota): k-means, bulk assignment and adds use them all. One query runs on
+  one thread unless it scans >= 200,000 vectors (`parallel_min_scan`): splitting a
+  query over 2 shared cores made its latency worse whenever the other core was busy.
 - Writes (`add`, `remove`) go straight into the shard: nothing is rebuilt per write.
   A readers-writer lock lets searches run on several threads (faiss releases the GIL)
   while writers wait for them and block new ones only briefly.
@@ -38,6 +42,7 @@ How (the figures behind every choice are in bench/ann.py and its report):
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
@@ -95,9 +100,10 @@ class Sizing:
     train_points_per_list: int = 64  # k-means sample: 64 * nlist vectors
     kmeans_iterations: int = 10  # what faiss uses for IVF training
     probe_scale: float = 96.0  # scan ~96 * sqrt(n) vectors per query
-    # Below this many vectors scanned a query runs on one thread (~2.5 ms of work):
-    # see _Shard._set_parallel.
-    parallel_min_scan: int = 50_000
+    # Below this many vectors scanned a query runs on one thread (~15 ms of work),
+    # which at the default sizing is every shard up to ~4M vectors: see
+    # _Shard._set_parallel.
+    parallel_min_scan: int = 200_000
     growth: float = 4.0  # retrain after 4x growth (nlist ~ sqrt(n) doubles) or shrink
     # ... or when new vectors sit 50 % further from their centroids than held-out
     # ones did (new products like the old measure ~1.2 on the clustered set; a
@@ -180,6 +186,18 @@ def _use_cores() -> None:
     if getattr(_thread_state, "threads", None) is None:
         _thread_state.threads = usable_cores()
         faiss.omp_set_num_threads(_thread_state.threads)
+
+
+def _release_free_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc's malloc_trim) after a shard was
+    dropped: its inverted lists are many blocks of ~1 MB that glibc keeps on its heap
+    rather than unmapping: three retrains of a 100k-image shard left RSS 370-530 MB
+    higher each time without this, ~40 MB with it. A no-op where there is no glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def best_per_product(hits: Iterable[Hit], limit: int | None = None) -> list[Hit]:
@@ -455,10 +473,13 @@ class _Shard:
 
     def _set_parallel(self) -> None:
         """Split a query's lists over the cores (faiss parallel_mode 1) only when it
-        scans enough vectors: a parallel region waits for all its threads, and on a
-        busy machine a descheduled one costs a time slice, which measured p99 of
-        30-80 ms for 1 ms searches at 10k with 2 threads and a load of 8, against
-        2-6 ms on one thread. Called under the write lock (or before sharing)."""
+        scans a lot: a parallel region waits for all its threads, and on a busy
+        machine a descheduled one costs a time slice. Measured on 2 shared cores: at
+        10k (load 8) p99 30-80 ms with 2 threads against 2-6 ms on one; at 1M (96k
+        vectors scanned, load 5) p50 35-60 ms with 2 threads against 23-26 ms on one,
+        while on an idle machine 2 threads took 8 ms. Robust beats best case here;
+        concurrent searches still use every core. Called under the write lock (or
+        before the shard is shared)."""
         scanned = self.count * self.nprobe() / self.nlist
         self.index.parallel_mode = 1 if scanned >= self.sizing.parallel_min_scan else 0
 
@@ -810,6 +831,8 @@ class AnnIndex:
                 self._journals.remove(journal)
                 self._replay(new, journal.ops)
                 self._shards[org] = new
+            del old, new
+            _release_free_memory()
             return True
         finally:
             with self._lock.write():
