@@ -75,10 +75,17 @@ def peak_rss_mb() -> float:
 def load_base() -> np.ndarray:
     """The 200 model embeddings bench/imagesearch.py mixes its vectors from."""
     from bench.imagesearch import draw_product
-    from search.model import configure, get_model
+    from search import model
 
-    configure(None, tempfile.gettempdir())
-    return get_model().embed([draw_product(seed) for seed in range(1000, 1200)])
+    cache = tempfile.gettempdir()
+    # The model's entry point is being refactored on main (configure/get_model
+    # becoming ImageModels): take whichever this tree has.
+    if hasattr(model, "ImageModels"):
+        image_model = model.ImageModels(None, cache).get()
+    else:
+        model.configure(None, cache)
+        image_model = model.get_model()
+    return image_model.embed([draw_product(seed) for seed in range(1000, 1200)])
 
 
 def make_set(kind: str, base: np.ndarray, size: int, queries: int,
@@ -183,7 +190,7 @@ def index_scale(kind: str, base: np.ndarray, size: int, queries: int, args: argp
     mode = "exact" if stats["exact"] else f"IVF{stats['nlist']} nprobe {stats['nprobe']}"
     print(f"{kind:>9} {size:>9,} images: build {build_s:.1f} s ({mode}); search p50 {ms(times, 50):.1f} ms,"
           f" p99 {ms(times, 99):.1f} ms; recall@10 {np.mean(recall):.4f} (min {min(recall):.1f});"
-          f" source first {first:.3f}; 2 threads p50 {two:.1f} ms; RSS +{grown:,.0f} MB;"
+          f" source first {first:.3f}; 2 threads p50 {two:.1f} ms; RSS {grown:+,.0f} MB;"
           f" foreign hits {leaks}", flush=True)
 
     fresh = data[:1].astype(np.float32)
@@ -202,7 +209,7 @@ def index_scale(kind: str, base: np.ndarray, size: int, queries: int, args: argp
         before = rss_mb()
         rebuilt = index.retrain([BENCH])
         print(f"{'':>9} retrain (rebuild of the {size:,}-image shard, index live): "
-              f"{time.perf_counter() - t0:.1f} s, RSS +{rss_mb() - before:,.0f} MB after; "
+              f"{time.perf_counter() - t0:.1f} s, RSS {rss_mb() - before:+,.0f} MB after; "
               f"rebuilt {rebuilt}; recall after {_recall(index, qs, truth):.4f}", flush=True)
     del index
 

@@ -82,10 +82,11 @@ class Hit(NamedTuple):
 class Sizing:
     """Thresholds and formulas that size a shard from its number of vectors `n`.
 
-    Defaults are what bench/ann.py measured on the synthetic 1280-d sets (2 cores):
-    exhaustive float16 search costs ~0.05 us per vector per query on 2 threads (0.5 ms
-    at 10k, 5 ms at 100k, ~50 ms at 1M), so exact search is kept while it is well
-    inside the 10k target of 3 ms even on a loaded machine, and IVF is used above.
+    Defaults are what bench/ann.py measured on the synthetic 1280-d sets (2 shared
+    cores): exhaustive float16 search on one thread costs ~0.1 us per vector (p50
+    1.0 ms at 10k, 3.8-4.4 ms at 30k, 6-9 ms at 50k, 13 ms at 100k, 110 ms at 1M),
+    so exact search is kept up to 30k, where it is still about the 10k target of
+    3 ms, and IVF (recall@10 0.9975-0.9995, 3-6 ms at 100k; 12-15 ms at 1M) above.
     """
 
     exact_max: int = 30_000  # above this an exact shard wants training
@@ -441,8 +442,17 @@ class _Shard:
             return
         _use_cores()
         lists = self.assign(ids, x)
-        self.index.add_core(len(ids), faiss.swig_ptr(x), faiss.swig_ptr(ids),
-                            faiss.swig_ptr(lists))
+        # add_core opens a parallel region even for one vector; on a busy machine
+        # waiting for the second thread made a 1-vector add take 20-25 ms, not 0.5.
+        single = len(ids) < 4096
+        if single:
+            faiss.omp_set_num_threads(1)
+        try:
+            self.index.add_core(len(ids), faiss.swig_ptr(x), faiss.swig_ptr(ids),
+                                faiss.swig_ptr(lists))
+        finally:
+            if single:
+                faiss.omp_set_num_threads(_thread_state.threads)
         self._set_parallel()
 
     def fill(self, list_no: int, ids: np.ndarray, codes: np.ndarray) -> None:
@@ -790,8 +800,8 @@ class AnnIndex:
         """Rebuild the shards of `org_ids` (default: those `retrain_reasons` names),
         each sized for its current count, on this thread; each new shard is swapped in
         when done. Searches and writes go on meanwhile. Returns the organizations
-        rebuilt. Takes ~90 s for 1M vectors on 2 cores and, while it runs, memory for
-        a second copy of the shard."""
+        rebuilt. Took 86 s for 1M vectors on 2 cores (296 s on a loaded machine) and,
+        while it runs, memory for a second copy of the shard (~2.6 GB at 1M)."""
         targets = list(self.retrain_reasons()) if org_ids is None else list(org_ids)
         done = []
         for org in targets:
