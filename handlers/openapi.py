@@ -33,7 +33,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/{model}"
 #: The first path segment of a sub-resource that has a tag of its own.
 SUB_RESOURCES = {"variants": "Variants", "translations": "Translations", "media": "Media",
-                 "stock": "Stock", "image-search": "Image search"}
+                 "stock": "Stock", "image-search": "Image search", "similar": "Image search"}
 TAGS = {"products": "Products", "categories": "Categories", "channels": "Channels",
         "product-attributes": "Attributes", "brands": "Brands", "suppliers": "Suppliers",
         "vat-rates": "VAT rates", "warehouses": "Warehouses", "openapi.json": "Documentation",

@@ -777,6 +777,43 @@ class AnnIndex:
         shard.finish_fill()
         return shard
 
+    def load_shard(self, org_id: int, chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                   state: TrainingState | None = None) -> int:
+        """Fill organization `org_id`'s shard from chunks of (media ids, product ids,
+        float16 or float32 rows) without holding them all at once: the start-up path
+        from the store, whose memory peak is the index plus one chunk. With `state` (its
+        stored centroids) the shard is an IVF one, each row assigned to its nearest
+        centroid; without, it is exhaustive (and `retrain_reasons` asks for training
+        once it is past `Sizing.exact_max`). Answers how many rows it holds. Meant for
+        an index that is not searched yet (it takes the write lock only to swap in)."""
+        _use_cores()
+        shard = _Shard(org_id, self.dim, self.sizing, state, bulk=True)
+        held: list[tuple[np.ndarray, np.ndarray]] = []
+        for ids, prods, rows in chunks:
+            ids = np.ascontiguousarray(ids, np.int64)
+            if not len(ids):
+                continue
+            if rows.shape[1] != self.dim:
+                raise ValueError(f"vectors must have {self.dim} dimensions")
+            if shard.exact:
+                lists = _hash_lists(ids, shard.nlist)
+            else:
+                lists = shard.quantizer.search(np.ascontiguousarray(rows, np.float32), 1)[1][:, 0]
+            codes = np.ascontiguousarray(rows, np.float16).view(np.uint8)
+            order = np.argsort(lists, kind="stable")
+            starts = np.searchsorted(lists[order], np.arange(shard.nlist + 1))
+            for list_no in range(shard.nlist):
+                sel = order[starts[list_no]:starts[list_no + 1]]
+                if len(sel):
+                    shard.fill(list_no, np.ascontiguousarray(ids[sel]), np.ascontiguousarray(codes[sel]))
+            held.append((ids, np.ascontiguousarray(prods, np.int64)))
+        shard.finish_fill()
+        with self._lock.write():
+            self._shards[org_id] = shard
+            for ids, prods in held:
+                self._ids.set_many(ids, np.full(len(ids), org_id, np.int64), prods)
+        return shard.count
+
     def training_states(self) -> dict[int, TrainingState]:
         """Centroids and training figures of every trained shard: with the float16
         vectors, all `build(..., trained=...)` needs to start without k-means."""
