@@ -189,7 +189,7 @@ def _use_cores() -> None:
         faiss.omp_set_num_threads(_thread_state.threads)
 
 
-def _release_free_memory() -> None:
+def release_free_memory() -> None:
     """Hand freed heap pages back to the OS (glibc's malloc_trim) after a shard was
     dropped: its inverted lists are many blocks of ~1 MB that glibc keeps on its heap
     rather than unmapping: three retrains of a 100k-image shard left RSS 370-530 MB
@@ -879,7 +879,7 @@ class AnnIndex:
                 self._replay(new, journal.ops)
                 self._shards[org] = new
             del old, new
-            _release_free_memory()
+            release_free_memory()
             return True
         finally:
             with self._lock.write():

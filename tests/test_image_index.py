@@ -4,13 +4,17 @@ backup copy, and similar products and near-duplicates over HTTP."""
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image, ImageOps
 
 from search.ann import Sizing
+from search.demo import photos
+from search.pipeline import NEAR_DUPLICATE
 from search.vectors import ImageIndex, add_embeddings, index_model
 from store.backup import backup
 from store.db import Database, open_database
@@ -168,17 +172,27 @@ async def test_similar_products_look_alike_and_leave_out_the_product_and_archive
     assert bad.code == 400 and bad.error == "limit: must be between 1 and 50"
 
 
+def padded_copy(image: Image.Image) -> bytes:
+    """The same photo as another shop would send it: on a white margin, re-encoded."""
+    out = io.BytesIO()
+    ImageOps.expand(image, border=image.width // 10, fill="white").save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 async def test_adding_a_near_identical_image_names_the_other_product(
         api: Any, other_api: Any, db: Database, org_id: int, other_org_id: int) -> None:
+    photo = photos.product_photo("Mug", "Navy", 5)
     first = store_product(db, org_id, "Mug", "MUG-1")
     twin = store_product(db, org_id, "Mug again", "MUG-2")
     theirs = store_product(db, other_org_id, "Their mug", "THEIR-1")
-    assert (await upload(other_api, theirs, draw(61))).data["near_duplicates"] == []
-    added = await upload(api, first, draw(61))
+    assert (await upload(other_api, theirs, photo)).data["near_duplicates"] == []
+    added = await upload(api, first, photo)
     assert added.code == 201 and added.data["near_duplicates"] == []  # theirs is not seen
-    other_look = await upload(api, first, draw(62))
-    assert other_look.data["near_duplicates"] == []  # its own product does not count
-    again = await upload(api, twin, draw(61, (400, 300), "JPEG", quality=80))
-    duplicates = again.data["near_duplicates"]
-    assert [p["id"] for p in duplicates] == [first] and duplicates[0]["score"] >= 0.95
+    again = await upload(api, first, photo)
+    assert again.data["near_duplicates"] == []  # its own product does not count
+    boots = await upload(api, twin, photos.product_photo("Boots", "Red", 9))
+    assert boots.data["near_duplicates"] == []
+    copy = await upload(api, twin, padded_copy(photos.draw_product("Mug", "Navy", 5)))
+    duplicates = copy.data["near_duplicates"]
+    assert [p["id"] for p in duplicates] == [first] and duplicates[0]["score"] >= NEAR_DUPLICATE
     assert duplicates[0]["sku"] == "MUG-1"
