@@ -438,3 +438,43 @@ def test_the_sections_fit_a_phone(phone: Any, site: Any) -> None:
     page.get_by_role("dialog").get_by_label("SKU").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(ARTIFACTS / "product-variant-dialog-phone.png"))  # what the phone shows
+
+
+# ---- issue 13: whole photos, inherited prices, languages on a phone --------------------
+
+WIDE = {"width": 1440, "height": 900}
+
+FRAMED = """() => [...document.querySelectorAll('.media-tile')].map((tile) => {
+    const frame = tile.querySelector('.media-frame').getBoundingClientRect();
+    const image = tile.querySelector('.media-frame img');
+    const box = image.getBoundingClientRect();
+    return { alt: image.alt, fit: getComputedStyle(image).objectFit,
+             frame: [frame.left, frame.top, frame.right, frame.bottom],
+             image: [box.left, box.top, box.right, box.bottom] };
+})"""
+
+
+def assert_whole_images(page: Any) -> None:
+    """Every tile's image box lies inside its frame and scales the photo to fit (contain)."""
+    for tile in page.evaluate(FRAMED):
+        (fl, ft, fr, fb), (il, it, ir, ib) = tile["frame"], tile["image"]
+        assert tile["fit"] == "contain", tile
+        assert il >= fl - 0.5 and it >= ft - 0.5 and ir <= fr + 0.5 and ib <= fb + 0.5, \
+            f"{tile['alt']}: the image {tile['image']} reaches out of its frame {tile['frame']}"
+
+
+def test_media_tiles_show_the_whole_photo(page: Any, phone: Any, site: Any) -> None:
+    product = make_product(site, "MED-FIT")
+    for colour, alt, size in (((200, 40, 40), "Tall", (300, 420)), ((40, 160, 60), "Wide", (480, 200)),
+                              ((40, 60, 200), "Square", (400, 400))):
+        site.call("POST", f"/api/products/{product['id']}/media", form={
+            "file": (f"{alt}.png", picture(colour, size), "image/png"), "alt_text": alt})
+    for tab, name in ((page, "product-media-whole"), (phone, "product-media-whole-phone")):
+        if tab is page:
+            tab.set_viewport_size(WIDE)
+        tab.goto(f"/#/products/{product['id']}")
+        tab.locator(".media-tile").first.scroll_into_view_if_needed()
+        wait_for_tiles(tab, 3)
+        assert_whole_images(tab)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        tab.locator(".media-grid").screenshot(path=str(ARTIFACTS / f"{name}.png"))
