@@ -108,3 +108,46 @@ def test_images_may_come_only_from_here_and_the_public_media_url(site: Any) -> N
     images = next(part for part in headers["Content-Security-Policy"].split("; ")
                   if part.startswith("img-src"))
     assert images == f"img-src 'self' data: blob: {site.url}"
+
+
+# ---- issue 13: the sign-in help, the API reference's icon and its key ------------------
+
+WIDE = {"width": 1440, "height": 900}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_the_sign_in_help_shows_the_commands_as_code(signed_out_page: Any, browser: Any, site: Any) -> None:
+    page = signed_out_page
+    page.set_viewport_size(WIDE)
+    page.goto("/")
+    hint = page.locator(".signin-form .hint")
+    expect(hint.locator("code")).to_have_text(["micropim serve --demo", "micropim create-key --org NAME"])
+    assert "`" not in hint.inner_text()
+    assert hint.locator("code").first.evaluate("c => getComputedStyle(c).fontFamily").startswith("ui-monospace")
+    screenshot(page, "sign-in-help")
+    phone = browser.new_context(base_url=site.url, **PHONE)
+    try:
+        tab = phone.new_page()
+        tab.goto("/")
+        expect(tab.locator(".signin-form .hint code")).to_have_count(2)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(tab, "sign-in-help-phone")
+    finally:
+        phone.close()
+
+
+def test_the_api_reference_has_an_icon_and_asks_for_no_missing_file(signed_out_page: Any, site: Any) -> None:
+    page = signed_out_page
+    page.set_viewport_size(WIDE)
+    answers: list[tuple[int, str]] = []
+    page.on("response", lambda response: answers.append((response.status, response.url)))
+    page.goto("/docs")
+    page.locator(".swagger-ui .info").wait_for()
+    icon = page.locator("link[rel=icon]")
+    assert icon.get_attribute("href") == "/ui/icon.svg"
+    page.wait_for_function("() => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/ui/icon.svg'))")
+    status, headers, body = fetch(site.url + "/ui/icon.svg")
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml") and body.startswith(b"<svg")
+    assert (200, site.url + "/ui/icon.svg") in answers
+    assert [answer for answer in answers if answer[0] >= 400] == []
+    screenshot(page, "docs-icon")

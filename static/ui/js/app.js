@@ -140,8 +140,9 @@ function showSignIn(notice) {
   const button = h('button', { class: 'btn btn-primary btn-block', type: 'submit' }, 'Sign in');
   const problem = h('p', { class: 'alert alert-error', role: 'alert', hidden: !notice }, notice || '');
   const form = h('form', { class: 'signin-form', novalidate: true },
-    field('API key', input, 'Printed by `micropim serve --demo` or `micropim create-key --org NAME`. '
-      + 'It stays in this browser tab only and is forgotten when you close it.'),
+    field('API key', input, ['Printed by ', h('code', {}, 'micropim serve --demo'), ' or ',
+      h('code', {}, 'micropim create-key --org NAME'),
+      '. It stays in this browser tab only and is forgotten when you close it.']),
     problem,
     button);
   form.addEventListener('submit', async (event) => {

@@ -157,8 +157,8 @@ export async function render(view, ctx) {
       return h('div', {},
         errorBox(error, () => search()),
         h('p', { class: 'muted small' },
-          'The image index was built with another model. An administrator can rebuild it with '
-          + '`micropim reindex`; searching works again once that is done.'));
+          'The image index was built with another model. An administrator can rebuild it with ',
+          h('code', {}, 'micropim reindex'), '; searching works again once that is done.'));
     }
     return errorBox(error, error.status && error.status < 500 ? null : () => search());
   }
