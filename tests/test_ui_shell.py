@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from typing import Any
@@ -151,3 +152,62 @@ def test_the_api_reference_has_an_icon_and_asks_for_no_missing_file(signed_out_p
     assert (200, site.url + "/ui/icon.svg") in answers
     assert [answer for answer in answers if answer[0] >= 400] == []
     screenshot(page, "docs-icon")
+
+
+# A docs tab starts without the key, as in a browser that gives a new tab an empty
+# session storage (the fixtures' own script puts the key in every tab of the context).
+DOCS_TAB_STARTS_EMPTY = "if (location.pathname === '/docs') sessionStorage.removeItem('micropim.key');"
+
+
+def docs_key(tab: Any) -> str:
+    """The key Swagger UI sends with "Try it out", or "" when it has none."""
+    return str(tab.evaluate("""() => {
+        const found = window.micropimDocs && window.micropimDocs.authSelectors.authorized();
+        const entry = found && found.toJS().ApiKey;
+        return (entry && entry.value) || '';
+    }"""))
+
+
+def open_reference(page: Any, link: Any) -> Any:
+    with page.context.expect_page() as popup:
+        link.click()
+    docs = popup.value
+    docs.wait_for_load_state()
+    return docs
+
+
+def test_the_api_reference_opens_in_a_new_tab_with_the_key_handed_over_not_in_its_address(
+        page: Any, phone: Any, site: Any) -> None:
+    page.set_viewport_size(WIDE)
+    page.context.add_init_script(DOCS_TAB_STARTS_EMPTY)
+    page.goto("/#/categories")
+    page.get_by_role("heading", name="Categories", exact=True).wait_for()
+    sent: list[str] = []
+    page.context.on("request", lambda request: sent.append(request.url))
+    docs = open_reference(page, page.get_by_role("link", name="API reference"))
+    expect(docs.locator("#key-note")).to_have_text(re.compile("^Using the API key of your web UI session"))
+    assert docs_key(docs) == site.key
+    assert docs.url == site.url + "/docs" and not [url for url in sent if site.key in url]
+    assert docs.evaluate("sessionStorage.getItem('micropim.key')") == site.key  # a reload keeps it
+    assert page.url.endswith("#/categories") and page.evaluate("sessionStorage.getItem('micropim.key')") == site.key
+    screenshot(docs, "docs-signed-in")
+
+    # On a phone the link is in the menu; the menu closes behind the new tab.
+    phone.context.add_init_script(DOCS_TAB_STARTS_EMPTY)
+    phone.goto("/#/products")
+    phone.get_by_role("button", name="Menu").click()
+    docs = open_reference(phone, phone.get_by_role("link", name="API reference"))
+    expect(docs.locator("#key-note")).to_have_text(re.compile("^Using the API key of your web UI session"))
+    assert docs_key(docs) == site.key
+    expect(phone.get_by_role("link", name="API reference")).to_be_hidden()
+    screenshot(docs, "docs-signed-in-phone")
+
+
+def test_a_docs_tab_nobody_opened_takes_no_key_from_a_message(signed_out_page: Any) -> None:
+    page = signed_out_page
+    page.goto("/docs")
+    expect(page.locator("#key-note")).to_have_text(re.compile("press “Authorize”"))
+    page.evaluate("window.postMessage({ type: 'micropim:key', key: 'mpk_from-someone' }, '*')")
+    page.wait_for_timeout(300)
+    assert docs_key(page) == ""
+    assert page.evaluate("sessionStorage.getItem('micropim.key')") is None
