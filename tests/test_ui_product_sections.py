@@ -478,3 +478,41 @@ def test_media_tiles_show_the_whole_photo(page: Any, phone: Any, site: Any) -> N
         assert_whole_images(tab)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         tab.locator(".media-grid").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_a_variant_without_a_price_shows_the_products_as_inherited(page: Any, phone: Any, site: Any) -> None:
+    axis = make_axis(site)
+    product = make_product(site, "VAR-INH")  # 24.90
+    for sku, size, price in (("S", "S", None), ("M", "M", "26.50")):
+        site.call("POST", f"/api/products/{product['id']}/variants", {
+            "sku": f"{product['sku']}-{sku}", "price": price, "attributes": {axis["code"]: size}})
+    for tab, name in ((page, "product-variants-inherited"), (phone, "product-variants-inherited-phone")):
+        if tab is page:
+            tab.set_viewport_size(WIDE)
+        tab.goto(f"/#/products/{product['id']}")
+        rows = tab.locator(".variants-table tbody tr")
+        expect(rows).to_have_count(2)
+        inherited = rows.nth(0).locator("[data-label=Price] .price-inherited")
+        expect(inherited).to_have_attribute("title", "Inherited from the product")
+        expect(inherited).to_contain_text("24.90")
+        expect(inherited.locator(".visually-hidden")).to_have_text(" (inherited from the product)")
+        assert "—" not in rows.nth(0).locator("[data-label=Price]").inner_text()
+        muted = tab.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--muted').trim()")
+        assert muted == "#5d6677"
+        expect(inherited).to_have_css("color", "rgb(93, 102, 119)")  # --muted: greyed
+        # No tooltip on a touch screen: the phone's card says it in words.
+        note = inherited.locator(".inherited-note")
+        if tab is phone:
+            expect(note).to_be_visible()
+        else:
+            expect(note).to_be_hidden()
+        own = rows.nth(1).locator("[data-label=Price]")
+        expect(own).to_contain_text("26.50")
+        expect(own.locator(".price-inherited")).to_have_count(0)
+        tab.locator(".variants-section").scroll_into_view_if_needed()
+        tab.locator(".variants-section").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    # The dialog says what an empty price means.
+    page.get_by_role("button", name=f"Edit {product['sku']}-S").click()
+    price = page.get_by_role("dialog").get_by_label("Price (EUR)", exact=True)
+    expect(price).to_have_attribute("placeholder", "24.90")
+    expect(page.get_by_role("dialog").get_by_text("Empty: the product's price.")).to_be_visible()
