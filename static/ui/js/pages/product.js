@@ -163,11 +163,14 @@ function choiceField(fields, name, label, choices, { hint, blank = null, numeric
 
 // ---- attributes ---------------------------------------------------------------------------
 
+/** "Capacity (ml)": an attribute's name with its unit. */
+const attributeLabel = (definition) => `${definition.name}${definition.unit ? ` (${definition.unit})` : ''}`;
+
 /** One control for an attribute definition, by its type (store/attributes.py's rules). */
 function attributeField(fields, definition) {
   const { code, type } = definition;
   const name = `attributes.${code}`;
-  const label = `${definition.name}${definition.unit ? ` (${definition.unit})` : ''}${definition.is_required ? ' *' : ''}`;
+  const label = `${attributeLabel(definition)}${definition.is_required ? ' *' : ''}`;
   const hint = definition.is_variant_axis ? 'Variant axis: variants set their own value.' : null;
   const pickRaw = (p) => ((p.attributes || {})[code] ?? null);
   const spec = { name, attribute: code };
@@ -527,9 +530,7 @@ class ProductPage {
           refs.vatRates.map((v) => [v.id, `${v.name} · ${Number(v.rate)}% (${v.country_code})`]),
           { blank: '— None —', numeric: true, pickValue: (p) => (p.vat_rate ? p.vat_rate.id : null) }))));
 
-    const attributes = card('Attributes', refs.attributes.length
-      ? h('div', { class: 'form-grid' }, refs.attributes.map((definition) => attributeField(fields, definition)))
-      : h('p', { class: 'muted' }, 'No attributes are defined for this organization yet.'));
+    const attributes = card('Attributes', this.attributesBody());
     this.legacy = h('div', { class: 'legacy-attributes' });
     attributes.append(this.legacy);
 
@@ -603,6 +604,71 @@ class ProductPage {
     return form;
   }
 
+  /** The attributes card: a field for each attribute the product has a value for and
+   *  for each required one; the others wait in the "Add attribute" picker (a T-shirt has
+   *  no use for "Capacity (ml)"). Every field is built at the start, hidden until it is
+   *  used, so that Save, Discard and the unsaved-changes check treat them all alike. */
+  attributesBody() {
+    const { fields, refs } = this;
+    this.attributeSlots = [];
+    if (!refs.attributes.length) return h('p', { class: 'muted' }, 'No attributes are defined for this organization yet.');
+    this.attributeSlots = refs.attributes.map((definition) => {
+      const node = attributeField(fields, definition);
+      node.hidden = !definition.is_required;
+      return { definition, node, entry: fields[fields.length - 1] };
+    });
+    this.attributeNone = h('p', { class: 'muted small attribute-none' }, 'No attribute values yet.');
+    this.attributePicker = h('select', { id: 'f-add-attribute', 'aria-describedby': 'f-add-attribute-hint' });
+    this.attributePicker.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault(); // not the form's submit: Enter adds the chosen attribute
+        this.addAttribute();
+      }
+    });
+    this.attributeAdder = h('div', { class: 'attribute-add' },
+      h('label', { for: 'f-add-attribute' }, 'Add attribute'),
+      h('div', { class: 'attribute-add-row' }, this.attributePicker,
+        h('button', { type: 'button', class: 'btn', onclick: () => this.addAttribute() }, 'Add')),
+      h('p', { class: 'hint', id: 'f-add-attribute-hint' }, 'Only the attributes this product has values for are shown.'));
+    this.refreshAttributePicker();
+    return [h('div', { class: 'form-grid' }, this.attributeSlots.map((slot) => slot.node)), this.attributeNone,
+      this.attributeAdder];
+  }
+
+  /** Show the fields of the attributes `product` has values for (someone may have set
+   *  one meanwhile); a field once shown stays, even when its value is cleared. */
+  showUsedAttributes(product) {
+    if (!this.attributeSlots.length) return;
+    for (const slot of this.attributeSlots) {
+      if (slot.node.hidden && slot.entry.pick(product) !== null) slot.node.hidden = false;
+    }
+    this.refreshAttributePicker();
+  }
+
+  refreshAttributePicker() {
+    const waiting = this.attributeSlots.filter((slot) => slot.node.hidden)
+      .sort((a, b) => attributeLabel(a.definition).localeCompare(attributeLabel(b.definition)));
+    const chosen = this.attributePicker.value;
+    replace(this.attributePicker, option('', 'Choose an attribute…'),
+      waiting.map((slot) => option(slot.definition.code, attributeLabel(slot.definition), slot.definition.code === chosen)));
+    this.attributeAdder.hidden = !waiting.length;
+    this.attributeNone.hidden = this.attributeSlots.some((slot) => !slot.node.hidden);
+  }
+
+  /** "Add attribute": show the chosen attribute's field and put the focus in it. */
+  addAttribute() {
+    const slot = this.attributeSlots.find((item) => item.definition.code === this.attributePicker.value);
+    if (!slot) {
+      this.attributePicker.focus();
+      return;
+    }
+    slot.node.hidden = false;
+    this.attributePicker.value = '';
+    this.refreshAttributePicker();
+    const control = slot.node.querySelector('input, select, textarea, [tabindex]');
+    if (control) control.focus();
+  }
+
   /** Attribute values the product holds without a definition (older data), shown so
    *  that they are not invisible; the API lets them be removed only. */
   showLegacy(product) {
@@ -637,6 +703,7 @@ class ProductPage {
       entry.baseline = value;
     }
     this.showLegacy(product);
+    this.showUsedAttributes(product);
     title(product.name);
     if (this.header) this.renderHeader();
     if (this.stateText) this.showState();
