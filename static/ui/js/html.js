@@ -36,10 +36,27 @@ export function safeHref(value) {
 const escapeText = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const escapeAttribute = (text) => escapeText(text).replace(/"/g, '&quot;');
 
+// The page's Content-Security-Policy allows no inline style, and the browser reports
+// each style attribute and <style> element it parses, even in an inert document where
+// nothing is ever applied. Both are dropped anyway, so before parsing they are renamed
+// (a data-inert-style attribute, an <xmp> element: dropped just the same) and the
+// console stays quiet. Quoted attribute values are left as they are.
+const START_TAG_OR_STYLE_END = /<([A-Za-z][^\s/>"']*)((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/style(?=[\s/>])/gi;
+const STYLE_ATTRIBUTE = /("[^"]*"|'[^']*')|(\s)style(?=[\s=/>]|$)/gi;
+
+function quietStyles(text) {
+  return text.replace(START_TAG_OR_STYLE_END, (whole, name, rest) => {
+    if (name === undefined) return '</xmp';
+    const attributes = rest.replace(STYLE_ATTRIBUTE, (part, quoted, space) => (quoted ? part : `${space}data-inert-style`));
+    return `<${name.toLowerCase() === 'style' ? 'xmp' : name}${attributes}>`;
+  });
+}
+
 /** An inert document of `text`, in the body from its first character (so that leading
  *  spaces stay, as the server keeps them). */
 function parse(text) {
-  return new DOMParser().parseFromString(`<!doctype html><body>${String(text).replace(/\0/g, '')}`, 'text/html');
+  const source = quietStyles(String(text).replace(/\0/g, ''));
+  return new DOMParser().parseFromString(`<!doctype html><body>${source}`, 'text/html');
 }
 
 /** The allowed part of `parent`'s children, as HTML text. */

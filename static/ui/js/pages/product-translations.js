@@ -7,6 +7,8 @@ import { api, ApiError } from '../api.js';
 import {
   clearFieldErrors, confirmDialog, errorBox, errorText, field, h, replace, showFieldError, spinner, toast,
 } from '../ui.js';
+import { plainText } from '../html.js';
+import { richTextField } from '../rich-text.js';
 import { remember, sectionGone } from './product-sections-common.js';
 
 const COMMON = [
@@ -16,7 +18,7 @@ const COMMON = [
 const FIELDS = [
   { name: 'name', label: 'Name', max: 255 },
   { name: 'short_description', label: 'Short description', max: 2000, area: 3 },
-  { name: 'description', label: 'Description', max: 65535, area: 5 },
+  { name: 'description', label: 'Description', max: 65535, area: 5, rich: true },
   { name: 'slug', label: 'Slug', max: 200, hint: 'Empty: made from the translated name.' },
 ];
 // The same shape the server accepts (README "Translations"); it has the last word.
@@ -229,24 +231,39 @@ class TranslationsSection {
     const controls = {};
     const form = h('form', { class: 'translation-form', novalidate: true, lang: locale });
     const fields = FIELDS.map((spec) => {
-      const reference = this.product[spec.name] || '';
-      const attrs = {
-        name: spec.name, maxlength: spec.max, autocomplete: 'off',
-        value: typed ? typed[spec.name] || '' : translation[spec.name] || '',
-        placeholder: spec.area ? '' : reference,
-      };
-      const control = spec.area ? h('textarea', { ...attrs, rows: spec.area }) : h('input', { type: 'text', ...attrs });
+      // The default text for reference: a description's words, not its HTML.
+      const reference = spec.rich ? plainText(this.product[spec.name] || '') : this.product[spec.name] || '';
+      const value = typed ? typed[spec.name] || '' : translation[spec.name] || '';
+      const label = `${spec.label} (${locale})`;
+      let control;
+      let wrapper;
+      let after;
+      if (spec.rich) {
+        const editor = richTextField(label, { name: spec.name, rows: spec.area, hint: spec.hint, lang: locale });
+        editor.set(value);
+        // The same face as the other controls: .value, .focus().
+        control = { get value() { return editor.get(); }, set value(text) { editor.set(text); }, focus: () => editor.focus() };
+        wrapper = editor.node;
+        after = wrapper.querySelector('.rte').nextSibling;
+      } else {
+        const attrs = {
+          name: spec.name, maxlength: spec.max, autocomplete: 'off', value, placeholder: spec.area ? '' : reference,
+        };
+        control = spec.area ? h('textarea', { ...attrs, rows: spec.area }) : h('input', { type: 'text', ...attrs });
+        wrapper = field(label, control, spec.hint);
+        after = control.nextSibling;
+      }
       controls[spec.name] = control;
-      control.addEventListener('input', () => {
+      wrapper.addEventListener('input', (event) => {
+        if (event.target.closest('.rte-link')) return; // the link address being typed, not the text
         this.dirty = true;
         const values = Object.fromEntries(Object.entries(controls).map(([name, node]) => [name, node.value]));
         remember(drafts, this.product.id, { locale, isNew, values });
       });
-      const wrapper = field(`${spec.label} (${locale})`, control, spec.hint);
       if (reference) {
         wrapper.insertBefore(h('p', { class: 'translation-reference' },
           h('span', { class: 'translation-reference-label' }, 'Default: '),
-          h('span', { lang: '' }, reference)), control.nextSibling);
+          h('span', { lang: '' }, reference)), after);
       }
       return wrapper;
     });

@@ -12,6 +12,7 @@ import {
   clearFieldErrors, confirmDialog, dateTime, decimalText, emptyState, errorText, field, h, option, replace,
   showFieldError, statusBadge, textInput, title, toast,
 } from '../ui.js';
+import { editorValue, richTextField } from '../rich-text.js';
 import * as media from './product-media.js';
 import * as translations from './product-translations.js';
 import * as variants from './product-variants.js';
@@ -118,6 +119,21 @@ function longText(fields, name, label, rows, hint) {
   const area = h('textarea', { name, rows });
   bind(fields, { name, pick: (p) => p[name] ?? '', get: () => area.value, set: (v) => { area.value = v ?? ''; } });
   return field(label, area, hint);
+}
+
+/** The description: formatted text, saved as sanitised HTML (rich-text.js). A stored
+ *  text that sanitises to the same HTML counts as unchanged, so that an older
+ *  description the editor tidies is not sent back unasked. */
+function richText(fields, name, label, rows) {
+  const editor = richTextField(label, { name, rows });
+  bind(fields, {
+    name,
+    pick: (p) => p[name] ?? '',
+    get: () => editor.get(),
+    set: (value) => editor.set(value ?? ''),
+    same: (a, b) => a === b || editorValue(a) === editorValue(b),
+  });
+  return editor.node;
 }
 
 function moneyField(fields, name, label, hint) {
@@ -518,7 +534,7 @@ class ProductPage {
           attrs: { maxlength: 200, spellcheck: 'false' }, hint: 'Made from the name when left empty.',
         })),
         h('div', { class: 'span-2' }, longText(fields, 'short_description', 'Short description', 2)),
-        h('div', { class: 'span-2' }, longText(fields, 'description', 'Description', 6))));
+        h('div', { class: 'span-2' }, richText(fields, 'description', 'Description', 6))));
 
     const pricing = card('Pricing',
       h('div', { class: 'form-grid form-grid-3' },
