@@ -218,12 +218,12 @@ def test_stock_per_warehouse_is_saved(page: Any, site: Any) -> None:
     assert main.input_value() == "3"
     main.fill("7")
     page.get_by_label(f"Quantity in Depot {code}").fill("-2")
-    page.get_by_role("button", name="Save stock").click()
+    page.get_by_role("button", name="Save", exact=True).click()  # the page's one Save bar
     error = page.locator(f"#stock-{warehouse['id']}-error")
     expect(error).to_have_text("Enter a whole number of 0 or more.")
     page.get_by_label(f"Quantity in Depot {code}").fill("4")
-    save(page, "Save stock")
-    toast(page, "Stock saved.")
+    save(page)
+    toast(page, "Changes saved.")
     expect(page.locator(".product-stock .stock-total")).to_have_text("11 in stock")
 
     levels = {level["warehouse_id"]: level["quantity"]

@@ -129,3 +129,150 @@ def test_only_the_attributes_a_product_uses_are_shown_and_others_can_be_added(
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.locator(".card", has=phone.get_by_role("heading", name="Attributes")).screenshot(
         path=str(ARTIFACTS / "product-attributes-phone.png"))
+
+
+# ---- one save model: one Save bar for the whole product --------------------------------
+
+def boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def assert_toast_clear_of_save(page: Any, text: str) -> None:
+    toast = page.locator(".toast", has_text=text).first
+    toast.wait_for()
+    save, bar = page.get_by_role("button", name="Save", exact=True), page.locator(".save-bar")
+    toast_box, save_box, bar_box = toast.bounding_box(), save.bounding_box(), bar.bounding_box()
+    assert not boxes_overlap(toast_box, save_box), f"the toast {toast_box} covers Save {save_box}"
+    assert toast_box["y"] + toast_box["height"] <= bar_box["y"], "the toast covers the Save bar"
+
+
+def assert_bar_at_the_bottom(page: Any, height: int) -> None:
+    bar = page.locator(".save-bar").bounding_box()
+    assert bar is not None and abs(bar["y"] + bar["height"] - height) < 1, bar
+
+
+def test_one_save_bar_saves_the_fields_the_stock_and_a_translation_together(page: Any, site: Any) -> None:
+    page.set_viewport_size(WIDE)
+    product = make_product(site, "ONE", stock=3)
+    open_product(page, product)
+    save, discard = page.get_by_role("button", name="Save", exact=True), page.get_by_role("button", name="Discard")
+    expect(save).to_be_disabled()
+    expect(discard).to_be_disabled()
+    assert page.get_by_role("button", name="Save stock").count() == 0  # one Save for everything
+    assert_bar_at_the_bottom(page, 900)
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    assert_bar_at_the_bottom(page, 900)
+
+    # A change turns Save on; taking it back turns it off again.
+    price = page.get_by_label("Price", exact=True)
+    price.fill("31")
+    expect(save).to_be_enabled()
+    price.fill("30.00")
+    expect(save).to_be_disabled()
+
+    price.fill("32.50")
+    page.get_by_label("Quantity in Main warehouse").fill("8")
+    section = page.get_by_role("region", name="Translations")
+    section.get_by_role("button", name="German (de)").click()
+    section.get_by_label("Name (de)").fill("Leinenhemd")
+    expect(page.locator(".save-state")).to_have_text("Unsaved changes")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(f"{r.method} {r.url.split('/api/')[1]}") if r.method != "GET" else None)
+    save.click()
+    assert_toast_clear_of_save(page, "Changes saved.")
+    assert sent == [f"PATCH products/{product['id']}", f"PUT products/{product['id']}/stock",
+                    f"PUT products/{product['id']}/translations/de"], sent
+    expect(save).to_be_disabled()
+    stored = site.call("GET", f"/api/products/{product['id']}")
+    assert (stored["price"], stored["stock"]) == ("32.5000", 8)
+    assert site.call("GET", f"/api/products/{product['id']}/translations/de")["name"] == "Leinenhemd"
+    expect(section.get_by_role("tab", name="German (de)")).to_have_attribute("aria-selected", "true")
+    screenshot(page, "product-save-bar")
+
+    # A quantity the browser can tell is wrong: marked by its field, nothing is sent.
+    sent.clear()
+    quantity = page.get_by_label("Quantity in Main warehouse")
+    quantity.fill("-1")
+    page.get_by_label("Sale price").fill("99")  # above the price: the server says no
+    save.click()
+    expect(page.locator(f"#{quantity.get_attribute('id')}-error")).to_have_text("Enter a whole number of 0 or more.")
+    expect(quantity).to_be_focused()
+    assert sent == []
+
+    # The server refuses the fields: their error by its field, the stock is saved anyway.
+    quantity.fill("6")
+    with page.expect_response(lambda r: r.request.method == "PUT" and r.url.endswith("/stock")):
+        save.click()
+    sale = page.get_by_label("Sale price")
+    expect(page.locator(".field", has=sale).locator(".field-error")).to_have_text(
+        "sale_price: must not be greater than price")
+    expect(sale).to_be_focused()
+    field_box, bar_box = sale.bounding_box(), page.locator(".save-bar").bounding_box()
+    assert field_box["y"] + field_box["height"] <= bar_box["y"], "the marked field is under the Save bar"
+    assert_toast_clear_of_save(page, "The other changes were saved; the marked field was not.")
+    assert site.call("GET", f"/api/products/{product['id']}")["stock"] == 6
+    expect(page.locator(".save-state")).to_have_text("Unsaved changes")
+    expect(save).to_be_enabled()
+    screenshot(page, "product-save-bar-error")
+
+    # Discard puts every part back.
+    quantity.fill("2")
+    section.get_by_label("Name (de)").fill("Hemd")
+    discard.click()
+    expect(sale).to_have_value("")
+    expect(quantity).to_have_value("6")
+    expect(section.get_by_label("Name (de)")).to_have_value("Leinenhemd")
+    expect(save).to_be_disabled()
+
+
+def test_a_new_products_hint_goes_once_name_and_sku_are_filled(page: Any, phone: Any) -> None:
+    for tab, height in ((page, 900), (phone, 844)):
+        if tab is page:
+            tab.set_viewport_size(WIDE)
+        tab.goto("/#/products/new")
+        tab.get_by_role("heading", name="New product", level=1).wait_for()
+        state, create = tab.locator(".save-state"), tab.get_by_role("button", name="Create product")
+        expect(state).to_have_text("Name and SKU are required.")
+        expect(create).to_be_disabled()
+        tab.get_by_label("Name *").fill("Hint Test Mug")
+        expect(state).to_have_text("Name and SKU are required.")
+        expect(create).to_be_enabled()
+        tab.get_by_label("SKU *").fill(f"HINT-{tag()}")
+        expect(state).to_have_text("Not created yet.")
+        assert_bar_at_the_bottom(tab, height)
+        tab.get_by_label("SKU *").fill("")
+        expect(state).to_have_text("Name and SKU are required.")
+
+
+def test_on_a_phone_the_save_bar_and_the_language_tabs_are_whole(phone: Any, site: Any) -> None:
+    product = make_product(site, "PHW")
+    for locale, name in (("de", "Leinenhemd"), ("ro", "Cămașă de in")):
+        site.call("PUT", f"/api/products/{product['id']}/translations/{locale}", {"name": name})
+    page = phone
+    open_product(page, product)
+    state = page.locator(".save-state")
+    expect(state).to_have_text(re.compile(r"^All changes saved · "))
+    cut = state.evaluate("s => s.scrollWidth > s.clientWidth || s.scrollHeight > s.clientHeight")
+    box = state.bounding_box()
+    assert not cut and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    for button in ("Discard", "Save"):
+        found = page.get_by_role("button", name=button, exact=True).bounding_box()
+        assert found["x"] + found["width"] <= 390, button
+    assert_bar_at_the_bottom(page, 844)
+
+    tabs = page.get_by_role("region", name="Translations").get_by_role("tablist")
+    tabs.scroll_into_view_if_needed()
+    add = tabs.get_by_role("tab", name="+ Add language")
+    expect(add).to_have_text("+ Add language")
+    whole = tabs.evaluate("t => t.scrollWidth <= t.clientWidth")
+    add_box, list_box = add.bounding_box(), tabs.bounding_box()
+    assert whole and add_box["x"] + add_box["width"] <= list_box["x"] + list_box["width"] + 0.5, (add_box, list_box)
+    assert add.evaluate("b => b.scrollWidth <= b.clientWidth")
+
+    page.get_by_label("Price", exact=True).fill("33")
+    expect(state).to_have_text("Unsaved changes")
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert_toast_clear_of_save(page, "Changes saved.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "product-save-bar-phone.png"))

@@ -311,8 +311,8 @@ def test_add_a_german_translation_see_it_after_a_reload_and_delete_it(page: Any,
     assert "A sturdy cotton shirt." in section.inner_text()  # the default shown for reference
     name.fill("Robustes Baumwollhemd")
     section.get_by_label("Description (de)", exact=True).fill("Ein robustes Hemd aus Baumwolle.")
-    section.get_by_role("button", name="Add translation").click()
-    page.get_by_text("German translation saved.").wait_for()
+    page.get_by_role("button", name="Save", exact=True).click()  # the page's one Save bar
+    page.get_by_text("Changes saved.").wait_for()
 
     page.reload()
     tab = section.get_by_role("tab", name="German (de)")
@@ -350,7 +350,7 @@ def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: A
     section.get_by_role("button", name="Add", exact=True).click()
     section.get_by_label("Name (de-AT)").fill("Hemd")
     section.get_by_label("Slug (de-AT)").fill("hemd-at")  # another product shows it there
-    section.get_by_role("button", name="Add translation").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     slug = section.get_by_label("Slug (de-AT)")
     error = section.locator(f"#{slug.get_attribute('id')}-error")
     expect(error).to_have_text(re.compile(r"^slug: "))
@@ -362,7 +362,7 @@ def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: A
         raise AssertionError("the refused translation was stored")
 
     slug.fill("")
-    section.get_by_role("button", name="Add translation").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     section.get_by_role("tab", name=re.compile(r"\(de-AT\)$")).wait_for()
     assert site.call("GET", f"/api/products/{product['id']}/translations/de-AT")["name"] == "Hemd"
 
@@ -393,7 +393,7 @@ def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) 
     expect(section.get_by_label("Name (it)")).to_have_value("Camicia")
     expect(section.get_by_role("tab", name="Italian (it) · new")).to_have_attribute("aria-selected", "true")
     expect(section.get_by_role("tabpanel", name="Italian (it) · new")).to_be_visible()
-    section.get_by_role("button", name="Add translation").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     section.get_by_role("tab", name="Italian (it)", exact=True).wait_for()
     assert site.call("GET", f"/api/products/{product['id']}/translations/it")["name"] == "Camicia"
 
