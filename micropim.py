@@ -10,13 +10,16 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Sequence
 
 import peewee
+import tornado.netutil
 
 from handlers.app import Application
 from handlers.attributes import AttributeHandler, AttributeListHandler
@@ -47,15 +50,17 @@ from handlers.products import (
 )
 from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
-from handlers.server import LimitedHTTPServer, ServerLimits
+from handlers.server import LimitedHTTPServer, ServerLimits, default_max_connections
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
-from handlers.ui import UI_DIR, UIFileHandler, UIPageHandler
+from handlers.ui import UIFileHandler, UIPageHandler, missing_files, static_root
 from search.fetch import Fetcher
 from search.model import ImageModels
 from search.pipeline import Images
 from store.db import Database, open_database
 from store.urls import MediaUrls
+
+__version__ = "0.1.0"  # setup.cfg reads it from here: `micropim --version` and the wheel agree
 
 log = logging.getLogger("micropim")
 
@@ -76,13 +81,17 @@ class Settings:
     clock: Callable[[], float] = time.monotonic
     query_threads: int = 2
     image_model: str | None = None  # an operator's ONNX image model; None = built-in
+    # Where the built-in model is built once and kept; None: the user's cache directory
+    # (search.model.user_cache_dir), whatever database the server is pointed at.
+    model_cache: str | None = None
     # The model provider itself, when one is shared (tests load the model once per run);
-    # None: one made from `image_model`, the built-in model cached beside the database.
+    # None: one made from `image_model` and `model_cache`.
     image_models: ImageModels | None = None
 
 
 def routes() -> list[tuple[Any, ...]]:
     """The routing table: every API path and the handler that answers it."""
+    ui = os.path.join(static_root(), "ui")
     table: list[tuple[Any, ...]] = [
         (r"/api/products", ProductListHandler),
         (r"/api/products/barcode/([^/]+)", ProductBarcodeHandler),
@@ -112,8 +121,8 @@ def routes() -> list[tuple[Any, ...]]:
         # Public files, outside /api/: no key, no envelope (see handlers.media).
         (r"/media/(.*)", MediaFileHandler),
         # The web UI (static/ui/): its page at `/`, its files under `/ui/`; no key.
-        (r"/", UIPageHandler, {"path": UI_DIR}),
-        (r"/ui/(.*)", UIFileHandler, {"path": UI_DIR}),
+        (r"/", UIPageHandler, {"path": ui}),
+        (r"/ui/(.*)", UIFileHandler, {"path": ui}),
     ]
     for path, resource in (
         ("brands", "brands"),
@@ -133,7 +142,7 @@ def make_app(settings: Settings | None = None) -> Application:
     settings = settings or Settings()
     public_url = settings.public_url.rstrip("/")
     db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads)
-    models = settings.image_models or ImageModels(settings.image_model, _beside(settings.database))
+    models = settings.image_models or ImageModels(settings.image_model, settings.model_cache)
     fetcher = Fetcher(timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls)
     return Application(
         routes(),
@@ -143,13 +152,6 @@ def make_app(settings: Settings | None = None) -> Application:
         public_url=public_url,
         default_handler_class=NotFoundHandler,
     )
-
-
-def _beside(database: str) -> str | None:
-    """The directory of a database file: where the built-in image model is cached."""
-    if database == ":memory:":
-        return None
-    return os.path.dirname(os.path.abspath(database))
 
 
 # ---- command line --------------------------------------------------------------------
@@ -197,65 +199,91 @@ def _port(text: str) -> int:
     return value
 
 
+def _help(text: str, env: str, default: str) -> str:
+    """An option's help: what it does, the variable it also reads and its default, so
+    `--help` answers what happens when the option is left out."""
+    return f"{text} (env MICROPIM_{env}; default: {default})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="micropim", description="MicroPIM product information server.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="micropim", description="MicroPIM product information server.",
+                     epilog="`micropim COMMAND --help` lists a command's options.")
+    parser.add_argument("--version", action="version", version=f"micropim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                     parser_class=_Parser)
 
-    def db_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--db", default=_env("DB", "./micropim.db"),
-                         help="SQLite database file (env MICROPIM_DB; default ./micropim.db)")
+    def db_option(sub: argparse.ArgumentParser, *, created: bool) -> None:
+        what = "SQLite database file" + (", created and migrated if missing" if created
+                                         else ", which must exist (serve creates it)")
+        sub.add_argument("--db", default=_env("DB", "./micropim.db"), metavar="FILE",
+                         help=_help(what, "DB", "./micropim.db"))
 
-    serve = commands.add_parser("serve", help="run the HTTP server")
-    db_option(serve)
-    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"),
-                       help="address to listen on (env MICROPIM_HOST; default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=_env("PORT", "8080"),
-                       help="port to listen on (env MICROPIM_PORT; default 8080)")
-    serve.add_argument("--public-url", default=_env("PUBLIC_URL"),
-                       help="base URL clients reach this server at, used in media URLs "
-                            "(env MICROPIM_PUBLIC_URL; default http://HOST:PORT)")
-    serve.add_argument("--read-limit", type=_positive, default=_env("READ_LIMIT", "1200"),
-                       help="read requests per minute per client IP (env MICROPIM_READ_LIMIT)")
-    serve.add_argument("--write-limit", type=_positive, default=_env("WRITE_LIMIT", "300"),
-                       help="write requests per minute per client IP (env MICROPIM_WRITE_LIMIT)")
+    def model_options(sub: argparse.ArgumentParser, note: str) -> None:
+        sub.add_argument("--image-model", default=_env("IMAGE_MODEL"), metavar="PATH",
+                         help=_help("ONNX image model for image search instead of the built-in "
+                                    f"EfficientNet-Lite0{note}", "IMAGE_MODEL", "the built-in model"))
+        sub.add_argument("--model-cache", default=_env("MODEL_CACHE"), metavar="DIR",
+                         help=_help("directory the built-in model is built into once and kept in",
+                                    "MODEL_CACHE", "$XDG_CACHE_HOME/micropim, else ~/.cache/micropim"))
+
+    serve = commands.add_parser("serve", help="run the HTTP server (creates the database on first start)",
+                                description="Run the HTTP server: the REST API, the web UI at / "
+                                            "and the API reference at /docs.")
+    db_option(serve, created=True)
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), metavar="H",
+                       help=_help("address to listen on", "HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=_port, default=_env("PORT", "8080"), metavar="N",
+                       help=_help("port to listen on", "PORT", "8080"))
+    serve.add_argument("--public-url", default=_env("PUBLIC_URL"), metavar="URL",
+                       help=_help("base URL clients reach this server at, used in media URLs",
+                                  "PUBLIC_URL", "http://HOST:PORT"))
+    serve.add_argument("--read-limit", type=_positive, default=_env("READ_LIMIT", "1200"), metavar="N",
+                       help=_help("read requests (GET, HEAD) per minute per client IP",
+                                  "READ_LIMIT", "1200"))
+    serve.add_argument("--write-limit", type=_positive, default=_env("WRITE_LIMIT", "300"), metavar="N",
+                       help=_help("write requests per minute per client IP", "WRITE_LIMIT", "300"))
     serve.add_argument("--allow-private-urls", action="store_true", default=None,
-                       help="let media URLs point at loopback/private hosts "
-                            "(env MICROPIM_ALLOW_PRIVATE_URLS; tests and intranets only)")
+                       help=_help("let media URLs point at loopback and private hosts (tests and "
+                                  "intranets only)", "ALLOW_PRIVATE_URLS", "off"))
     serve.add_argument("--trust-proxy", action="store_true", default=None,
-                       help="take the client IP from X-Forwarded-For/X-Real-Ip "
-                            "(env MICROPIM_TRUST_PROXY; only behind your own reverse proxy)")
+                       help=_help("take the client IP from X-Forwarded-For/X-Real-Ip (only behind "
+                                  "your own reverse proxy)", "TRUST_PROXY", "off"))
     serve.add_argument("--access-log", action="store_true", default=None,
-                       help="log every request, not only failed ones (env MICROPIM_ACCESS_LOG)")
-    serve.add_argument("--image-model", default=_env("IMAGE_MODEL"),
-                       help="ONNX image model to use for image search instead of the built-in "
-                            "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL)")
-    serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"),
-                       help="open connections at most, past it new ones get a 503 (env "
-                            "MICROPIM_MAX_CONNECTIONS; default from the file-descriptor limit)")
+                       help=_help("log every request, not only failed ones", "ACCESS_LOG",
+                                  "off (only 4xx and 5xx are logged)"))
+    model_options(serve, "")
+    serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"), metavar="N",
+                       help=_help("open connections at most; past it a new one is answered 503",
+                                  "MAX_CONNECTIONS", f"from the file-descriptor limit, {default_max_connections()} here"))
     serve.add_argument("--demo", action="store_true", default=None,
-                       help="create the demo catalog if missing and print an API key for it "
-                            "(env MICROPIM_DEMO)")
+                       help=_help("create the demo catalog if missing and print an API key for it",
+                                  "DEMO", "off"))
 
-    key = commands.add_parser("create-key", help="create an API key for an organization")
-    db_option(key)
-    key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
-                     help="organization name, created if new (env MICROPIM_ORG)")
+    key = commands.add_parser("create-key", help="create an API key for an organization",
+                              description="Create the organization if new and an API key for it; "
+                                          "stdout's last line is the key alone.")
+    db_option(key, created=False)
+    key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
+                     help=_help("organization name, created if new", "ORG", "none, required"))
 
-    reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)")
-    db_option(reindex)
-    reindex.add_argument("--image-model", default=_env("IMAGE_MODEL"),
-                         help="ONNX image model to index with instead of the built-in "
-                              "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL); serve must use the same")
+    reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)",
+                                  description="Rebuild every image embedding with the given model.")
+    db_option(reindex, created=False)
+    model_options(reindex, "; serve must use the same")
 
-    backup = commands.add_parser("backup", help="write a consistent copy of the database")
+    backup = commands.add_parser("backup", help="write a consistent copy of the database",
+                                 description="Write a consistent copy of the database, safe while "
+                                             "serve runs.")
     backup.add_argument("dest", help="file to write the copy to (replaced if it exists)")
-    db_option(backup)
+    db_option(backup, created=False)
     return parser
 
 
-def _open(path: str, create: bool = True) -> Database:
-    if not create and not os.path.exists(path):
-        fail(f"no database at {path}")
+def _existing(path: str) -> Database:
+    """The database at `path`, migrated; a missing one is an error saying how to make
+    it, so that a mistyped --db never leaves a new empty database behind."""
+    if path != ":memory:" and not os.path.exists(path):
+        fail(f"no database at {path} (point --db at one, or create it: micropim serve --db {shlex.quote(path)})")
     try:
         return open_database(path)
     except Exception as exc:  # the driver's errors say what is wrong with the path
@@ -303,21 +331,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
     if args.image_model is not None and not os.path.isfile(args.image_model):
         fail(f"argument --image-model: no such file {args.image_model}")
+    missing = missing_files()
+    if missing:  # an install without the package data: / and /docs would not work
+        fail(f"the web UI files are missing ({missing[0]}); reinstall micropim", status=1)
+    # The port before the database: a taken port must not cost a migration (or leave
+    # a new database behind); the sockets are bound now and served once ready.
+    try:
+        sockets = tornado.netutil.bind_sockets(args.port, args.host)
+    except OSError as exc:
+        fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", status=1)
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     settings = Settings(database=args.db, read_limit=args.read_limit, write_limit=args.write_limit,
                         public_url=public_url, allow_private_urls=args.allow_private_urls,
-                        image_model=args.image_model)
+                        image_model=args.image_model, model_cache=args.model_cache)
     try:
-        app = make_app(settings)
-    except (peewee.PeeweeException, OSError) as exc:  # the driver's errors say what is wrong
-        fail(f"cannot open database {args.db}: {exc}")
-    try:
-        return _serve(app, args, public_url)
+        try:
+            app = make_app(settings)
+        except (peewee.PeeweeException, OSError) as exc:  # the driver's errors say what is wrong
+            fail(f"cannot open database {args.db}: {exc}")
+        try:
+            return _serve(app, args, public_url, sockets)
+        finally:
+            app.close()
     finally:
-        app.close()
+        for sock in sockets:  # already closed when the server stopped; closing twice is fine
+            sock.close()
 
 
-def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
+def _serve(app: Application, args: argparse.Namespace, public_url: str, sockets: list[socket.socket]) -> int:
     if args.demo:
         from search import demo
 
@@ -340,11 +381,7 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        # Listen inside the running loop, so the sockets belong to it.
-        try:
-            server.listen(args.port, args.host)
-        except OSError as exc:
-            fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", status=1)
+        server.add_sockets(sockets)  # inside the running loop, so they belong to it
         print(f"MicroPIM listening on {public_url} (database {os.path.abspath(args.db)})", flush=True)
         if args.demo:
             from search import demo
@@ -364,33 +401,44 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
 def cmd_create_key(args: argparse.Namespace) -> int:
     from store import orgs
 
-    if not args.org.strip():  # checked before the database file is created
+    if not args.org.strip():  # checked before the database is opened
         fail("argument --org: must not be empty")
-    db = _open(args.db)
+    db = _existing(args.db)
     try:
         with db.writing():
-            key = orgs.create_key(db, orgs.get_or_create_org(db, args.org), label="cli")
+            known = orgs.find_org(db, args.org)
+            org_id = orgs.get_or_create_org(db, args.org)
+            key = orgs.create_key(db, org_id, label="cli")
     finally:
         db.close()
+    # Which organization and database, on stderr: a server on another --db would not
+    # know the key. stdout stays the key alone, for scripts.
+    state = "existing" if known is not None else "new"
+    print(f"API key for organization {args.org.strip()!r} (id {org_id}, {state}) in database "
+          f"{os.path.abspath(args.db)}:", file=sys.stderr)
     print(key)
     return 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:,.1f} MB"
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from store.backup import backup
     from store.db import sqlite3
 
-    db = _open(args.db, create=False)
+    db = _existing(args.db)
     try:
         if os.path.exists(args.dest) and os.path.samefile(args.dest, args.db):
             fail(f"cannot back up {args.db} onto itself")
         try:
-            pages = backup(db, args.dest)
+            size = backup(db, args.dest)
         except (OSError, sqlite3.Error) as exc:  # the destination's problem, said in one line
             fail(f"cannot write backup to {args.dest}: {exc}")
     finally:
         db.close()
-    print(f"backed up {args.db} to {args.dest} ({pages} pages)")
+    print(f"backed up {args.db} to {args.dest} ({_megabytes(size)})")
     return 0
 
 
@@ -405,7 +453,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
     if args.image_model is not None and not os.path.isfile(args.image_model):
         fail(f"argument --image-model: no such file {args.image_model}")
-    db = _open(args.db, create=False)
+    db = _existing(args.db)
     tty = sys.stderr.isatty()
     shown = -1
 
@@ -420,7 +468,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         shown = tenth
 
     try:
-        outcome = reindex(db, ImageModels(args.image_model, _beside(args.db)), progress)
+        outcome = reindex(db, ImageModels(args.image_model, args.model_cache), progress)
     finally:
         db.close()
     if tty:
@@ -431,7 +479,11 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `micropim` alone: what it can do, as a usage error
+        parser.print_help(sys.stderr)
+        return 2
     commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup,
                 "reindex": cmd_reindex}
     return commands[args.command](args)
