@@ -54,6 +54,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from store.errors import BadRequest
+
 # The allow-list (the web UI's static/ui/js/html.js holds the same, checked by
 # tests/test_html.py): element -> its allowed attributes, in output order.
 ALLOWED_TAGS: dict[str, tuple[str, ...]] = {
@@ -223,3 +225,19 @@ def sanitize_html(text: str) -> str:
     parser = _Sanitizer()
     parser.feed(text.replace("\x00", ""))
     return parser.result()
+
+
+DESCRIPTION_MAX = 65_535  # characters, as the request models allow (handlers/fields.py LongText)
+
+
+def clean_description(field: str, text: str | None) -> str | None:
+    """A description as it is stored: `sanitize_html(text)` (None stays None). Escaping
+    can lengthen a text (`&` is `&amp;`); past the limit that is a 400 naming `field`,
+    so nothing longer than a client may send is ever stored."""
+    if text is None:
+        return None
+    clean = sanitize_html(text)
+    if len(clean) > DESCRIPTION_MAX:
+        raise BadRequest(f"{field}: longer than {DESCRIPTION_MAX:,} characters once sanitised"
+                         f" ({len(clean):,}: & < > are stored as entities)")
+    return clean
