@@ -498,6 +498,10 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: pathlib.Path, servers: list[Se
     server = serve(servers, "--db", str(tmp_path / "pim.db"), "--port", str(port))
     assert server.stop() == 0
     assert not [line for line in server.stderr if "Traceback" in line]
+    # A new database's migrations are one summary line, not a line each.
+    migrations = [line for line in server.stderr if "migration" in line]
+    assert len(migrations) == 1 and re.search(r"applied \d+ migrations \(1, 2, .*\) in [\d.]+ s$",
+                                               migrations[0]), server.stderr
 
 
 # ---- backup --------------------------------------------------------------------------------------
