@@ -23,11 +23,11 @@ import tornado.web
 from pydantic.json_schema import models_json_schema
 
 from handlers.base import BaseHandler
+from handlers.ui import static_root
 from handlers.spec import (
     DeclarationError, Form, Operation, Param, PathParam, RawBody, TextParam, declared, operation,
 )
 
-STATIC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 SWAGGER_UI_VERSION = "5.35.0"  # static/vendor/swagger-ui/README.md; index.html asks ?v= this
 METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/{model}"
@@ -458,7 +458,7 @@ class DocsPageHandler(tornado.web.RequestHandler):
         web UI keeps in this tab's session storage).
         """
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        with open(os.path.join(STATIC, "docs", "index.html"), "rb") as page:
+        with open(os.path.join(static_root(), "docs", "index.html"), "rb") as page:
             self.finish(page.read())
 
     head = get
@@ -498,10 +498,11 @@ class DocsFileHandler(tornado.web.StaticFileHandler):
 
 def docs_routes() -> list[tuple[Any, ...]]:
     """The document, the page and its files: appended to `micropim.routes()`."""
+    static = static_root()
     return [
         (r"/api/openapi.json", OpenApiHandler),
         (r"/docs", DocsPageHandler),
-        (r"/docs/(docs\.js|docs\.css)", DocsFileHandler, {"path": os.path.join(STATIC, "docs")}),
+        (r"/docs/(docs\.js|docs\.css)", DocsFileHandler, {"path": os.path.join(static, "docs")}),
         (r"/docs/swagger-ui/(swagger-ui-bundle\.js|swagger-ui\.css)", DocsFileHandler,
-         {"path": os.path.join(STATIC, "vendor", "swagger-ui")}),
+         {"path": os.path.join(static, "vendor", "swagger-ui")}),
     ]

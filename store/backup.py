@@ -8,7 +8,7 @@ from store.db import Database, sqlite3
 
 
 def backup(db: Database, dest: str) -> int:
-    """Copy the database to `dest` atomically; answers the number of pages.
+    """Copy the database to `dest` atomically; answers the copy's size in bytes.
 
     The copy runs in one step under a read transaction, so it is a snapshot of one
     moment even while a server writes; it goes to a temporary file first so that
@@ -21,7 +21,6 @@ def backup(db: Database, dest: str) -> int:
         target = sqlite3.connect(tmp)
         try:
             db.connection().backup(target, pages=-1)
-            pages = target.execute("PRAGMA page_count").fetchone()[0]
             target.execute("PRAGMA journal_mode = DELETE")
         finally:
             target.close()
@@ -31,7 +30,7 @@ def backup(db: Database, dest: str) -> int:
         # full) must not leave a half-written file behind.
         _remove_quietly(tmp)
         raise
-    return int(pages)
+    return os.path.getsize(dest)
 
 
 def _remove_quietly(path: str) -> None:

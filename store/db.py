@@ -40,7 +40,7 @@ import peewee
 import sqlite_vec
 
 from store import migrations
-from store.cache import ExpiringCache, JsonCache
+from store.cache import ExpiringCache, JsonCache, SnapshotCache
 from store.urls import MediaUrls
 
 BUSY_TIMEOUT_MS = 5000
@@ -78,8 +78,9 @@ class Database(peewee.SqliteDatabase):
     SQL function, the query pool and the writer thread, and the caches of its rows.
 
     `urls` is where media are served; product JSON, which SQLite builds, shows their
-    absolute URLs through `media_url(token)`. `product_json` and `keys` are caches of
-    this file's rows (see `store.cache`)."""
+    absolute URLs through `media_url(token)`. `product_json`, `keys` and
+    `category_totals` are caches of this file's rows (see `store.cache`); `commits`
+    counts the write transactions this object has run (`snapshot()`)."""
 
     def __init__(self, path: str, *, urls: MediaUrls | None = None, query_threads: int = 2,
                  lock_wait_ms: int = LOCK_WAIT_MS) -> None:
@@ -90,6 +91,8 @@ class Database(peewee.SqliteDatabase):
         self.query_threads = query_threads
         self.product_json = JsonCache()
         self.keys: ExpiringCache[Any] = ExpiringCache(KEY_CACHE_SECONDS, KEY_CACHE_MAX)
+        self.category_totals: SnapshotCache[dict[int, int]] = SnapshotCache()
+        self.commits = 0
         self._listeners: list[Callable[[str], None]] = []
         self._busy_timeout = threading.local()  # this thread's connection's, when changed
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -159,13 +162,32 @@ class Database(peewee.SqliteDatabase):
         with self._write_transaction():
             yield
 
-    def _write_transaction(self) -> Any:
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[None]:
         """Every write transaction, whichever thread runs it. It takes the write lock at
         BEGIN: a deferred transaction that reads first and writes later fails with
         SQLITE_BUSY, without waiting, when another connection (another process, say
         `create-key`) committed in between; taking the lock up front makes it wait its
-        turn instead."""
-        return self.atomic("IMMEDIATE")
+        turn instead. Counted in `commits` once over (committed or not), for
+        `snapshot()`."""
+        try:
+            with self.atomic("IMMEDIATE"):
+                yield
+        finally:
+            self.commits += 1
+
+    def snapshot(self) -> tuple[int, int] | None:
+        """What names the data this thread's connection sees, for `SnapshotCache`: its
+        `PRAGMA data_version` (moved by other connections' commits) and `commits`
+        (moved by this object's own, on any thread). None inside a transaction, whose
+        own uncommitted changes no key would name. Taken before the reads whose answer
+        is cached, so that a commit in between can only make the key older than the
+        answer (costing a recomputation next time), never newer."""
+        if self.in_transaction():
+            return None
+        commits = self.commits
+        version = int(self.execute_sql("PRAGMA data_version").fetchone()[0])
+        return version, commits
 
     def _wait_for_lock(self, ms: int) -> None:
         """Give this thread's connection a busy timeout of `ms`, when it has another."""

@@ -23,15 +23,21 @@ class Caller:
     org_active: bool
 
 
+def find_org(db: Database, name: str) -> int | None:
+    """The id of the organization called `name` (surrounding spaces ignored), or None."""
+    org = Organization.select(Organization.id).where(Organization.name == name.strip()).get_or_none(db)
+    return None if org is None else int(org.id)
+
+
 def get_or_create_org(db: Database, name: str) -> int:
     """The organization called `name`, created with its default warehouse if new (in
     the caller's write transaction)."""
     name = name.strip()
     if not name:
         raise BadRequest("org: must not be empty")
-    org = Organization.select().where(Organization.name == name).get_or_none(db)
-    if org is not None:
-        return int(org.id)
+    found = find_org(db, name)
+    if found is not None:
+        return found
     org_id = int(Organization.insert(name=name).execute(db))
     Warehouse.insert(org_id=org_id, name="Main warehouse", code="MAIN", is_default=True).execute(db)
     return org_id
