@@ -1,7 +1,7 @@
 """MicroPIM: a self-hosted product information management service.
 
 `make_app()` builds the Tornado application (tests use it too); `main()` is the
-command line: `serve`, `create-key`, `backup` and `reindex`.
+command line: `serve`, `create-key`, `keys`, `revoke-key`, `backup` and `reindex`.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     allow_private_urls: bool = False
     fetch_timeout: float = 15.0  # seconds for a whole media fetch by URL
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # the rate limiter's and the key-use throttle's
     query_threads: int = 2
     image_model: str | None = None  # an operator's ONNX image model; None = built-in
     # The model provider itself, when one is shared (tests load the model once per run);
@@ -132,7 +132,8 @@ def make_app(settings: Settings | None = None) -> Application:
     model, the fetcher, the rate limiter. `app.close()` releases them."""
     settings = settings or Settings()
     public_url = settings.public_url.rstrip("/")
-    db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads)
+    db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads,
+                       clock=settings.clock)
     models = settings.image_models or ImageModels(settings.image_model, _beside(settings.database))
     fetcher = Fetcher(timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls)
     return Application(
@@ -197,6 +198,39 @@ def _port(text: str) -> int:
     return value
 
 
+#: `--expires` units: a key's lifetime in days or hours.
+DURATION_UNITS = {"d": 86400, "h": 3600}
+MAX_EXPIRY_DAYS = 36500
+
+
+def _duration(text: str) -> int:
+    """`90d`, `12h`: a positive whole number of days or hours, in seconds."""
+    raw = text.strip().lower()
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in DURATION_UNITS or not (number.isascii() and number.isdigit()) or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90d or 12h, got {text!r}")
+    seconds = int(number) * DURATION_UNITS[unit]
+    if seconds > MAX_EXPIRY_DAYS * 86400:
+        raise argparse.ArgumentTypeError(f"at most {MAX_EXPIRY_DAYS}d, got {text!r}")
+    return seconds
+
+
+def _scope(text: str) -> str:
+    from store.orgs import SCOPES
+
+    if text not in SCOPES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SCOPES)}, got {text!r}")
+    return text
+
+
+def _key_id(text: str) -> int:
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a key id (a positive integer, see `micropim keys`), "
+                                         f"got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="micropim", description="MicroPIM product information server.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -240,6 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     db_option(key)
     key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
                      help="organization name, created if new (env MICROPIM_ORG)")
+    key.add_argument("--scope", type=_scope, default=_env("SCOPE", "write"), metavar="{read,write}",
+                     help="read: only requests that change nothing; write: everything "
+                          "(env MICROPIM_SCOPE; default write)")
+    key.add_argument("--expires", type=_duration, default=_env("EXPIRES"), metavar="DURATION",
+                     help="refuse the key after this long, e.g. 90d or 12h "
+                          "(env MICROPIM_EXPIRES; default never)")
+
+    keys = commands.add_parser("keys", help="list an organization's API keys (never the keys themselves)")
+    db_option(keys)
+    keys.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
+                      help="organization name (env MICROPIM_ORG)")
+
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (see `micropim keys`)")
+    revoke.add_argument("id", type=_key_id, help="the key's id, from `micropim keys`")
+    db_option(revoke)
 
     reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)")
     db_option(reindex)
@@ -366,13 +415,67 @@ def cmd_create_key(args: argparse.Namespace) -> int:
 
     if not args.org.strip():  # checked before the database file is created
         fail("argument --org: must not be empty")
+    expires_at = None if args.expires is None else orgs.expiry_after(args.expires)
     db = _open(args.db)
     try:
         with db.writing():
-            key = orgs.create_key(db, orgs.get_or_create_org(db, args.org), label="cli")
+            key = orgs.create_key(db, orgs.get_or_create_org(db, args.org), label="cli",
+                                  scope=args.scope, expires_at=expires_at)
     finally:
         db.close()
     print(key)
+    return 0
+
+
+KEY_COLUMNS = ("ID", "PREFIX", "SCOPE", "CREATED", "LAST USED", "EXPIRES", "REVOKED", "LABEL")
+
+
+def _when(stamp: str | None, missing: str) -> str:
+    """A stored time shown to the second: `2026-05-01T10:00:00Z`."""
+    return missing if stamp is None else stamp[:19] + "Z"
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from store import orgs
+    from store.values import utcnow
+
+    db = _open(args.db, create=False)
+    try:
+        org_id = orgs.find_org(db, args.org)
+        if org_id is None:
+            fail(f"argument --org: no organization named {args.org!r}")
+        keys = orgs.list_keys(db, org_id)
+    finally:
+        db.close()
+    now = utcnow()
+    rows = [KEY_COLUMNS]
+    for key in keys:
+        expires = _when(key["expires_at"], "never")
+        if key["expires_at"] is not None and key["expires_at"] <= now:
+            expires += " (expired)"
+        rows.append((str(key["id"]), key["prefix"], key["scope"], _when(key["created_at"], "-"),
+                     _when(key["last_used_at"], "never"), expires, _when(key["revoked_at"], "-"),
+                     key["label"] or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(KEY_COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_revoke_key(args: argparse.Namespace) -> int:
+    from store import orgs
+
+    db = _open(args.db, create=False)
+    try:
+        with db.writing():
+            revoked = orgs.revoke_key_id(db, args.id)
+    finally:
+        db.close()
+    if revoked is None:
+        fail(f"argument id: no API key with id {args.id}")
+    what = "was already revoked" if revoked["was_revoked"] else "revoked"
+    print(f"key {revoked['id']} ({revoked['prefix']}…, organization {revoked['org']!r}) {what}"
+          f" at {_when(revoked['revoked_at'], '-')}")
     return 0
 
 
@@ -432,8 +535,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup,
-                "reindex": cmd_reindex}
+    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "keys": cmd_keys,
+                "revoke-key": cmd_revoke_key, "backup": cmd_backup, "reindex": cmd_reindex}
     return commands[args.command](args)
 
 

@@ -236,7 +236,12 @@ class ProductMediaOriginalHandler(BaseHandler):
 
 
 class ImageSearchHandler(UploadHandler):
-    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50)."""
+    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50).
+
+    A POST because it carries a file, but it changes nothing: a read-only key may
+    search (a storefront's "find by photo")."""
+
+    read_methods = UploadHandler.read_methods | {"POST"}
 
     @operation(data=schemas.ImageSearchResult, form=SEARCH_FORM, query=(SEARCH_LIMIT,), errors=(503,))
     async def post(self) -> None:

@@ -46,8 +46,9 @@ DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 STATUS_TEXT = {
     400: "Bad request: the message names the field and the problem",
-    401: "Missing, unknown or revoked API key",
-    403: "The key's organization is disabled (no organization access)",
+    401: "Missing, unknown, revoked or expired API key",
+    403: "The key's organization is disabled (`no organization access`), or a read-only key"
+         " was sent to a write (`this API key is read-only`)",
     404: "Not found (an id of another organization answers the same)",
     413: "The JSON body is larger than 1 MB",
     429: "Rate limit exceeded; `Retry-After` says when to retry",
@@ -68,7 +69,9 @@ DESCRIPTION = """\
 MicroPIM's REST API. Every response under `/api/` is the envelope
 `{"status": 1, "data": …, "error": null}`, or `{"status": 0, "data": null, "error": "field: problem"}`
 on error; the schemas below describe `data`. Send the API key in the `X-API-KEY` header
-(`micropim create-key --org NAME` prints one). Request bodies are strict: unknown
+(`micropim create-key --org NAME` prints one; `--scope read` makes a key that may only
+read: it answers 403 to every `POST`, `PUT`, `PATCH` and `DELETE` but image search,
+which changes nothing). Request bodies are strict: unknown
 fields, wrong types and malformed JSON are 400s naming the field. Money is an exact
 decimal, sent as a string or a number and shown as a string with 4 places. Every
 `GET` also answers `HEAD` (no body), carries an `ETag` and answers 304 to
@@ -371,7 +374,8 @@ def build_document(routes: list[Route]) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"ApiKey": {
                 "type": "apiKey", "in": "header", "name": "X-API-KEY",
-                "description": "An organization's API key, `mpk_…`"}},
+                "description": "An organization's API key, `mpk_…`, of scope `write` (everything)"
+                               " or `read` (only what changes nothing)"}},
             "schemas": schemas,
             "responses": responses,
             "headers": headers,

@@ -117,7 +117,8 @@ def test_path_parameters_are_named_as_in_the_contract(document: dict[str, Any]) 
 def test_the_key_is_required_exactly_where_the_server_asks_for_it(document: dict[str, Any]) -> None:
     assert document["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey", "in": "header", "name": "X-API-KEY",
-        "description": "An organization's API key, `mpk_…`"}
+        "description": "An organization's API key, `mpk_…`, of scope `write` (everything)"
+                       " or `read` (only what changes nothing)"}
     assert document["security"] == [{"ApiKey": []}]
     public = {(t, m) for t, item in document["paths"].items() for m, op in item.items()
               if op.get("security") == []}

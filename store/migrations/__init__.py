@@ -21,7 +21,7 @@ from peewee import sqlite3  # type: ignore[attr-defined]
 from store.migrations import (
     m001_initial, m002_attributes, m003_variants, m004_translations, m005_media,
     m006_image_embeddings, m007_category_counts, m008_image_index_code_bits, m009_demo_seed,
-    m010_image_vec,
+    m010_image_vec, m011_api_key_scope,
 )
 
 log = logging.getLogger("micropim.store")
@@ -36,7 +36,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     _entry(number, module) for number, module in enumerate((
         m001_initial, m002_attributes, m003_variants, m004_translations, m005_media,
         m006_image_embeddings, m007_category_counts, m008_image_index_code_bits,
-        m009_demo_seed, m010_image_vec,
+        m009_demo_seed, m010_image_vec, m011_api_key_scope,
     ), start=1)
 ]
 
