@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import pydantic
 import tornado.web
 
-from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, declared
+from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, allow_header, declared
 from store import orgs
 from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest, StoreError
@@ -298,6 +298,7 @@ class BaseHandler(tornado.web.RequestHandler):
             message = exc.log_message or self._reason.lower()
             if status_code == 405:
                 message = f"method {self.request.method} not allowed on {self.request.path}"
+                self.set_header("Allow", allow_header(type(self)))
         elif status_code < 500:
             message = self._reason.lower()
         elif is_busy(exc):

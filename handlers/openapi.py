@@ -23,13 +23,13 @@ import tornado.web
 from pydantic.json_schema import models_json_schema
 
 from handlers.base import BaseHandler
+from handlers.public import PublicFileHandler, PublicHandler
 from handlers.spec import (
-    DeclarationError, Form, Operation, Param, PathParam, RawBody, declared, operation,
+    DeclarationError, Form, Operation, Param, PathParam, RawBody, declared, implemented_methods, operation,
 )
 
 STATIC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 SWAGGER_UI_VERSION = "5.35.0"  # static/vendor/swagger-ui/README.md; index.html asks ?v= this
-METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/{model}"
 #: The first path segment of a sub-resource that has a tag of its own.
 SUB_RESOURCES = {"variants": "Variants", "translations": "Translations", "media": "Media",
@@ -92,8 +92,7 @@ class Route:
 
     def methods(self) -> list[str]:
         """The methods the handler implements (HEAD is GET's, OPTIONS none's)."""
-        return [m for m in METHODS
-                if getattr(self.handler, m) is not getattr(tornado.web.RequestHandler, m)]
+        return implemented_methods(self.handler)
 
     def operation(self, method: str) -> Operation:
         found = declared(self.handler, method)
@@ -118,6 +117,8 @@ class Route:
 
     def path_params(self) -> tuple[PathParam, ...]:
         params = getattr(self.handler, "path_params", None)
+        if callable(params):  # names that depend on the route's arguments (the docs files)
+            params = params(self.kwargs)
         if params is None and not self.is_api:  # the same pages and files: names of our own
             count = re.compile(self.pattern).groups
             names = ["path"] if count == 1 else [f"part{n}" for n in range(1, count + 1)]
@@ -431,7 +432,7 @@ class OpenApiHandler(BaseHandler):
         self.finish(self.app.openapi_document)
 
 
-class DocsPageHandler(tornado.web.RequestHandler):
+class DocsPageHandler(PublicHandler):
     """GET /docs: the API reference page (Swagger UI over /api/openapi.json)."""
 
     def set_default_headers(self) -> None:
@@ -455,15 +456,24 @@ class DocsPageHandler(tornado.web.RequestHandler):
     head = get
 
 
-class DocsFileHandler(tornado.web.StaticFileHandler):
-    """The docs page's script and the vendored Swagger UI files.
+class DocsFileHandler(PublicFileHandler):
+    """The docs page's script and the vendored Swagger UI files: the route's `files`
+    of its folder, and a plain-text 404 for any other path under it.
 
     Asked for with `?v=` (the page does), a file is kept by browsers for a year: the
     version in the URL changes whenever the file does.
     """
 
-    path_params = (PathParam("file", {"type": "string"}, "The file's name"),)
     CACHE_MAX_AGE = 365 * 24 * 3600
+
+    @staticmethod
+    def path_params(route_kwargs: dict[str, Any]) -> tuple[PathParam, ...]:
+        return (PathParam("file", {"type": "string", "enum": list(route_kwargs["files"])},
+                          "The file's name"),)
+
+    def initialize(self, path: str, files: tuple[str, ...] = ()) -> None:  # type: ignore[override]
+        super().initialize(path)
+        self.files = files
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
@@ -484,6 +494,8 @@ class DocsFileHandler(tornado.web.StaticFileHandler):
         The page's own script or a vendored Swagger UI file (`?v=` makes it cacheable
         for a year).
         """
+        if path not in self.files:
+            raise tornado.web.HTTPError(404)
         await super().get(path, include_body)
 
 
@@ -492,7 +504,10 @@ def docs_routes() -> list[tuple[Any, ...]]:
     return [
         (r"/api/openapi.json", OpenApiHandler),
         (r"/docs", DocsPageHandler),
-        (r"/docs/(docs\.js|docs\.css)", DocsFileHandler, {"path": os.path.join(STATIC, "docs")}),
-        (r"/docs/swagger-ui/(swagger-ui-bundle\.js|swagger-ui\.css)", DocsFileHandler,
-         {"path": os.path.join(STATIC, "vendor", "swagger-ui")}),
+        # Every path under /docs/ is the files' route, so that one not served is their
+        # plain-text 404, as documented; the vendored files' folder first.
+        (r"/docs/swagger-ui/(.*)", DocsFileHandler,
+         {"path": os.path.join(STATIC, "vendor", "swagger-ui"),
+          "files": ("swagger-ui-bundle.js", "swagger-ui.css")}),
+        (r"/docs/(.*)", DocsFileHandler, {"path": os.path.join(STATIC, "docs"), "files": ("docs.js", "docs.css")}),
     ]

@@ -13,6 +13,8 @@ import urllib.parse
 
 import tornado.web
 
+from handlers.public import PublicFileHandler
+
 UI_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static", "ui")
 
 
@@ -43,11 +45,11 @@ def _secure(handler: tornado.web.RequestHandler) -> None:
     handler.set_header("Cache-Control", "no-cache")
 
 
-class UIFileHandler(tornado.web.StaticFileHandler):
+class UIFileHandler(PublicFileHandler):
     """GET / (index.html) and /ui/{file}: the UI's page, scripts and styles.
 
     No key: the files hold no catalog data; the page asks for the key and sends it
-    with each API call.
+    with each API call. Anything else under /ui/ is a plain-text 404.
     """
 
     def set_default_headers(self) -> None:
