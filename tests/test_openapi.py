@@ -582,3 +582,34 @@ def test_the_docs_files_are_declared_as_the_files_served(document: dict[str, Any
     for template, files in served.items():
         for name in files:
             assert (ROOT / "static" / ("vendor/swagger-ui" if "swagger" in template else "docs") / name).is_file()
+
+
+@pytest.mark.parametrize("schema_name, field, samples", [
+    ("ProductCreate", "currency", ["EUR", "RON", "USD", "eur", "XYZ", "EURO", ""]),
+    ("VatRateCreate", "country_code", ["RO", "DE", "ro", "R0", "ROU", "", "É1"]),
+    ("AttributeCreate", "code", ["color", "a_0", "x" * 64, "x" * 65, "0a", "Color", "a-b", ""]),
+])
+def test_declared_codes_are_the_ones_the_server_takes(document: dict[str, Any], schema_name: str,
+                                                      field: str, samples: list[str]) -> None:
+    """Found by fuzzing: the document said "a string" for codes the server checks, so
+    generated requests (and clients) could not know a valid one. The declared enum or
+    pattern and the validator agree on every sample."""
+    from handlers.attributes import AttributeCreate
+    from handlers.products import ProductCreate
+    from handlers.reference import VatRateCreate
+
+    model = {"ProductCreate": ProductCreate, "VatRateCreate": VatRateCreate,
+             "AttributeCreate": AttributeCreate}[schema_name]
+    declared = document["components"]["schemas"][schema_name]["properties"][field]
+    assert "enum" in declared or "pattern" in declared, declared
+    base = {"ProductCreate": {"name": "Mug", "sku": "M-1"}, "VatRateCreate": {"name": "Std", "rate": 19},
+            "AttributeCreate": {"name": "Colour", "type": "text"}}[schema_name]
+    for sample in samples:
+        by_document = (sample in declared["enum"]) if "enum" in declared else bool(
+            re.search(declared["pattern"], sample))
+        by_server = True
+        try:
+            model.model_validate({**base, field: sample})
+        except Exception:
+            by_server = False
+        assert by_document == by_server, (field, sample, by_document, by_server)
