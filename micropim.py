@@ -1,7 +1,7 @@
 """MicroPIM: a self-hosted product information management service.
 
 `make_app()` builds the Tornado application (tests use it too); `main()` is the
-command line: `serve`, `create-key`, `backup` and `reindex`.
+command line: `serve`, `create-key`, `keys`, `revoke-key`, `backup` and `reindex`.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     allow_private_urls: bool = False
     fetch_timeout: float = 15.0  # seconds for a whole media fetch by URL
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # the rate limiter's and the key-use throttle's
     query_threads: int = 2
     image_model: str | None = None  # an operator's ONNX image model; None = built-in
     # Where the built-in model is built once and kept; None: the user's cache directory
@@ -147,7 +147,8 @@ def make_app(settings: Settings | None = None) -> Application:
     model, the fetcher, the rate limiter. `app.close()` releases them."""
     settings = settings or Settings()
     public_url = settings.public_url.rstrip("/")
-    db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads)
+    db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads,
+                       clock=settings.clock)
     models = settings.image_models or ImageModels(settings.image_model, settings.model_cache)
     fetcher = Fetcher(timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls)
     return Application(
@@ -210,6 +211,39 @@ def _help(text: str, env: str, default: str) -> str:
     """An option's help: what it does, the variable it also reads and its default, so
     `--help` answers what happens when the option is left out."""
     return f"{text} (env MICROPIM_{env}; default: {default})"
+
+
+#: `--expires` units: a key's lifetime in days or hours.
+DURATION_UNITS = {"d": 86400, "h": 3600}
+MAX_EXPIRY_DAYS = 36500
+
+
+def _duration(text: str) -> int:
+    """`90d`, `12h`: a positive whole number of days or hours, in seconds."""
+    raw = text.strip().lower()
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in DURATION_UNITS or not (number.isascii() and number.isdigit()) or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90d or 12h, got {text!r}")
+    seconds = int(number) * DURATION_UNITS[unit]
+    if seconds > MAX_EXPIRY_DAYS * 86400:
+        raise argparse.ArgumentTypeError(f"at most {MAX_EXPIRY_DAYS}d, got {text!r}")
+    return seconds
+
+
+def _scope(text: str) -> str:
+    from store.orgs import SCOPES
+
+    if text not in SCOPES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SCOPES)}, got {text!r}")
+    return text
+
+
+def _key_id(text: str) -> int:
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a key id (a positive integer, see `micropim keys`), "
+                                         f"got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -275,6 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
     db_option(key, created=False)
     key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
                      help=_help("organization name, created if new", "ORG", "none, required"))
+    key.add_argument("--scope", type=_scope, default=_env("SCOPE", "write"), metavar="{read,write}",
+                     help=_help("read: only requests that change nothing; write: everything", "SCOPE", "write"))
+    key.add_argument("--expires", type=_duration, default=_env("EXPIRES"), metavar="DURATION",
+                     help=_help("refuse the key after this long, e.g. 90d or 12h", "EXPIRES", "never"))
+
+    keys = commands.add_parser("keys", help="list an organization's API keys (never the keys themselves)")
+    db_option(keys, created=False)
+    keys.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
+                      help=_help("organization name", "ORG", "none, required"))
+
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (see `micropim keys`)")
+    revoke.add_argument("id", type=_key_id, help="the key's id, from `micropim keys`")
+    db_option(revoke, created=False)
 
     reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)",
                                   description="Rebuild every image embedding with the given model.")
@@ -448,12 +495,13 @@ def cmd_create_key(args: argparse.Namespace) -> int:
 
     if not args.org.strip():  # checked before the database is opened
         fail("argument --org: must not be empty")
+    expires_at = None if args.expires is None else orgs.expiry_after(args.expires)
     db = _existing(args.db)
     try:
         with db.writing():
             known = orgs.find_org(db, args.org)
             org_id = orgs.get_or_create_org(db, args.org)
-            key = orgs.create_key(db, org_id, label="cli")
+            key = orgs.create_key(db, org_id, label="cli", scope=args.scope, expires_at=expires_at)
     finally:
         db.close()
     # Which organization and database, on stderr: a server on another --db would not
@@ -467,6 +515,58 @@ def cmd_create_key(args: argparse.Namespace) -> int:
 
 def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:,.1f} MB"
+
+
+KEY_COLUMNS = ("ID", "PREFIX", "SCOPE", "CREATED", "LAST USED", "EXPIRES", "REVOKED", "LABEL")
+
+
+def _when(stamp: str | None, missing: str) -> str:
+    """A stored time shown to the second: `2026-05-01T10:00:00Z`."""
+    return missing if stamp is None else stamp[:19] + "Z"
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from store import orgs
+    from store.values import utcnow
+
+    db = _existing(args.db)
+    try:
+        org_id = orgs.find_org(db, args.org)
+        if org_id is None:
+            fail(f"argument --org: no organization named {args.org!r}")
+        keys = orgs.list_keys(db, org_id)
+    finally:
+        db.close()
+    now = utcnow()
+    rows = [KEY_COLUMNS]
+    for key in keys:
+        expires = _when(key["expires_at"], "never")
+        if key["expires_at"] is not None and key["expires_at"] <= now:
+            expires += " (expired)"
+        rows.append((str(key["id"]), key["prefix"], key["scope"], _when(key["created_at"], "-"),
+                     _when(key["last_used_at"], "never"), expires, _when(key["revoked_at"], "-"),
+                     key["label"] or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(KEY_COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_revoke_key(args: argparse.Namespace) -> int:
+    from store import orgs
+
+    db = _existing(args.db)
+    try:
+        with db.writing():
+            revoked = orgs.revoke_key_id(db, args.id)
+    finally:
+        db.close()
+    if revoked is None:
+        fail(f"argument id: no API key with id {args.id}")
+    what = "was already revoked" if revoked["was_revoked"] else "revoked"
+    print(f"key {revoked['id']} ({revoked['prefix']}…, organization {revoked['org']!r}) {what}"
+          f" at {_when(revoked['revoked_at'], '-')}")
+    return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -682,8 +782,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:  # `micropim` alone: what it can do, as a usage error
         parser.print_help(sys.stderr)
         return 2
-    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup,
-                "reindex": cmd_reindex, "import": cmd_import, "export": cmd_export}
+    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "keys": cmd_keys,
+                "revoke-key": cmd_revoke_key, "backup": cmd_backup, "reindex": cmd_reindex,
+                "import": cmd_import, "export": cmd_export}
     return commands[args.command](args)
 
 

@@ -33,7 +33,7 @@ def _unique(options: list[str] | None) -> list[str] | None:
     return options
 
 
-Code = Annotated[str, AfterValidator(_code)]
+Code = Annotated[str, AfterValidator(_code), Field(json_schema_extra={"pattern": f"^{attributes.CODE.pattern}$"})]
 Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Options = Annotated[list[Option] | None, Field(max_length=1000), AfterValidator(_unique)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]

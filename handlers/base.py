@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import pydantic
 import tornado.web
 
-from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, check_query, declared
+from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, allow_header, check_query, declared
 from store import orgs
 from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest, StoreError
+from store.values import utcnow
 
 if TYPE_CHECKING:  # handlers.app builds on this module
     from handlers.app import Application
@@ -128,6 +129,9 @@ class BaseHandler(tornado.web.RequestHandler):
     max_body_bytes = JSON_BODY_LIMIT
     #: False for the few routes that answer without an API key.
     requires_key = True
+    #: The methods that change nothing, which a read-only key may call: GET and HEAD,
+    #: and POST where it only computes an answer (image search).
+    read_methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS"})
 
     #: The route's keyword arguments, for declarations that depend on them (handlers.spec).
     route_kwargs: dict[str, Any] = {}
@@ -219,9 +223,23 @@ class BaseHandler(tornado.web.RequestHandler):
         caller = self.db.quick(orgs.authenticate, key)
         if caller is None:
             raise ApiError(401, "invalid API key")
+        now = utcnow()
+        if caller.expired(now):
+            raise ApiError(401, "expired API key")
         if not caller.org_active:
             raise ApiError(403, "no organization access")
+        self._note_use(caller, now)
+        if not caller.can_write and self.request.method not in self.read_methods:
+            raise ApiError(403, "this API key is read-only")
         self.org_id = caller.org_id
+
+    def _note_use(self, caller: orgs.Caller, now: str) -> None:
+        """Record the key's use, at most once a minute per key, from the writer thread
+        without waiting: a request never pays for it, and a refused write (the lock held
+        elsewhere) is tried again a minute later."""
+        if self.db.key_uses.due(caller.key_id):
+            self.db.submit_write(orgs.record_key_use, caller.key_id, now, long=False).add_done_callback(
+                _log_unrecorded)
 
     def operation(self) -> Operation:
         """This method's declaration (`@operation`); reading what it does not declare is a bug."""
@@ -291,6 +309,7 @@ class BaseHandler(tornado.web.RequestHandler):
             message = exc.log_message or self._reason.lower()
             if status_code == 405:
                 message = f"method {self.request.method} not allowed on {self.request.path}"
+                self.set_header("Allow", allow_header(type(self)))
         elif status_code < 500:
             message = self._reason.lower()
         elif is_busy(exc):
@@ -308,6 +327,11 @@ class BaseHandler(tornado.web.RequestHandler):
             log.warning("503 %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
+
+
+def _log_unrecorded(done: Any) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("a key's last use was not recorded: %s", done.exception())
 
 
 class NotFoundHandler(BaseHandler):

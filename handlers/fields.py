@@ -58,8 +58,11 @@ LongText = Annotated[str, StringConstraints(max_length=65535)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_spaces)]
 Slug = Annotated[str | None, StringConstraints(min_length=1, max_length=200), AfterValidator(_slug)]
 Ean = Annotated[str | None, AfterValidator(_ean)]
-Currency = Annotated[str, AfterValidator(values.validate_currency)]
-Country = Annotated[str, AfterValidator(_country)]
+# The document names the codes the validators take, so that clients (and generated
+# tests) can send a valid one; the validators keep their own messages.
+Currency = Annotated[str, AfterValidator(values.validate_currency),
+                     Field(json_schema_extra={"enum": sorted(values.CURRENCIES)})]
+Country = Annotated[str, AfterValidator(_country), Field(json_schema_extra={"pattern": "^[A-Z]{2}$"})]
 Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 # Attribute values are checked against the organization's definitions in the store

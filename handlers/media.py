@@ -17,6 +17,7 @@ from handlers import schemas
 from handlers.base import BaseHandler
 from handlers.fields import Body
 from handlers.params import PRODUCT_ID
+from handlers.public import PublicHandler
 from handlers.spec import (
     ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, check_query, declared,
     id_param, operation,
@@ -242,7 +243,12 @@ class ProductMediaOriginalHandler(BaseHandler):
 
 
 class ImageSearchHandler(UploadHandler):
-    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50)."""
+    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50).
+
+    A POST because it carries a file, but it changes nothing: a read-only key may
+    search (a storefront's "find by photo")."""
+
+    read_methods = UploadHandler.read_methods | {"POST"}
 
     @operation(data=schemas.ImageSearchResult, form=SEARCH_FORM, query=(SEARCH_LIMIT,), errors=(503,))
     async def post(self) -> None:
@@ -269,7 +275,7 @@ def _log_unkept(kept: Any) -> None:
         log.error("keeping a thumbnail failed", exc_info=exc)
 
 
-class MediaFileHandler(tornado.web.RequestHandler):
+class MediaFileHandler(PublicHandler):
     """GET /media/{token}.webp[?w=160|320|640]: a rendition or a thumbnail.
 
     Public (storefronts use these in `<img>`), so no key and no envelope; a file never
@@ -374,13 +380,3 @@ class MediaFileHandler(tornado.web.RequestHandler):
         self.db.submit_write(media.save_thumbnail, token, kind, thumbnail).add_done_callback(_log_unkept)
         return thumbnail
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = "not found"
-        if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code == 400:
-            message = exc.log_message
-        elif status_code != 404:
-            message = self._reason.lower()
-        self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.clear_header("Cache-Control")
-        self.finish(message + "\n")

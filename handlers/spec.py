@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
 import pydantic
+import tornado.web
 
 from handlers.fields import MAX_ID
 from store.errors import BadRequest
@@ -26,6 +27,8 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 ModelChoice = Union[type[pydantic.BaseModel], Callable[[dict[str, Any]], type[pydantic.BaseModel]]]
 
 OPERATION_ATTRIBUTE = "__openapi_operation__"
+#: The methods a handler may implement, in the order documents and `Allow` list them.
+METHODS = ("get", "post", "put", "patch", "delete")
 INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
@@ -286,6 +289,19 @@ def operation(
         return method
 
     return declare
+
+
+def implemented_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
+    """The methods `handler` implements (`get`, `post`, …): those it does not answer 405."""
+    return [m for m in METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)]
+
+
+def allow_header(handler: type[tornado.web.RequestHandler]) -> str:
+    """The `Allow` header of a 405 from `handler`: its methods, HEAD with GET."""
+    names = [m.upper() for m in implemented_methods(handler)]
+    if "GET" in names:
+        names.insert(1, "HEAD")
+    return ", ".join(names)
 
 
 def declared(handler: type[Any], method: str) -> Operation | None:

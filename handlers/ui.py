@@ -16,6 +16,8 @@ import urllib.parse
 
 import tornado.web
 
+from handlers.public import PublicFileHandler
+
 #: Files the server cannot do without, relative to `static_root()`: the web UI's page
 #: and entry script, the API reference page and the Swagger UI it runs.
 REQUIRED_FILES = ("ui/index.html", "ui/js/app.js", "docs/index.html", "docs/docs.js",
@@ -70,11 +72,11 @@ def _secure(handler: tornado.web.RequestHandler) -> None:
     handler.set_header("Cache-Control", "no-cache")
 
 
-class UIFileHandler(tornado.web.StaticFileHandler):
+class UIFileHandler(PublicFileHandler):
     """GET / (index.html) and /ui/{file}: the UI's page, scripts and styles.
 
     No key: the files hold no catalog data; the page asks for the key and sends it
-    with each API call.
+    with each API call. Anything else under /ui/ is a plain-text 404.
     """
 
     def set_default_headers(self) -> None:

@@ -18,6 +18,9 @@ counts), reused while nothing has committed since. Its key is the reading connec
 `PRAGMA data_version`, which moves whenever any other connection (the writer thread,
 another process) commits, and the `Database`'s own count of write transactions, which
 covers commits made on the reading connection itself (a script's or a test's thread).
+
+`Throttle`: says when something done often is due again (recording a key's use once
+a minute rather than on every request).
 """
 
 from __future__ import annotations
@@ -107,3 +110,28 @@ class SnapshotCache(Generic[Value]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class Throttle:
+    """Says yes to each key at most once per `seconds`; bounded, emptied whole when full
+    (then each key is due once more, which is harmless). The clock is injectable."""
+
+    def __init__(self, seconds: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._last: dict[Hashable, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, key: Hashable) -> bool:
+        """True, and remembered, when `key` was last due `seconds` ago or never."""
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.seconds:
+                return False
+            if len(self._last) >= self.max_entries:
+                self._last.clear()
+            self._last[key] = now
+            return True

@@ -34,13 +34,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
+import time
 from typing import Any, Callable, Iterator, TypeVar
 
 import peewee
 import sqlite_vec
 
 from store import migrations
-from store.cache import ExpiringCache, JsonCache, SnapshotCache
+from store.cache import ExpiringCache, JsonCache, SnapshotCache, Throttle
 from store.urls import MediaUrls
 
 BUSY_TIMEOUT_MS = 5000
@@ -50,6 +51,7 @@ BUSY_TIMEOUT_MS = 5000
 LOCK_WAIT_MS = 300
 KEY_CACHE_SECONDS = 5.0
 KEY_CACHE_MAX = 10_000
+KEY_USE_SECONDS = 60.0  # a key's last use is written at most this often
 
 # The DB-API driver peewee picked: pysqlite3 when installed, which can load extensions.
 sqlite3 = peewee.sqlite3  # type: ignore[attr-defined]
@@ -80,10 +82,11 @@ class Database(peewee.SqliteDatabase):
     `urls` is where media are served; product JSON, which SQLite builds, shows their
     absolute URLs through `media_url(token)`. `product_json`, `keys` and
     `category_totals` are caches of this file's rows (see `store.cache`); `commits`
-    counts the write transactions this object has run (`snapshot()`)."""
+    counts the write transactions this object has run (`snapshot()`); `key_uses` says
+    when a key's use is due to be written again, by `clock` (monotonic seconds)."""
 
     def __init__(self, path: str, *, urls: MediaUrls | None = None, query_threads: int = 2,
-                 lock_wait_ms: int = LOCK_WAIT_MS) -> None:
+                 lock_wait_ms: int = LOCK_WAIT_MS, clock: Callable[[], float] = time.monotonic) -> None:
         # Connections are per thread; peewee's autoconnect opens them on first use.
         super().__init__(path, pragmas=PRAGMAS, thread_safe=True)
         self.urls = urls or MediaUrls()
@@ -93,6 +96,7 @@ class Database(peewee.SqliteDatabase):
         self.keys: ExpiringCache[Any] = ExpiringCache(KEY_CACHE_SECONDS, KEY_CACHE_MAX)
         self.category_totals: SnapshotCache[dict[int, int]] = SnapshotCache()
         self.commits = 0
+        self.key_uses = Throttle(KEY_USE_SECONDS, KEY_CACHE_MAX, clock)
         self._listeners: list[Callable[[str], None]] = []
         self._busy_timeout = threading.local()  # this thread's connection's, when changed
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -147,9 +151,12 @@ class Database(peewee.SqliteDatabase):
         return await asyncio.get_running_loop().run_in_executor(
             self._executor(True), self._write_now, wait, fn, args)
 
-    def submit_write(self, fn: Callable[..., Result], *args: Any) -> concurrent.futures.Future[Result]:
-        """`write()` without waiting for it (a thumbnail kept in the background)."""
-        return self._executor(True).submit(self._write_now, BUSY_TIMEOUT_MS, fn, args)
+    def submit_write(self, fn: Callable[..., Result], *args: Any,
+                     long: bool = True) -> concurrent.futures.Future[Result]:
+        """`write()` without waiting for it (a thumbnail kept in the background, a key's
+        last use); `long=False` gives up on a lock held elsewhere as an ordinary write does."""
+        wait = BUSY_TIMEOUT_MS if long else self.lock_wait_ms
+        return self._executor(True).submit(self._write_now, wait, fn, args)
 
     def _write_now(self, wait_ms: int, fn: Callable[..., Result], args: tuple[Any, ...]) -> Result:
         self._wait_for_lock(wait_ms)
