@@ -260,7 +260,21 @@ class BaseHandler(tornado.web.RequestHandler):
         """A query parameter, parsed by its declaration (a 400 naming it when bad)."""
         if param not in self.operation().query:
             raise DeclarationError(f"{type(self).__name__}: query parameter {param.name!r} is not declared")
-        return param.parse(self.get_query_argument(param.name, None))
+        return param.parse(self._query_text(param.name))
+
+    def _query_text(self, name: str) -> str | None:
+        """The last value of a query parameter as sent (spaces around it dropped).
+
+        Not Tornado's `get_query_argument`, which turns some control characters into
+        spaces and strips others: a `search` of `lamp%00shade` would search for
+        "lamp shade". The parameter's declaration refuses them instead."""
+        sent = self.request.query_arguments.get(name)
+        if not sent:
+            return None
+        try:
+            return sent[-1].decode("utf-8").strip(" ")
+        except UnicodeDecodeError:
+            raise BadRequest(f"{name}: must be UTF-8 text") from None
 
     def page_args(self) -> tuple[int, int]:
         page, limit = self.arg(PAGE), self.arg(LIMIT)

@@ -10,12 +10,12 @@ import re
 from typing import Annotated, Any
 
 import tornado.web
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
 
 from handlers import schemas
 from handlers.base import BaseHandler
-from handlers.fields import Body
+from handlers.fields import ONE_LINE, Body
 from handlers.params import PRODUCT_ID
 from handlers.spec import (
     ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, declared, id_param,
@@ -28,11 +28,12 @@ from store import media
 from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest
 from store.products.read import require_product
+from store.values import check_text
 
 log = logging.getLogger("micropim.media")
 
 MAX_POSITION = 10_000
-AltText = Annotated[str, StringConstraints(max_length=500)]
+AltText = Annotated[str, StringConstraints(max_length=500), AfterValidator(check_text), ONE_LINE]
 Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
 FileUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 # A multipart body carries the file and a few small fields: boundaries, part headers.

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from store.db import Database
 from store.errors import BadRequest, NotFound
 from store.models import ProductAttribute
-from store.values import DECIMAL, decimal_digits, slugify, utcnow
+from store.values import DECIMAL, check_text, decimal_digits, slugify, utcnow
 
 SELECT_TYPES = ("select", "multiselect")
 # Axis values tell variants apart, so they must be one comparable value each: a list
@@ -288,7 +288,10 @@ def _text(value: Any) -> str:
         value.encode("utf-8")  # a lone surrogate ("\ud800") cannot be stored
     except UnicodeEncodeError:
         raise _Invalid("is not valid Unicode text") from None
-    return value
+    try:
+        return check_text(value, multiline=True)  # a text value may be a few lines
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def _number(value: Any) -> Decimal:

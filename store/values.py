@@ -97,6 +97,22 @@ def money_from_db(units: int | None) -> str | None:
     return f"{sign}{whole}.{frac:04d}"
 
 
+# Unicode's control characters (Cc): C0, DEL and C1. Multi-line text keeps tab, LF and CR.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_text(text: str, *, multiline: bool = False) -> str:
+    """`text`, or ValueError when it holds a control character: any of them in a
+    single-line text (a name, a code, an e-mail address), any but tab and line breaks
+    in a multi-line one (a description). The message says which and where."""
+    found = (CONTROL_BUT_LINES if multiline else CONTROL).search(text)
+    if found is not None:
+        kinds = "control characters other than tab and line breaks" if multiline else "control characters"
+        raise ValueError(f"must not contain {kinds} (U+{ord(found.group()):04X} at character {found.start() + 1})")
+    return text
+
+
 def ean_check_digit(body: str) -> int:
     """GS1 check digit for the digits before it (weights 3,1,3,… from the right)."""
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
