@@ -43,12 +43,13 @@ MAX_SEARCH_LIMIT = 50
 MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})\.webp")
 MEDIA_ID = id_param("mediaId", "media item")
 SEARCH_LIMIT = IntParam("limit", "How many products to answer (default 10)", 1, MAX_SEARCH_LIMIT)
-MEDIA_FORM = Form("file", "The image: JPEG, PNG, WebP or GIF, at most 20 MB and 50 megapixels", (
+MEDIA_FORM = Form("file", "The image: JPEG, PNG, WebP or GIF, at most 20 MB, 50 megapixels (WebP: 16)"
+                  " and 20,000 pixels a side", (
     TextParam("alt_text", "Alternative text", max_length=500),
     IntParam("position", "Place among the product's media, from 0 (default: last)", 0, MAX_POSITION),
 ))
-SEARCH_FORM = Form("image", "The photo to match: JPEG, PNG, WebP or GIF, at most 20 MB and 50 megapixels",
-                   (SEARCH_LIMIT,))
+SEARCH_FORM = Form("image", "The photo to match: JPEG, PNG, WebP or GIF, at most 20 MB, 50 megapixels"
+                   " (WebP: 16) and 20,000 pixels a side", (SEARCH_LIMIT,))
 IMAGE = RawBody("image/*", "The image file as it was uploaded or fetched")
 THUMBNAIL_WIDTH = ChoiceParam("w", "A thumbnail of this width instead of the rendition",
                               tuple(str(width) for width in imaging.THUMBNAIL_WIDTHS))

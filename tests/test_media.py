@@ -338,6 +338,7 @@ def _truncated_jpeg() -> bytes:
     (Served(b"<html>not an image</html>", headers={"Content-Type": "image/png"}),
      "file_url: not an image in an accepted format (JPEG, PNG, WebP or GIF)"),
     (Served(_truncated_jpeg()), "file_url: the image cannot be decoded"),
+    (Served(_truncated_jpeg() + b"\xff\xd9"), "file_url: the image cannot be decoded"),  # an end marker too
     (Served(bomb_png()), "file_url: the image has more than 50 megapixels"),
     (Served(bomb_png(8000, 7000)), "file_url: the image has more than 50 megapixels"),
     (Served(b"\0" * (25 * 1024 * 1024)), "file_url: the file is larger than 20 MB"),
