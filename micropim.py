@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -38,6 +39,7 @@ from handlers.media import (
     ProductMediaListHandler,
     ProductMediaOriginalHandler,
 )
+from handlers.imports import routes as import_routes
 from handlers.openapi import docs_routes
 from handlers.products import (
     ProductBarcodeHandler,
@@ -59,7 +61,9 @@ from store.urls import MediaUrls
 
 log = logging.getLogger("micropim")
 
-MAX_BODY_BYTES = 32 * 1024 * 1024  # the largest any handler accepts; each sets its own
+# The largest body a request may send; each handler caps its own below it, and the bulk
+# routes raise it for themselves to --bulk-limit-mb.
+MAX_BODY_BYTES = 32 * 1024 * 1024
 ID = r"([0-9]{1,19})"
 
 
@@ -79,12 +83,14 @@ class Settings:
     # The model provider itself, when one is shared (tests load the model once per run);
     # None: one made from `image_model`, the built-in model cached beside the database.
     image_models: ImageModels | None = None
+    bulk_limit_mb: int = 200  # the largest feed `POST /api/products/bulk` and imports take
 
 
 def routes() -> list[tuple[Any, ...]]:
     """The routing table: every API path and the handler that answers it."""
     table: list[tuple[Any, ...]] = [
         (r"/api/products", ProductListHandler),
+        *import_routes(ID),  # /api/products/bulk and /export before /api/products/{id}
         (r"/api/products/barcode/([^/]+)", ProductBarcodeHandler),
         (r"/api/products/image-search", ImageSearchHandler),
         (rf"/api/products/{ID}", ProductHandler),
@@ -141,6 +147,7 @@ def make_app(settings: Settings | None = None) -> Application:
         images=Images(db, models, fetcher),
         rate_limiter=RateLimiter(settings.read_limit, settings.write_limit, settings.clock),
         public_url=public_url,
+        bulk_limit_bytes=settings.bulk_limit_mb * 1024 * 1024,
         default_handler_class=NotFoundHandler,
     )
 
@@ -229,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--image-model", default=_env("IMAGE_MODEL"),
                        help="ONNX image model to use for image search instead of the built-in "
                             "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL)")
+    serve.add_argument("--bulk-limit-mb", type=_positive, default=_env("BULK_LIMIT_MB", "200"),
+                       help="largest body of a bulk import (POST /api/products/bulk, /api/imports),"
+                            " in MB (env MICROPIM_BULK_LIMIT_MB; default 200)")
     serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"),
                        help="open connections at most, past it new ones get a 503 (env "
                             "MICROPIM_MAX_CONNECTIONS; default from the file-descriptor limit)")
@@ -250,6 +260,35 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser("backup", help="write a consistent copy of the database")
     backup.add_argument("dest", help="file to write the copy to (replaced if it exists)")
     db_option(backup)
+
+    feed_kinds = ("products", "categories")
+    imp = commands.add_parser("import", help="import products (or categories) from a CSV or NDJSON file")
+    imp.add_argument("file", help="the file: .csv, .ndjson or .jsonl (or say which with --format)")
+    db_option(imp)
+    imp.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
+                     help="the organization to import into (env MICROPIM_ORG)")
+    imp.add_argument("--format", choices=("csv", "ndjson"), default=_env("FORMAT"),
+                     help="the file's format (env MICROPIM_FORMAT; default from the file name)")
+    imp.add_argument("--kind", choices=feed_kinds, default=_env("KIND", "products"),
+                     help="what the file holds (env MICROPIM_KIND; default products)")
+    imp.add_argument("--dry-run", action="store_true", default=None,
+                     help="check every line, write nothing (env MICROPIM_DRY_RUN)")
+    imp.add_argument("--create-references", action="store_true", default=None,
+                     help="create the brands, suppliers, categories, VAT rates and warehouses the"
+                          " lines name that do not exist (env MICROPIM_CREATE_REFERENCES)")
+    imp.add_argument("--allow-private-urls", action="store_true", default=None,
+                     help="let image URLs point at loopback/private hosts "
+                          "(env MICROPIM_ALLOW_PRIVATE_URLS; intranets only)")
+
+    exp = commands.add_parser("export", help="export products (or categories) to a CSV or NDJSON file")
+    exp.add_argument("file", help="the file to write (replaced if it exists); - writes to stdout")
+    db_option(exp)
+    exp.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
+                     help="the organization to export (env MICROPIM_ORG)")
+    exp.add_argument("--format", choices=("csv", "ndjson"), default=_env("FORMAT"),
+                     help="the file's format (env MICROPIM_FORMAT; default from the file name, else ndjson)")
+    exp.add_argument("--kind", choices=feed_kinds, default=_env("KIND", "products"),
+                     help="what to export (env MICROPIM_KIND; default products)")
     return parser
 
 
@@ -306,7 +345,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     settings = Settings(database=args.db, read_limit=args.read_limit, write_limit=args.write_limit,
                         public_url=public_url, allow_private_urls=args.allow_private_urls,
-                        image_model=args.image_model)
+                        image_model=args.image_model, bulk_limit_mb=args.bulk_limit_mb)
     try:
         app = make_app(settings)
     except (peewee.PeeweeException, OSError) as exc:  # the driver's errors say what is wrong
@@ -318,6 +357,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
+    from store import imports
+
+    with app.db.writing():
+        if imports.mark_interrupted(app.db):  # jobs the previous run of the server left
+            log.info("import jobs left unfinished by the last run are marked interrupted")
     if args.demo:
         from search import demo
 
@@ -429,11 +473,165 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Progress:
+    """A count on stderr: redrawn in place with its rate and time left on a terminal,
+    one line per tenth in a log."""
+
+    def __init__(self, label: str, unit: str, total: int | None) -> None:
+        self.label, self.unit, self.total = label, unit, total
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.shown = -1
+
+    def update(self, done: int) -> None:
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        rate = done / seconds
+        if self.total:
+            share = min(100, 100 * done // self.total)
+            left = max(0.0, (self.total - done) / rate) if rate else 0.0
+            text = (f"{self.label} {done:,}/{self.total:,} {self.unit} ({share}%),"
+                    f" {rate:,.0f} {self.unit}/s, {left:,.0f} s left")
+            tenth = share // 10
+        else:
+            text, tenth = f"{self.label} {done:,} {self.unit}, {rate:,.0f} {self.unit}/s", -1
+        if self.tty:
+            print("\r" + text, end="", file=sys.stderr, flush=True)
+        elif tenth != self.shown:
+            print(text, file=sys.stderr, flush=True)
+        self.shown = tenth
+
+    def end(self) -> float:
+        if self.tty:
+            print(file=sys.stderr)
+        return time.monotonic() - self.started
+
+
+def _feed_format(path: str, given: str | None) -> str | None:
+    if given:
+        return given
+    lower = path.lower()
+    if lower.endswith(".csv"):
+        return "csv"
+    if lower.endswith((".ndjson", ".jsonl")):
+        return "ndjson"
+    return None
+
+
+def _org_id(db: Database, name: str) -> int:
+    row = db.execute_sql("SELECT id FROM organization WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        fail(f"argument --org: no organization named {name!r}")
+    return int(row[0])
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from handlers import bulk
+    from store.errors import BadRequest
+
+    for name in ("dry_run", "create_references", "allow_private_urls"):
+        if getattr(args, name) is None:
+            setattr(args, name, _flag(name.upper()))
+    fmt = _feed_format(args.file, args.format)
+    if fmt is None:
+        fail(f"argument file: {args.file} is not a .csv, .ndjson or .jsonl file; say which with --format")
+    if not os.path.isfile(args.file):
+        fail(f"argument file: no such file {args.file}")
+    if not os.path.exists(args.db):
+        fail(f"no database at {args.db}")
+    try:
+        app = make_app(Settings(database=args.db, allow_private_urls=args.allow_private_urls))
+    except (peewee.PeeweeException, OSError) as exc:
+        fail(f"cannot open database {args.db}: {exc}")
+    failed: list[bulk.Result] = []
+    try:
+        org_id = _org_id(app.db, args.org)
+        with open(args.file, "rb") as file:
+            try:
+                feed = bulk.check(file, fmt)
+            except BadRequest as exc:
+                fail(f"{args.file}: {exc.message}", status=1)
+            importer = bulk.Importer(app.db, app.images, org_id, kind=args.kind, dry_run=args.dry_run,
+                                     create_references=args.create_references)
+            progress = _Progress("import" + (" (dry run)" if args.dry_run else ""), "lines", feed.total_lines)
+
+            def heard(results: list[bulk.Result]) -> None:
+                failed.extend(result for result in results if result.status == "failed")
+                progress.update(sum(importer.counts.to_api().values()))
+
+            async def run() -> bulk.Counts:
+                lines = await app.db.read(importer.lines, feed)
+                return await importer.apply(lines, heard)
+
+            try:
+                counts = asyncio.run(run())
+            except BadRequest as exc:
+                fail(f"{args.file}: {exc.message}", status=1)
+            seconds = progress.end()
+    finally:
+        app.close()
+    for result in failed:
+        print(f"line {result.line}: {result.sku or '-'}: {result.error}", file=sys.stderr)
+    total = sum(counts.to_api().values())
+    print(f"{'checked' if args.dry_run else 'imported'} {total:,} lines of {args.file}: {counts.created:,} created,"
+          f" {counts.updated:,} updated, {counts.unchanged:,} unchanged, {counts.failed:,} failed"
+          f" in {seconds:.1f} s ({total / max(seconds, 1e-6):,.0f} lines/s)")
+    return 1 if counts.failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from handlers import bulk
+    from store import categories
+    from store.products.export import export
+    from store.products.query import ProductQuery
+
+    fmt = _feed_format(args.file, args.format) or "ndjson"
+    db = _open(args.db, create=False)
+    to_stdout = args.file == "-"
+    try:
+        org_id = _org_id(db, args.org)
+        try:
+            out = sys.stdout if to_stdout else open(args.file + ".partial", "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            fail(f"cannot write {args.file}: {exc.strerror}")
+        progress = _Progress("export", args.kind, None)
+        done = 0
+        try:
+            if args.kind == "categories":
+                rows = categories.tree_rows(db, org_id)
+                if fmt == "csv":
+                    out.write(bulk.csv_text([list(bulk.CATEGORY_COLUMNS)]
+                                            + [[row[name] for name in bulk.CATEGORY_COLUMNS] for row in rows]))
+                else:
+                    out.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+                done = len(rows)
+            else:
+                layout = bulk.csv_layout(db, org_id) if fmt == "csv" else None
+                if layout is not None:
+                    out.write(bulk.csv_text([layout.header]))
+                for chunk in export(db, org_id, ProductQuery(), with_translations=layout is not None):
+                    if layout is not None:
+                        out.write(bulk.csv_text([row for item in chunk for row in bulk.csv_rows(layout, item)]))
+                    else:
+                        out.write("".join(bulk.ndjson_line(item) for item in chunk))
+                    done += len(chunk)
+                    progress.update(done)
+        finally:
+            if not to_stdout:
+                out.close()
+        if not to_stdout:
+            os.replace(args.file + ".partial", args.file)
+        seconds = progress.end()
+    finally:
+        db.close()
+    print(f"exported {done:,} {args.kind} to {args.file} in {seconds:.1f} s", file=sys.stderr if to_stdout else sys.stdout)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup,
-                "reindex": cmd_reindex}
+                "reindex": cmd_reindex, "import": cmd_import, "export": cmd_export}
     return commands[args.command](args)
 
 

@@ -15,14 +15,18 @@ What it does, in one run:
    generation time, the bulk-insert time and rate (rows/s) and the file size.
 2. Times `store.products.query.list_products_json` in-process (no HTTP) for every search term on
    its own (median of --repeat runs), with its match count, so slow terms are visible;
-   also a status list page and a get-by-id for reference.
+   also a status list page and a get-by-id for reference, and the sync-friendly list
+   calls: status lists, `updated_since`, `sku=`/`ean=` lookups of 1-100 codes and
+   pages with `include=stock_levels,variants`.
 3. Starts `micropim.py serve` and a raw Tornado hello-world JSON server (a script
    written into the temporary directory, same Python), each in its own process on
    127.0.0.1, and runs wrk with the same threads, connections and duration against:
    hello-world; GET /api/products?status=active&limit=20; GET /api/products/{id}
    (random ids, Lua); GET /api/products?search=... (Lua, cycling through the terms);
-   and the same search with one connection, for its unloaded latency (under C
-   connections in a closed loop, p50 is about C / req/s whatever a request costs).
+   the same search with one connection, for its unloaded latency (under C
+   connections in a closed loop, p50 is about C / req/s whatever a request costs);
+   a lookup of 20 SKUs (`sku=`) and the status list page with
+   `include=stock_levels,variants`.
 4. Prints a table: req/s, p50, p99 (wrk --latency), req/s as a percentage of
    hello-world, server CPU per request (from /proc), errors, the share of the machine's
    CPU that other processes used during the run (noise), and the targets
@@ -63,9 +67,10 @@ from loader import bulk_import  # noqa: E402
 from store import orgs  # noqa: E402
 from store.db import Database, open_database  # noqa: E402
 from store.products.query import ProductQuery, list_products_json  # noqa: E402
+from store.products.relations import INCLUDES  # noqa: E402
 from store.products.read import get_product  # noqa: E402
 from store.reference import BRANDS, SUPPLIERS, VAT_RATES  # noqa: E402
-from store.values import ean_check_digit, slugify  # noqa: E402
+from store.values import STATUSES as STATUS_ANY, ean_check_digit, slugify  # noqa: E402
 
 BENCH_ORG = "Bench Store"
 SEED = 20261127
@@ -343,7 +348,7 @@ def in_process_timings(db: Database, org_id: int, terms: list[Term], id_range: t
         med, low, _ = median_ms(fn, repeat)
         print(f"  {label:<44} {matches:>9} {med:>8.2f}ms {low:>8.2f}ms")
 
-    listed = ProductQuery(status="active", limit=20)
+    listed = ProductQuery(status=("active",), limit=20)
     show("list_products_json(status=active, limit=20)",
          list_products_json(db, org_id, listed)[1], lambda: list_products_json(db, org_id, listed))
     middle = (id_range[0] + id_range[1]) // 2
@@ -352,6 +357,30 @@ def in_process_timings(db: Database, org_id: int, terms: list[Term], id_range: t
         query = ProductQuery(search=term.text)
         total = list_products_json(db, org_id, query)[1]
         show(f"search {term.text!r} ({term.kind})", total, searcher(db, org_id, query))
+    # The sync-friendly list (README, "Product lists for sync"); the catalog has one
+    # warehouse and no variants, so `include` costs its queries, not its rows.
+    since = "2000-01-01T00:00:00.000000Z"
+    skus, eans = spread_codes(db, org_id, "sku", 100), spread_codes(db, org_id, "ean", 100)
+    for label, query in (
+        ("list status=active,draft limit=20", ProductQuery(status=("active", "draft"))),
+        ("list status=any limit=20", ProductQuery(status=STATUS_ANY)),
+        ("list updated_since (every status) limit=100", ProductQuery(updated_since=since, limit=100)),
+        ("list sku=1 code", ProductQuery(skus=skus[:1])),
+        ("list sku=20 codes", ProductQuery(skus=skus[:20])),
+        ("list sku=100 codes limit=100", ProductQuery(skus=skus, limit=100)),
+        ("list ean=100 codes limit=100", ProductQuery(eans=eans, limit=100)),
+        ("list limit=20 include=stock_levels,variants", ProductQuery(include=INCLUDES)),
+        ("list limit=100", ProductQuery(limit=100)),
+        ("list limit=100 include=stock_levels,variants", ProductQuery(limit=100, include=INCLUDES)),
+    ):
+        show(label, list_products_json(db, org_id, query)[1], searcher(db, org_id, query))
+
+
+def spread_codes(db: Database, org_id: int, column: str, count: int) -> tuple[str, ...]:
+    """`count` SKUs or EANs of the catalog's active products, spread over it."""
+    return tuple(row[0] for row in db.execute_sql(
+        f"SELECT {column} FROM product WHERE org_id = ? AND status = 'active' AND {column} IS NOT NULL"
+        " ORDER BY (id * 7919) % 100003 LIMIT ?", (org_id, count)))
 
 
 # ---- processes -------------------------------------------------------------------------
@@ -593,7 +622,7 @@ def print_table(results: dict[str, WrkResult], count: int, load: Load) -> None:
     for name, r in results.items():
         print(f"  {name:<34} {r.requests_per_s:>8,.0f} {r.p50_ms:>7.2f}ms {r.p99_ms:>7.2f}ms"
               f" {r.requests_per_s / hello * 100:>7.0f}% {r.cpu_ms_per_request:>6.2f}ms"
-              f" {r.errors:>6} {r.other_cpu_pct:>5.0f}%  {targets[name]}")
+              f" {r.errors:>6} {r.other_cpu_pct:>5.0f}%  {targets.get(name, '')}")
     print("  CPU/req: server CPU (all threads) per request; other: share of the machine's CPU"
           " used by neither the server nor wrk during the run, hypervisor steal included (noise)")
 
@@ -658,6 +687,11 @@ def run_load(db: Database, work: Path, db_path: str, org_id: int, count: int, te
                                                search_path(terms[0])])
         rss_start = {s.name: rss_mb(s.process.pid) for s in servers}
 
+        sync_paths = {
+            "list sku=20 codes": "/api/products?sku=" + ",".join(spread_codes(db, org_id, "sku", 20)),
+            "list include=stock_levels,variants": LIST_PATH + "&include=stock_levels,variants",
+        }
+        check_endpoints(micropim, hello, key, list(sync_paths.values()))
         results = {
             "hello-world": run_wrk(hello, load, "/", None, None),
             "list status=active limit=20": run_wrk(micropim, load, LIST_PATH, key, None),
@@ -667,6 +701,7 @@ def run_load(db: Database, work: Path, db_path: str, org_id: int, count: int, te
             # whatever the query costs, so this row shows what one request takes.
             SEARCH_ONE: run_wrk(micropim, replace(load, threads=1, connections=1),
                                 "/api/products", key, search_lua),
+            **{name: run_wrk(micropim, load, path, key, None) for name, path in sync_paths.items()},
         }
         print_table(results, count, load)
         print(f"  get: random ids in [{id_range[0]}, {id_range[1]}];"

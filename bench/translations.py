@@ -100,7 +100,7 @@ def timings(db: Database, org_id: int, terms: list[str], locale: str | None, rep
         med, low, result = median_ms(fn, repeat)
         print(f"  {label:<44} {result[1]:>9} {med:>8.2f}ms {low:>8.2f}ms")
 
-    listed = ProductQuery(status="active", limit=20, locale=locale)
+    listed = ProductQuery(status=("active",), limit=20, locale=locale)
 
     def cold() -> Any:
         db.product_json.clear()

@@ -110,7 +110,7 @@ def run(db: Database, args: argparse.Namespace) -> None:
     shirt, ids = build(db, org_id, args.products, args.variants)
     values = {"colour": "Red", "size": "M", "material": "Linen", "weight": "1.25", "organic": True}
     counter = iter(range(10**9))
-    query = ProductQuery(status="active", page=2, limit=20)
+    query = ProductQuery(status=("active",), page=2, limit=20)
     rows = [
         (f"list {args.variants} variants", lambda: variants.list_variants(db, org_id, shirt)),
         ("get the variable product (cached)", lambda: get_product_json(db, org_id, shirt)),

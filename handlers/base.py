@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import pydantic
 import tornado.web
 
-from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, declared
+from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, check_query, declared
 from store import orgs
 from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest, StoreError
@@ -192,6 +192,16 @@ class BaseHandler(tornado.web.RequestHandler):
         declared = self.request.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise ApiError(413, f"body: request body exceeds {self.max_body_bytes} bytes")
+        self._check_query()
+
+    def _check_query(self) -> None:
+        """Unknown (or repeated) query parameters are a 400 naming them, as unknown body
+        fields are: `?limt=5` must not answer the default page as if it were asked for.
+        HEAD is checked against GET's declaration; a method without a declaration is
+        left to answer its 405."""
+        op = declared(type(self), self.request.method or "")
+        if op is not None:
+            check_query(self.request.query_arguments, op.query)
 
     def data_received(self, chunk: bytes) -> None:
         self._body_bytes += len(chunk)
@@ -258,7 +268,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def arg(self, param: Param) -> Any:
         """A query parameter, parsed by its declaration (a 400 naming it when bad)."""
-        if param not in self.operation().query:
+        # By identity: a dataclass `in` compares every field of every earlier parameter.
+        if not any(known is param for known in self.operation().query):
             raise DeclarationError(f"{type(self).__name__}: query parameter {param.name!r} is not declared")
         return param.parse(self._query_text(param.name))
 

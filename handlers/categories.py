@@ -9,7 +9,7 @@ from pydantic import Field
 from handlers import schemas
 from handlers.base import BaseHandler, to_json
 from handlers.fields import MAX_ID, Body, Id, LongText, Name, Slug
-from handlers.params import SORT, SUBCATEGORIES
+from handlers.params import INCLUDE, SORT, SUBCATEGORIES
 from handlers.spec import LIMIT, PAGE, IntParam, id_param, operation
 from handlers.util import listing, pagination, path_id
 from store import categories
@@ -47,19 +47,29 @@ def _category_id(raw_id: str) -> int:
     return path_id(raw_id, "category")
 
 
+async def _list(handler: BaseHandler, parent_id: int | None) -> None:
+    """Every category (of one parent), or one page with `page` and/or `limit`: the
+    contract lists categories without pages, so a plugin reading them once sees them all."""
+    if "page" in handler.request.arguments or "limit" in handler.request.arguments:
+        page, limit = handler.page_args()
+        items, total = handler.db.quick(categories.list_categories, handler.org_id, parent_id, page, limit)
+        handler.reply(listing("categories", items, page, limit, total))
+        return
+    items, total = await handler.db.read(categories.list_categories, handler.org_id, parent_id, 1, None)
+    handler.reply(listing("categories", items, 1, max(total, 1), total))
+
+
 class CategoryListHandler(BaseHandler):
     """GET /api/categories (paginated; `parent_id=0` for the top level) and POST."""
 
     @operation(data=schemas.CategoryPage, query=(PARENT_ID, PAGE, LIMIT))
-    def get(self) -> None:
+    async def get(self) -> None:
         """List categories
 
-        All categories in id order, or one parent's children in position order.
+        All categories in id order, or one parent's children in position order: every
+        one of them, or one page with `page` and/or `limit`.
         """
-        page, limit = self.page_args()
-        parent_id = self.arg(PARENT_ID)
-        items, total = self.db.quick(categories.list_categories, self.org_id, parent_id, page, limit)
-        self.reply(listing("categories", items, page, limit, total))
+        await _list(self, self.arg(PARENT_ID))
 
     @operation(data=schemas.Category, status=(201,), body=CategoryCreate)
     async def post(self) -> None:
@@ -124,16 +134,14 @@ class CategoryChildrenHandler(BaseHandler):
     path_params = (CATEGORY_ID,)
 
     @operation(data=schemas.CategoryPage, query=(PAGE, LIMIT))
-    def get(self, raw_id: str) -> None:
+    async def get(self, raw_id: str) -> None:
         """Direct child categories
 
         The same answer as `GET /api/categories?parent_id={id}`.
         """
         category_id = _category_id(raw_id)
-        page, limit = self.page_args()
         self.db.quick(categories.get_category, self.org_id, category_id)  # 404 rather than an empty list
-        items, total = self.db.quick(categories.list_categories, self.org_id, category_id, page, limit)
-        self.reply(listing("categories", items, page, limit, total))
+        await _list(self, category_id)
 
 
 class CategoryMoveHandler(BaseHandler):
@@ -161,11 +169,12 @@ class CategoryProductsHandler(BaseHandler):
 
     path_params = (CATEGORY_ID,)
 
-    @operation(data=schemas.ProductPage, query=(SUBCATEGORIES, SORT, PAGE, LIMIT))
+    @operation(data=schemas.CategoryProductPage, query=(SUBCATEGORIES, SORT, PAGE, LIMIT, INCLUDE))
     async def get(self, raw_id: str) -> None:
         """Products in a category
 
         A page shaped like `GET /api/products`; archived products left out.
+        `include=stock_levels,variants` as on the product list.
         """
         category_id = _category_id(raw_id)
         page, limit = self.page_args()
@@ -175,6 +184,7 @@ class CategoryProductsHandler(BaseHandler):
             sort=self.arg(SORT),
             page=page,
             limit=limit,
+            include=self.arg(INCLUDE) or (),
         )
         items, total = await self.db.read(categories.category_products_json, self.org_id, category_id, query)
         pages = to_json(pagination(page, limit, total))

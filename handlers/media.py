@@ -18,8 +18,8 @@ from handlers.base import BaseHandler
 from handlers.fields import ONE_LINE, Body
 from handlers.params import PRODUCT_ID
 from handlers.spec import (
-    ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, declared, id_param,
-    operation,
+    ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, check_query, declared,
+    id_param, operation,
 )
 from handlers.util import path_id
 from search import imaging
@@ -112,9 +112,15 @@ class UploadHandler(BaseHandler):
             parse_body_arguments(self.request.headers["Content-Type"], self.body, arguments, files)
         except (HTTPInputError, ValueError) as exc:
             raise BadRequest(f"body: malformed multipart/form-data ({exc})") from None
+        # A missing file first: a part sent under another name (`file` to image search)
+        # is then both the missing one and an unknown one.
+        problems = [] if self.file_field in files or self.file_field in arguments \
+            else [f"{self.file_field}: is required"]
+        problems += [f"{name}: unknown field" for name in [*arguments, *files]
+                     if name != self.file_field and name not in fields]
+        if problems:
+            raise BadRequest("; ".join(problems))
         for name in [*arguments, *files]:
-            if name != self.file_field and name not in fields:
-                raise BadRequest(f"{name}: unknown field")
             if len(arguments.get(name, [])) + len(files.get(name, [])) > 1:
                 raise BadRequest(f"{name}: sent more than once")
         if self.file_field in arguments:
@@ -277,6 +283,16 @@ class MediaFileHandler(tornado.web.RequestHandler):
 
     def compute_etag(self) -> str | None:
         return None  # the stored ETag is set explicitly
+
+    def prepare(self) -> None:
+        # Strict like the API: `?width=320` must not answer the full rendition as if
+        # it were the thumbnail asked for.
+        op = declared(type(self), self.request.method or "")
+        if op is not None:
+            try:
+                check_query(self.request.query_arguments, op.query)
+            except BadRequest as exc:
+                raise tornado.web.HTTPError(400, exc.message) from None
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")

@@ -24,7 +24,7 @@ from pydantic.json_schema import models_json_schema
 
 from handlers.base import BaseHandler
 from handlers.spec import (
-    DeclarationError, Form, Operation, Param, PathParam, RawBody, declared, operation,
+    DeclarationError, Form, Operation, Param, PathParam, RawBody, TextParam, declared, operation,
 )
 
 STATIC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
@@ -68,9 +68,12 @@ DESCRIPTION = """\
 MicroPIM's REST API. Every response under `/api/` is the envelope
 `{"status": 1, "data": …, "error": null}`, or `{"status": 0, "data": null, "error": "field: problem"}`
 on error; the schemas below describe `data`. Send the API key in the `X-API-KEY` header
-(`micropim create-key --org NAME` prints one). Request bodies are strict: unknown
-fields, wrong types and malformed JSON are 400s naming the field. Money is an exact
-decimal, sent as a string or a number and shown as a string with 4 places. Every
+(`micropim create-key --org NAME` prints one). Requests are strict: unknown body
+fields, wrong types and malformed JSON are 400s naming the field, and so is a query
+parameter an operation does not list (`limt: unknown query parameter`) or one sent
+twice; a list parameter takes its values separated by commas (`status=active,draft`).
+Money is an exact decimal, sent as a string or a number and shown as a string with 4
+places. Every
 `GET` also answers `HEAD` (no body), carries an `ETag` and answers 304 to
 `If-None-Match`. A method a path does not list answers 405, an unknown path 404.
 """
@@ -213,6 +216,8 @@ def _param(param: Param | PathParam, where: str) -> dict[str, Any]:
                              "schema": schema}
     if where == "path":
         shown["required"] = True
+    if isinstance(param, Param):
+        shown.update(param.style())
     return shown
 
 
@@ -237,10 +242,9 @@ def _error_codes(route: Route, method: str, op: Operation) -> list[int]:
     params = route.path_params()
     if params:
         codes.add(404)
-    if op.body or op.form:
+    if op.body or op.form or op.raw:
         codes |= {400, 413}
-    if op.query or any(p.schema.get("type") != "integer" for p in params):
-        codes.add(400)
+    codes.add(400)  # an unknown or repeated query parameter, on every route
     if method != "get":
         codes.add(503)  # a write that waited too long for SQLite's write lock
     return sorted(codes)
@@ -269,6 +273,9 @@ def _operation(route: Route, method: str, refs: dict[type[pydantic.BaseModel], d
         content["application/json"] = {"schema": refs[body]}
     if op.form is not None:
         content["multipart/form-data"] = {"schema": _form_schema(op.form)}
+    if op.raw is not None:
+        for content_type in op.raw.content_types:
+            content[content_type] = {"schema": {**op.raw.schema, "description": op.raw.description}}
     if content:
         shown["requestBody"] = {"required": True, "content": content}
     shown["responses"] = _responses(route, method, op, refs)
@@ -285,7 +292,7 @@ def _responses(route: Route, method: str, op: Operation,
         answer: dict[str, Any] = {"description": {200: "OK", 201: "Created"}.get(status, "Success")}
         if isinstance(op.data, RawBody):
             answer["description"] = op.data.description
-            answer["content"] = {op.data.content_type: {"schema": op.data.schema}}
+            answer["content"] = {kind: {"schema": op.data.schema} for kind in op.data.content_types}
         else:
             model = op.model_for(op.data, route.kwargs)
             assert model is not None
@@ -405,6 +412,12 @@ def document_text(app: tornado.web.Application) -> str:
 
 # ---- the routes ------------------------------------------------------------------------------
 
+#: `?v=` on the docs page's files: the version the page asks for, so a new release is a
+#: new URL and the old one may be kept for a year. Pages and files outside /api/ and
+#: /media/ ignore other query parameters: a browser's address (a bookmark with
+#: tracking tags) must not turn a page into an error.
+VERSION = TextParam("v", "The release the page asks for (`5.35.0`); with it the file is"
+                    " cached for a year", max_length=32)
 OPENAPI_JSON = RawBody("application/json", "The OpenAPI 3.1 document of this server",
                        {"type": "object"})
 
@@ -473,7 +486,7 @@ class DocsFileHandler(tornado.web.StaticFileHandler):
         else:
             self.set_header("Cache-Control", "no-cache")
 
-    @operation(data=RawBody("*/*", "The file"), errors=(404,))
+    @operation(data=RawBody("*/*", "The file"), query=(VERSION,), errors=(404,))
     async def get(self, path: str, include_body: bool = True) -> None:
         """A file of the API reference page
 

@@ -1,11 +1,13 @@
 """Request parameters more than one handler module reads: the product in the path, the
-locale of a read, and the list order and subtree switch of product lists."""
+locale of a read, the list order and subtree switch of product lists, and the
+relations a product list or read may include."""
 
 from __future__ import annotations
 
-from handlers.spec import BoolParam, ChoiceParam, TextParam, id_param
+from handlers.spec import BoolParam, ChoiceParam, ListParam, TextParam, id_param
 from store.errors import BadRequest
 from store.products.query import SORTS
+from store.products.relations import INCLUDES
 from store.values import canonical_locale
 
 
@@ -25,3 +27,6 @@ SORT = ChoiceParam("sort", "Order; `-` for descending, ties broken by id (defaul
                    tuple(f"{sign}{key}" for key in SORTS for sign in ("", "-")))
 SUBCATEGORIES = BoolParam("include_subcategories",
                           "With a category: take its descendants too (only `true` or `false`)")
+INCLUDE = ListParam("include", "Add these to each product, separated by commas: `stock_levels`"
+                    " (as `GET /api/products/{id}/stock` shows them) and `variants` (as"
+                    " `GET /api/products/{id}/variants` lists them)", choices=INCLUDES)

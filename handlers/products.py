@@ -11,11 +11,11 @@ from handlers.base import BaseHandler, parse_json, to_json, validate
 from handlers.fields import (
     Attributes, Body, Currency, Ean, Id, LongText, Money, Name, Quantity, ShortText, Sku, Slug,
 )
-from handlers.params import LOCALE, PRODUCT_ID, SORT, SUBCATEGORIES
-from handlers.spec import LIMIT, PAGE, ChoiceParam, IntParam, PathParam, TextParam, operation
+from handlers.params import INCLUDE, LOCALE, PRODUCT_ID, SORT, SUBCATEGORIES
+from handlers.spec import LIMIT, PAGE, ChoiceParam, IntParam, ListParam, PathParam, TextParam, operation
 from handlers.util import pagination, parse_timestamp, path_id
 from store.errors import BadRequest
-from store.products import barcode, query, read, stock, write
+from store.products import barcode, query, relations, stock, write
 from store.values import CHANNELS, STATUSES
 
 Status = Literal["draft", "active", "archived", "out_of_stock"]
@@ -67,8 +67,10 @@ def _fields(body: ProductPatch) -> dict[str, Any]:
 
 SEARCH = TextParam("search", "Full-text search in name, description and SKU (and translations);"
                    " an exact SKU or EAN comes first", max_length=200)
-STATUS = ChoiceParam("status", "Filter by status; archived products are listed only when asked for",
-                     STATUSES)
+STATUS = ListParam(
+    "status", "Statuses to list, separated by commas (`active,draft`), or `any` for all of them."
+    " Without it every status but `archived`, or with `updated_since` every status: an"
+    " incremental sync sees the products archived (soft-deleted) since", choices=STATUSES, every="any")
 BRAND = IntParam("brand", "Filter by brand id")
 CHANNEL = ChoiceParam("channel", "Filter by publishing channel", tuple(CHANNELS))
 CATEGORY = IntParam("category", "Filter by category id")
@@ -77,6 +79,30 @@ UPDATED_SINCE = TextParam(
     " no zone is given), for incremental sync",
     convert=lambda raw: parse_timestamp("updated_since", raw),
     extra={"examples": ["2026-01-31T12:00:00Z"]})
+MAX_SKU = 64
+
+
+def _sku_code(raw: str) -> str:
+    if len(raw) > MAX_SKU:
+        raise BadRequest(f"sku: each SKU is at most {MAX_SKU} characters")
+    return raw
+
+
+def _ean_code(raw: str) -> str:
+    if not raw.isascii() or not raw.isdigit() or len(raw) not in (8, 12, 13):
+        raise BadRequest(f"ean: {raw!r} is not 8, 12 or 13 digits (EAN-8, UPC-A or EAN-13)")
+    return raw
+
+
+SKU = ListParam(
+    "sku", "Only the products with one of these exact SKUs (up to 100, separated by commas),"
+    " their own or one of their variants'; each product then carries `matched_variants`",
+    item_schema={"type": "string", "minLength": 1, "maxLength": MAX_SKU}, convert=_sku_code)
+EAN = ListParam(
+    "ean", "Only the products with one of these barcodes (EAN-13, EAN-8 or UPC-A, up to 100,"
+    " separated by commas; a UPC-A also matches its 13-digit form), their own or one of their"
+    " variants'; each product then carries `matched_variants`",
+    item_schema={"type": "string", "pattern": "^([0-9]{8}|[0-9]{12,13})$"}, convert=_ean_code)
 BARCODE = PathParam("barcode", {"type": "string", "pattern": "^([0-9]{8}|[0-9]{12,13})$"},
                     "EAN-13, EAN-8 or UPC-A")
 
@@ -104,15 +130,22 @@ class ProductListHandler(BaseHandler):
             page=page,
             limit=limit,
             locale=_locale(self),
+            skus=self.arg(SKU) or (),
+            eans=self.arg(EAN) or (),
+            include=self.arg(INCLUDE) or (),
         )
 
     @operation(data=schemas.ProductPage, query=(
-        SEARCH, STATUS, BRAND, CHANNEL, CATEGORY, SUBCATEGORIES, UPDATED_SINCE, SORT, PAGE, LIMIT, LOCALE))
+        SEARCH, STATUS, SKU, EAN, BRAND, CHANNEL, CATEGORY, SUBCATEGORIES, UPDATED_SINCE, SORT, PAGE,
+        LIMIT, LOCALE, INCLUDE))
     async def get(self) -> None:
         """List products
 
-        A page of products with filters, search and sort. Archived products only with
-        `status=archived`. Products carry an `ETag`; `If-None-Match` answers 304.
+        A page of products with filters, search and sort; the filters narrow each other.
+        Archived products only when `status` asks for them, or with `updated_since`.
+        `sku`/`ean` find products by their own or their variants' codes and mark the
+        variants that matched (`matched_variants`). `include=stock_levels,variants`
+        adds those to every product of the page.
         """
         wanted = self._query()
         items, total = await self.db.read(query.list_products_json, self.org_id, wanted,
@@ -136,11 +169,16 @@ class ProductHandler(BaseHandler):
 
     path_params = (PRODUCT_ID,)
 
-    @operation(data=schemas.Product, query=(LOCALE,))
+    @operation(data=schemas.ProductRead, query=(LOCALE, INCLUDE))
     def get(self, raw_id: str) -> None:
-        """Get a product"""
+        """Get a product
+
+        `include=stock_levels,variants` adds its stock per warehouse and its variants.
+        Carries an `ETag`; `If-None-Match` answers 304.
+        """
         product_id = path_id(raw_id, "product")
-        self.reply_raw(self.db.quick(read.get_product_json, self.org_id, product_id, _locale(self)))
+        self.reply_raw(self.db.quick(relations.product_json_with, self.org_id, product_id, _locale(self),
+                                     self.arg(INCLUDE) or ()))
 
     @operation(data=schemas.Product, body=ProductPatch)
     async def patch(self, raw_id: str) -> None:

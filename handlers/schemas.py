@@ -76,11 +76,6 @@ class Product(Out):
     updated_at: Timestamp
 
 
-class ProductPage(Out):
-    products: list[Product]
-    pagination: Pagination
-
-
 class StockLevel(Out):
     warehouse_id: int
     warehouse_name: str
@@ -124,6 +119,34 @@ class VariantList(Out):
     product_name: str
     variants: list[Variant]
     total: int
+
+
+class ProductRead(Product):
+    """The product object; `include=` adds the relations it names, after its own fields."""
+
+    stock_levels: list[StockLevel] = Field(
+        default_factory=list, description="Only with `include=stock_levels`: as `GET /api/products/{id}/stock`")
+    variants: list[Variant] = Field(
+        default_factory=list, description="Only with `include=variants`: as `GET /api/products/{id}/variants`")
+
+
+class ListedProduct(ProductRead):
+    """A product of a list page: the product object, the relations `include=` names, and
+    with a `sku` or `ean` filter the variants whose code was asked for."""
+
+    matched_variants: list[Variant] = Field(
+        default_factory=list, description="Only with a `sku` or `ean` filter: the product's variants"
+        " whose SKU or EAN was asked for, in position order; `[]` when only the product's own matched")
+
+
+class ProductPage(Out):
+    products: list[ListedProduct]
+    pagination: Pagination
+
+
+class CategoryProductPage(Out):
+    products: list[ProductRead]
+    pagination: Pagination
 
 
 class BarcodeMatch(ProductWithStock):
@@ -307,3 +330,52 @@ def reference_item(route_kwargs: dict[str, Any]) -> type[BaseModel]:
 
 def reference_page(route_kwargs: dict[str, Any]) -> type[BaseModel]:
     return REFERENCE[route_kwargs["resource"]][1]
+
+
+class BulkLineResult(Out):
+    line: int = Field(description="The line's number, from 1; a CSV's header is line 1")
+    sku: str | None = Field(description="The line's SKU (a category's path); null when it cannot be read")
+    id: int | None = Field(description="The product's id (the variant's, the category's); null when it failed")
+    status: Literal["created", "updated", "unchanged", "failed"]
+    error: str | None = Field(description="`field: problem`, as a single write would say; on a line"
+                              " that was saved, the images that could not be added")
+    kind: Literal["product", "variant", "category"]
+
+
+class BulkResult(Out):
+    results: list[BulkLineResult] = Field(description="One entry per line, in order")
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
+class ImportFailure(Out):
+    line: int
+    sku: str | None
+    error: str | None
+
+
+class ImportJob(Out):
+    id: int
+    kind: Literal["products", "categories"]
+    format: Literal["csv", "ndjson"]
+    status: Literal["queued", "running", "done", "cancelled", "interrupted", "failed"]
+    dry_run: bool
+    create_references: bool
+    total_lines: int
+    done_lines: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[ImportFailure] = Field(description="The first 1,000 failed lines")
+    message: str | None = Field(description="Why the job failed, was cancelled or interrupted")
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    created_at: Timestamp
+
+
+class ImportPage(Out):
+    imports: list[ImportJob]
+    pagination: Pagination

@@ -60,6 +60,10 @@ class Param:
     def schema(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def style(self) -> dict[str, Any]:
+        """How the parameter is serialized, beyond the schema (OpenAPI `style`, `explode`)."""
+        return {}
+
     def parse(self, raw: str | None) -> Any:
         raise NotImplementedError
 
@@ -137,6 +141,62 @@ class TextParam(Param):
         return self.convert(raw) if self.convert else raw
 
 
+@dataclass(frozen=True)
+class ListParam(Param):
+    """Comma-separated values (`status=active,draft`), each checked by `choices` or
+    `convert`, repeats kept once in the order given; at most `max_items`. `every` is a
+    word that stands for all the choices (`status=any`). Absent or empty: None."""
+
+    choices: tuple[str, ...] = ()
+    every: str | None = None
+    max_items: int = 100
+    item_schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    convert: Callable[[str], str] | None = None
+
+    def schema(self) -> dict[str, Any]:
+        items = ({"type": "string", "enum": [*self.choices, *([self.every] if self.every else [])]}
+                 if self.choices else self.item_schema)
+        return {"type": "array", "items": items, "maxItems": self.max_items}
+
+    def style(self) -> dict[str, Any]:
+        return {"style": "form", "explode": False}  # one parameter, values separated by commas
+
+    def parse(self, raw: str | None) -> tuple[str, ...] | None:
+        if raw is None or raw == "":
+            return None
+        items = [item.strip() for item in raw.split(",")]
+        if "" in items:
+            raise BadRequest(f"{self.name}: an empty value in the list (two commas, or one at an end)")
+        values = list(dict.fromkeys(self.convert(item) if self.convert else item for item in items))
+        if len(values) > self.max_items:
+            raise BadRequest(f"{self.name}: at most {self.max_items} values")
+        if self.choices:
+            allowed = [*self.choices, *([self.every] if self.every else [])]
+            wrong = [value for value in values if value not in allowed]
+            if wrong:
+                raise BadRequest(f"{self.name}: must be one of {', '.join(allowed)} (got {wrong[0]!r})")
+        if self.every is not None and self.every in values:
+            return self.choices
+        return tuple(values)
+
+
+def check_query(arguments: dict[str, list[bytes]], declared: tuple[Param, ...]) -> None:
+    """A 400 naming every query parameter the operation does not declare, and every
+    one sent more than once (only the last would count: `status=a&status=b` is
+    `status=a,b`)."""
+    names = {param.name for param in declared}
+    problems = []
+    for name, values in arguments.items():
+        if name not in names:
+            problems.append(f"{name or '(a parameter without a name)'}: unknown query parameter")
+        elif len(values) > 1:
+            problems.append(f"{name}: sent more than once"
+                            + ("; send one list separated by commas" if isinstance(
+                                next(p for p in declared if p.name == name), ListParam) else ""))
+    if problems:
+        raise BadRequest("; ".join(problems))
+
+
 PAGE = IntParam("page", "Page number, from 1; a page past the end is an empty list.", 1, 10**9, 1)
 LIMIT = IntParam("limit", "Items per page.", 1, 100, 20)
 
@@ -165,11 +225,18 @@ class Form:
 
 @dataclass(frozen=True)
 class RawBody:
-    """An answer that is not the envelope: a file, a page, the document itself."""
+    """An answer that is not the envelope (a file, a page, the document itself), or a
+    request body that is not JSON (a CSV or NDJSON feed). `also`: further content types
+    of the same body (an export in CSV or NDJSON)."""
 
     content_type: str
     description: str
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string", "format": "binary"})
+    also: tuple[str, ...] = ()
+
+    @property
+    def content_types(self) -> tuple[str, ...]:
+        return (self.content_type, *self.also)
 
 
 # ---- operations --------------------------------------------------------------------------
@@ -184,6 +251,7 @@ class Operation:
     form: Form | None = None
     query: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
+    raw: RawBody | None = None  # a request body that is not JSON
 
     def model_for(self, choice: ModelChoice | None, route_kwargs: dict[str, Any]) -> type[pydantic.BaseModel] | None:
         """The model a declaration names, for a route with these keyword arguments."""
@@ -202,6 +270,7 @@ def operation(
     form: Form | None = None,
     query: tuple[Param, ...] = (),
     errors: tuple[int, ...] = (),
+    raw: RawBody | None = None,
 ) -> Callable[[Method], Method]:
     """Declare a handler method for the OpenAPI document and for its own validation.
 
@@ -217,7 +286,7 @@ def operation(
         summary, _, description = doc.partition("\n")
         setattr(method, OPERATION_ATTRIBUTE, Operation(
             summary=summary.strip(), description=description.strip(), data=data,
-            status=status, body=body, form=form, query=query, errors=errors,
+            status=status, body=body, form=form, query=query, errors=errors, raw=raw,
         ))
         return method
 

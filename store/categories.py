@@ -45,10 +45,10 @@ def get_category(db: Database, org_id: int, category_id: int) -> dict[str, Any]:
 
 
 def list_categories(db: Database, org_id: int, parent_id: int | None, page: int,
-                    limit: int) -> tuple[list[dict[str, Any]], int]:
-    """One page of categories and the total: all of them in id order (stable while
-    others write, like products), or one parent's children (`ROOTS`: the top level)
-    in position order."""
+                    limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """One page of categories (every one with `limit` None) and the total: all of them
+    in id order (stable while others write, like products), or one parent's children
+    (`ROOTS`: the top level) in position order."""
     params: list[int | None]
     if parent_id is None:
         where, params, order = "org_id = ?", [org_id], "id"
@@ -59,7 +59,7 @@ def list_categories(db: Database, org_id: int, parent_id: int | None, page: int,
         total = int(db.execute_sql(f"SELECT count(*) FROM category WHERE {where}", params).fetchone()[0])
         rows = db.execute_sql(
             f"SELECT {COLUMNS} FROM category WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, limit, (page - 1) * limit],
+            [*params, -1 if limit is None else limit, 0 if limit is None else (page - 1) * limit],
         ).fetchall()
     return [_to_api(row) for row in rows], total
 
@@ -81,6 +81,25 @@ def category_tree(db: Database, org_id: int) -> list[dict[str, Any]]:
         parent = nodes.get(node["parent_id"]) if node["parent_id"] is not None else None
         (parent["children"] if parent is not None else roots).append(node)
     return roots
+
+
+def paths(db: Database, org_id: int) -> dict[int, str]:
+    """Every category's path from the top ("Apparel > Tops > T-Shirts"), in one query:
+    how feeds name categories (bulk import and export)."""
+    rows = db.execute_sql("SELECT id, parent_id, name FROM category WHERE org_id = ?", (org_id,)).fetchall()
+    parents = {int(row_id): (parent, str(name)) for row_id, parent, name in rows}
+    found: dict[int, str] = {}
+
+    def path(row_id: int, seen: frozenset[int] = frozenset()) -> str:
+        if row_id not in found:
+            parent, name = parents[row_id]
+            up = path(parent, seen | {row_id}) if parent in parents and parent not in seen else None
+            found[row_id] = name if up is None else f"{up} > {name}"
+        return found[row_id]
+
+    for row_id in parents:
+        path(row_id)
+    return found
 
 
 def subtree_ids(db: Database, org_id: int, category_id: int) -> list[int]:
@@ -119,9 +138,9 @@ def _check_parent(db: Database, org_id: int, parent_id: int, moving: int | None)
 
 def _unique_slug(db: Database, org_id: int, name: str, category_id: int | None) -> str:
     base = slugify(name)
-    used = {row[0] for row in db.execute_sql(
-        "SELECT slug FROM category WHERE org_id = ? AND id != ? AND (slug = ? OR slug LIKE ?)",
-        (org_id, category_id or 0, base, base + "-%"),
+    used = {row[0] for row in db.execute_sql(  # a range uses the slug index, LIKE would not
+        "SELECT slug FROM category WHERE org_id = ? AND id != ? AND slug >= ? AND slug < ?",
+        (org_id, category_id or 0, base, base + "."),  # base and base-…
     )}
     return first_free(base, used)
 
@@ -289,3 +308,53 @@ def category_products_json(db: Database, org_id: int, category_id: int,
     with db.atomic():
         get_category(db, org_id, category_id)
         return list_products_json(db, org_id, replace(query, category=category_id, status=None))
+
+
+# ---- by path: bulk import and export of the tree ---------------------------------------------------
+
+def _child(db: Database, org_id: int, parent_id: int | None, name: str) -> dict[str, Any] | None:
+    """The parent's child called `name` (the first by position when two share it)."""
+    row = db.execute_sql(
+        f"SELECT {COLUMNS} FROM category WHERE org_id = ? AND parent_id IS ? AND name = ?"
+        " ORDER BY position, id LIMIT 1", (org_id, parent_id, name)).fetchone()
+    return None if row is None else _to_api(row)
+
+
+def upsert_by_path(db: Database, org_id: int, data: dict[str, Any]) -> tuple[int, str]:
+    """Create the category at `data["path"]` ("Apparel > Tops"; missing ancestors too,
+    each last among its siblings) or update its `description` and `slug`; answers its
+    id and `created`, `updated` or `unchanged`."""
+    names = [name.strip() for name in data["path"].split(">")]
+    if any(not name for name in names):
+        raise BadRequest(f"path: '{data['path']}' is not a category path such as 'Apparel > Tops'")
+    parent: int | None = None
+    for name in names[:-1]:
+        found = _child(db, org_id, parent, name)
+        parent = int(found["id"]) if found is not None else int(
+            create_category(db, org_id, {"name": name, "parent_id": parent})["id"])
+    fields: dict[str, Any] = {key: data[key] for key in ("description", "slug") if key in data}
+    current = _child(db, org_id, parent, names[-1])
+    if current is None:
+        return int(create_category(db, org_id, {"name": names[-1], "parent_id": parent, **fields})["id"]), "created"
+    if "description" in fields and fields["description"] is None:
+        fields["description"] = ""
+    changed = {key: value for key, value in fields.items() if current[key] != value}
+    if not changed:
+        return int(current["id"]), "unchanged"
+    update_category(db, org_id, int(current["id"]), changed)
+    return int(current["id"]), "updated"
+
+
+def tree_rows(db: Database, org_id: int) -> list[dict[str, Any]]:
+    """Every category as {path, description, slug}, parents before their children and
+    siblings in position order: what an import recreates the tree from."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(nodes: list[dict[str, Any]], prefix: str) -> None:
+        for node in nodes:
+            path = f"{prefix} > {node['name']}" if prefix else node["name"]
+            rows.append({"path": path, "description": node["description"], "slug": node["slug"]})
+            walk(node["children"], path)
+
+    walk(category_tree(db, org_id), "")
+    return rows

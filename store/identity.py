@@ -104,9 +104,11 @@ def check_product_slug_free(db: Database, org_id: int, slug: str, product_id: in
 def unique_product_slug(db: Database, org_id: int, name: str, product_id: int | None) -> str:
     """A slug from the name, `-2`, `-3`... past other products' default and translated slugs."""
     base = slugify(name)
+    # A range, not `LIKE 'base-%'`: LIKE is case-insensitive, so it cannot use the
+    # (org_id, slug) index and would read every slug of the organization.
     used = {row[0] for row in db.execute_sql(
-        "SELECT slug FROM product WHERE org_id = ? AND id != ? AND (slug = ? OR slug LIKE ?)",
-        (org_id, product_id or 0, base, base + "-%"),
+        "SELECT slug FROM product WHERE org_id = ? AND id != ? AND slug >= ? AND slug < ?",
+        (org_id, product_id or 0, base, base + "."),  # base and base-…: '.' sorts right after '-'
     )}
     used.update(row[0] for row in db.execute_sql(
         f"{_SLUG_LOCALES} SELECT t.slug FROM slug_locale l CROSS JOIN product_translation t"

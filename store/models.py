@@ -226,6 +226,29 @@ class Media(OrgModel):
 TIMESTAMPS = ("created_at", "updated_at")
 
 
+class ImportJob(BaseModel):
+    """A bulk import run in the server (migration 12)."""
+
+    id = pw.AutoField()
+    org_id = pw.IntegerField()
+    kind = pw.TextField()  # products, categories
+    format = pw.TextField()  # csv, ndjson
+    status = pw.TextField()  # queued, running, done, cancelled, interrupted, failed
+    dry_run = pw.BooleanField(default=False)
+    create_references = pw.BooleanField(default=False)
+    total_lines = pw.IntegerField(default=0)
+    done_lines = pw.IntegerField(default=0)
+    created = pw.IntegerField(default=0)
+    updated = pw.IntegerField(default=0)
+    unchanged = pw.IntegerField(default=0)
+    failed = pw.IntegerField(default=0)
+    errors = JsonField(default="[]")  # the first MAX_ERRORS failed lines
+    message = pw.TextField(null=True)  # why a job failed, was cancelled or interrupted
+    started_at = pw.TextField(null=True)
+    finished_at = pw.TextField(null=True)
+    created_at = pw.TextField(default=utcnow)
+
+
 def column_names(model: type[BaseModel], *, without: tuple[str, ...] = ()) -> list[str]:
     """The model's column names in the order answers show them: as declared, the
     timestamps last."""

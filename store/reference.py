@@ -166,6 +166,5 @@ WAREHOUSES = WarehouseStore(Warehouse, "warehouse", _warehouse_to_api, ("code",)
 
 
 def default_warehouse_id(db: Database, org_id: int) -> int:
-    row = Warehouse.select(Warehouse.id).where(
-        Warehouse.org_id == org_id, Warehouse.is_default == True).get(db)  # noqa: E712
-    return int(row.id)
+    return int(db.execute_sql("SELECT id FROM warehouse WHERE org_id = ? AND is_default",
+                              (org_id,)).fetchone()[0])

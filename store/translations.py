@@ -33,6 +33,19 @@ def _find(db: Database, product_id: int, locale: str) -> dict[str, Any] | None:
     return None if row is None else _to_api(row)
 
 
+def translations_of(db: Database, product_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    """Each product's translations, locale -> fields, in one query (exports)."""
+    if not product_ids:
+        return {}
+    marks = ",".join("?" * len(product_ids))
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in db.execute_sql(f"SELECT product_id, {', '.join(FIELDS)} FROM product_translation"
+                              f" WHERE product_id IN ({marks}) ORDER BY product_id, locale", product_ids):
+        item = _to_api(row[1:])
+        found.setdefault(int(row[0]), {})[item["locale"]] = item
+    return found
+
+
 def list_translations(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
     """Every locale of the product, sorted by locale, as the variants list is framed."""
     with db.atomic():
@@ -150,14 +163,16 @@ def _fields(db: Database, org_id: int, product_id: int, locale: str, data: dict[
     return fields
 
 
-def put_translation(db: Database, org_id: int, product_id: int, locale: str,
-                    data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Create or replace the product's translation for `locale` (PUT: fields not sent
-    are no longer translated). Answers the translation and whether it is new."""
-    require_product(db, org_id, product_id)
+def apply_translation(db: Database, org_id: int, product_id: int, locale: str,
+                      data: dict[str, Any], now: str | None = None) -> tuple[bool, bool]:
+    """Create or replace the translation for `locale` (fields not in `data` are no
+    longer translated); answers (whether it is new, whether anything changed). The
+    same texts again write nothing and move no `updated_at`."""
     fields = _fields(db, org_id, product_id, locale, data)
-    now = utcnow()
-    created = _find(db, product_id, locale) is None
+    held = _find(db, product_id, locale)
+    if held is not None and all(held[name] == fields[name] for name in TRANSLATED):
+        return False, False
+    now = now or utcnow()
     db.execute_sql(
         "INSERT INTO product_translation (product_id, org_id, locale, name, description,"
         " short_description, slug, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -168,6 +183,20 @@ def put_translation(db: Database, org_id: int, product_id: int, locale: str,
          fields["short_description"], fields["slug"], now, now),
     )
     _touch(db, product_id, now)
+    return held is None, True
+
+
+def held_translation(db: Database, product_id: int, locale: str) -> dict[str, Any] | None:
+    """The product's translation for `locale` as stored, or None."""
+    return _find(db, product_id, locale)
+
+
+def put_translation(db: Database, org_id: int, product_id: int, locale: str,
+                    data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Create or replace the product's translation for `locale` (PUT: fields not sent
+    are no longer translated). Answers the translation and whether it is new."""
+    require_product(db, org_id, product_id)
+    created, _ = apply_translation(db, org_id, product_id, locale, data)
     found = _find(db, product_id, locale)
     assert found is not None
     return found, created

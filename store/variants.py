@@ -9,8 +9,9 @@ product's `updated_at`, since its stock may show the change (store/cache.py).
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, Sequence
 
 from store import attributes
 from store.attributes import Definition
@@ -99,6 +100,42 @@ def list_variants(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
     return {"product_id": product_id, "product_name": name, "variants": variants, "total": len(variants)}
 
 
+# The organization's variant axes as one JSON text, beside every row of a batch: an
+# uncorrelated subquery, which SQLite runs once per statement.
+_AXES = ("(SELECT json_group_array(json_array(id, code, name)) FROM product_attribute"
+         " WHERE org_id = ? AND is_variant_axis)")
+
+
+def variants_of(db: Database, org_id: int, product_ids: list[int], *, skus: Sequence[str] = (),
+                eans: Sequence[str] = ()) -> dict[int, list[dict[str, Any]]]:
+    """The variants of each of `product_ids` (the organization's), as the variant list
+    shows them, in position order, in one query for the whole page. With `skus` or
+    `eans` (every spelling already): only the variants holding one of those codes."""
+    found: dict[int, list[dict[str, Any]]] = {product_id: [] for product_id in product_ids}
+    if not product_ids:
+        return found
+    codes: list[str] = []
+    wanted = []
+    for column, values in (("sku", skus), ("ean", eans)):
+        if values:
+            wanted.append(f"{column} IN ({','.join('?' * len(values))})")
+            codes += values
+    where = f" AND ({' OR '.join(wanted)})" if wanted else ""
+    rows = db.execute_sql(
+        # `+org_id`: through the (product_id, position) index, never the organization's
+        # (org_id, sku) one, which would walk every variant of the organization.
+        f"SELECT {SELECTED}, product_id, {_AXES} FROM product_variant"
+        f" WHERE +org_id = ? AND product_id IN ({','.join('?' * len(found))}){where}"
+        " ORDER BY product_id, position, id",
+        [org_id, org_id, *found, *codes],
+    ).fetchall()
+    if rows:
+        names = {code: (row_id, name) for row_id, code, name in json.loads(rows[0][-1])}
+        for row in rows:
+            found[row[-2]].append(_to_api(row[:-2], names))
+    return found
+
+
 def _row(db: Database, org_id: int, product_id: int, variant_id: int) -> tuple[Any, ...]:
     _product(db, org_id, product_id)
     row = db.execute_sql(
@@ -183,8 +220,9 @@ def _touch(db: Database, org_id: int, product_id: int, now: str) -> None:
     attributes.touch_products(db, org_id, [product_id], now)
 
 
-def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Add a variant; a simple product becomes variable (it must hold no warehouse stock)."""
+def insert_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> int:
+    """Add a variant; a simple product becomes variable (it must hold no warehouse
+    stock). Answers the variant's id."""
     _, product_name, product_type, _ = _product(db, org_id, product_id)
     if product_type != "variable":
         check_can_become_variable(get_product(db, org_id, product_id))
@@ -211,13 +249,19 @@ def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, A
         f" VALUES ({','.join('?' * len(columns))})", list(columns.values()),
     )
     _touch(db, org_id, product_id, now)
-    return get_variant(db, org_id, product_id, int(cursor.lastrowid))
+    return int(cursor.lastrowid)
 
 
-def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
-                   data: dict[str, Any]) -> dict[str, Any]:
+def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Add a variant (see `insert_variant`); answers it."""
+    return get_variant(db, org_id, product_id, insert_variant(db, org_id, product_id, data))
+
+
+def apply_variant_update(db: Database, org_id: int, product_id: int, variant_id: int,
+                         data: dict[str, Any]) -> bool:
     """A partial update: `attributes` merges keys (null removes one); `name: null`
-    makes the name again from the product's name and the axis values."""
+    makes the name again from the product's name and the axis values. Answers whether
+    anything changed: values sent as they are write nothing and move no `updated_at`."""
     current = dict(zip(FIELDS, _row(db, org_id, product_id, variant_id)))
     columns: dict[str, Any] = {
         field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled", "media_id")
@@ -239,7 +283,11 @@ def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
     if "position" in data:
         siblings = _siblings(product_id)
         columns["position"] = clamp(data["position"], siblings.count(db) - 1)
-        siblings.move(db, current["position"], columns["position"])
+    columns = {name: value for name, value in columns.items() if current[name] != value}
+    if not columns:
+        return False
+    if "position" in columns:
+        _siblings(product_id).move(db, current["position"], columns["position"])
     now = utcnow()
     columns["updated_at"] = now
     db.execute_sql(
@@ -247,7 +295,21 @@ def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
         [*columns.values(), variant_id],
     )
     _touch(db, org_id, product_id, now)
+    return True
+
+
+def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,
+                   data: dict[str, Any]) -> dict[str, Any]:
+    """A partial update (see `apply_variant_update`); answers the variant."""
+    apply_variant_update(db, org_id, product_id, variant_id, data)
     return get_variant(db, org_id, product_id, variant_id)
+
+
+def variant_by_sku(db: Database, org_id: int, sku: str) -> tuple[int, int] | None:
+    """(product id, variant id) of the organization's variant with this SKU, or None."""
+    row = db.execute_sql("SELECT product_id, id FROM product_variant WHERE org_id = ? AND sku = ?",
+                         (org_id, sku)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
 
 
 def delete_variant(db: Database, org_id: int, product_id: int, variant_id: int) -> dict[str, Any]:

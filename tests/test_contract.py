@@ -15,6 +15,7 @@ import pytest
 import tornado.web
 
 import micropim
+from handlers.spec import RawBody, declared
 from handlers.app import Application
 from handlers.base import JSON_BODY_LIMIT, BaseHandler
 from store import orgs
@@ -97,7 +98,7 @@ def fill(pattern: str, ids: dict[str, int], default_id: int) -> str:
 def sample_ids(db: Database, api: Any, org_id: int) -> dict[str, int]:
     """One row of every resource, so that id routes reach their handler's real work."""
     from search import imaging
-    from store import attributes, categories, media, translations, variants
+    from store import attributes, categories, imports, media, translations, variants
     from store.products import write as products
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
     from tests.factories import draw
@@ -117,6 +118,7 @@ def sample_ids(db: Database, api: Any, org_id: int) -> dict[str, int]:
             "vat-rates": VAT_RATES.create(db, org_id, {"name": "Std", "rate": 19, "country_code": "RO"})["id"],
             "warehouses": WAREHOUSES.create(db, org_id, {"name": "Second", "code": "SEC"})["id"],
             "categories": categories.create_category(db, org_id, {"name": "Mugs"})["id"],
+            "imports": imports.create_job(db, org_id, "products", "csv", False, False, 0)["id"],
         }
 
 
@@ -137,9 +139,12 @@ async def test_every_route_and_method_answers_the_envelope(api: Any, sample_ids:
         for method in sorted(METHODS, key=lambda m: m == "DELETE"):
             body = {} if method in ("POST", "PUT", "PATCH") else None
             response = await api.call(method, path, body)
-            if path.endswith("/original") and method in ("GET", "HEAD") and response.code == 200:
-                # The one body that is not the envelope: the image file as uploaded.
-                assert response.headers["Content-Type"].startswith("image/"), response.headers
+            raw = declared(handler, method)
+            if raw is not None and isinstance(raw.data, RawBody) and response.code == 200:
+                # The bodies that are not the envelope: the image file as uploaded, the
+                # exports; each is what its declaration says.
+                assert any(response.headers["Content-Type"].startswith(kind.rstrip("*"))
+                           for kind in raw.data.content_types), response.headers
                 seen += 1
                 continue
             assert_envelope(response)

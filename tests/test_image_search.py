@@ -156,6 +156,7 @@ async def test_a_bad_limit_is_400(api: Any, limit: str, message: str) -> None:
 
 @pytest.mark.parametrize("fields, files, message", [
     ({}, {}, "image: is required"),
+    ({}, {"file": ("q.png", b"x")}, "image: is required; file: unknown field"),
     ({"image": "x"}, {}, "image: must be a file part (with a filename)"),
     ({"sort": "x"}, {"image": ("q.png", b"")}, "sort: unknown field"),
     ({}, {"image": ("q.txt", b"plain text")}, "image: not an image in an accepted format (JPEG, PNG, WebP or GIF)"),

@@ -19,6 +19,7 @@ from handlers.products import ProductCreate, ProductPatch
 from store import models
 from store.db import Database
 from store.products.read import PRODUCT_KEYS
+from store.products.relations import EXTRA_KEYS
 from store.products.write import REQUEST_FIELDS
 
 MODELS = [model for model in vars(models).values()
@@ -57,3 +58,28 @@ async def test_a_product_answers_exactly_the_declared_keys_in_order(api: Any) ->
     assert list(shown) == PRODUCT_KEYS
     fetched = json.loads((await api.get(f"/api/products/{shown['id']}?locale=de")).raw)["data"]
     assert list(fetched) == PRODUCT_KEYS
+
+
+def test_the_list_item_is_the_product_then_its_optional_relations() -> None:
+    assert list(schemas.ListedProduct.model_fields) == [*PRODUCT_KEYS, *EXTRA_KEYS]
+    assert list(schemas.ProductRead.model_fields) == [*PRODUCT_KEYS, "stock_levels", "variants"]
+    for model in (schemas.ListedProduct, schemas.ProductRead):
+        optional = [name for name, field in model.model_fields.items() if not field.is_required()]
+        assert optional == [key for key in EXTRA_KEYS if key in model.model_fields]
+    # Exactly the shapes of the stock and variant routes.
+    assert schemas.ProductRead.model_fields["stock_levels"].annotation == \
+        schemas.ProductWithStock.model_fields["stock_levels"].annotation
+    assert schemas.ProductRead.model_fields["variants"].annotation == \
+        schemas.VariantList.model_fields["variants"].annotation
+    assert schemas.ListedProduct.model_fields["matched_variants"].annotation == \
+        schemas.VariantList.model_fields["variants"].annotation
+
+
+def test_the_document_requires_only_the_product_object(app: Any) -> None:
+    document = json.loads(app.openapi_document)
+    components = document["components"]["schemas"]
+    for name, extras in (("ListedProduct", list(EXTRA_KEYS)), ("ProductRead", ["stock_levels", "variants"])):
+        assert list(components[name]["properties"]) == [*PRODUCT_KEYS, *extras]
+        assert set(components[name]["required"]) == set(PRODUCT_KEYS)
+    assert components["ProductPage"]["properties"]["products"]["items"] == {"$ref": "#/components/schemas/ListedProduct"}
+    assert components["CategoryProductPage"]["properties"]["products"]["items"] == {"$ref": "#/components/schemas/ProductRead"}

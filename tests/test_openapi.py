@@ -327,8 +327,12 @@ async def _successes(walk: Walk, ids: dict[str, int], images: Any) -> None:  # n
         pattern, handler = route[0], route[1]
         if pattern.startswith("/api/") and getattr(handler, "get") is not getattr(tornado.web.RequestHandler, "get"):
             await walk.call("GET", fill(pattern, ids, 1), expect=200)
-    await walk.call("GET", f"/api/products/{product}?locale=de&limit=5", expect=200)
+    await walk.call("GET", f"/api/products/{product}?locale=de&include=stock_levels,variants", expect=200)
     await walk.call("GET", "/api/products?search=mug&status=draft&sort=-name&include_subcategories=true", expect=200)
+    listed = await walk.call("GET", "/api/products?sku=MUG-1,MUG-1-V&include=variants,stock_levels&status=any",
+                             expect=200)
+    assert set(listed.body["data"]["products"][0]) >= {"stock_levels", "variants", "matched_variants"}
+    await walk.call("GET", f"/api/categories/{category}/products?include=stock_levels", expect=200)
     # Products and their stock and translations.
     brand, supplier, vat = ids["brands"], ids["suppliers"], ids["vat-rates"]
     created = await walk.call("POST", "/api/products", {
@@ -384,6 +388,26 @@ async def _successes(walk: Walk, ids: dict[str, int], images: Any) -> None:  # n
         await walk.call("PATCH", f"/api/{path}/{row}", {"name": "Renamed"}, expect=200)
         await walk.call("PUT", f"/api/{path}/{row}", {"name": "Again"}, expect=200)
         await walk.call("DELETE", f"/api/{path}/{row}", expect=200)
+    # Bulk import, import jobs and exports.
+    feed = b'{"sku": "BULK-1", "name": "Bulk"}\n{"sku": "BULK-2"}\n'
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    await walk.call("POST", "/api/products/bulk?dry_run=true", raw=feed, headers=ndjson, expect=200)
+    await walk.call("POST", "/api/products/bulk", raw=b"sku,name\nBULK-3,Csv\n",
+                    headers={"Content-Type": "text/csv"}, expect=200)
+    await walk.call("POST", "/api/categories/bulk", raw=b'{"path": "Home > Kitchen"}\n', headers=ndjson, expect=200)
+    job = await walk.call("POST", "/api/imports?dry_run=true", raw=feed, headers=ndjson, expect=202)
+    await walk.call("GET", f"/api/imports/{job.body['data']['id']}", expect=200)
+    await walk.call("GET", "/api/imports", expect=200)
+    queued = await walk.call("POST", "/api/imports", raw=feed, headers=ndjson, expect=202)
+    cancelled = await walk.api.call("DELETE", f"/api/imports/{queued.body['data']['id']}")
+    if cancelled.code == 200:  # unless it finished first
+        walk.checker.check("DELETE", f"/api/imports/{queued.body['data']['id']}", cancelled)
+    else:
+        assert cancelled.code == 400, cancelled.body
+        await walk.call("DELETE", f"/api/imports/{ids['imports']}", expect=200)
+    await walk.call("GET", "/api/products/export?format=csv", expect=200)
+    await walk.call("GET", "/api/products/export", expect=200)
+    await walk.call("GET", "/api/categories/export?format=csv", expect=200)
     # Deletes last.
     await walk.call("DELETE", f"/api/products/{product}/variants/{variant}", expect=200)
     await walk.call("DELETE", f"/api/products/{product}/media/{uploaded.body['data']['id']}", expect=200)
@@ -425,6 +449,8 @@ async def test_every_error_answer_fits_the_document(
             if ID_GROUP in pattern:
                 await walk.call(method.upper(), fill(pattern, {}, MISSING_ID), body, expect=404)
             await walk.call(method.upper(), fill(pattern, sample_ids, 1), body, key=None, expect=401)
+            unknown = await walk.call(method.upper(), fill(pattern, sample_ids, 1) + "?limt=5", body, expect=400)
+            assert unknown.body["error"] == "limt: unknown query parameter", (method, pattern)
     await walk.call("GET", "/api/products?limit=500", expect=400)
     await walk.call("POST", "/api/brands", raw=b"x" * (2 * 1024 * 1024), expect=413)
     await walk.call("GET", "/media/AAAAAAAAAAAAAAAAAAAAAAAA.webp", expect=404)

@@ -68,7 +68,9 @@ def set_times(db: Database, product_id: int, updated_at: str, created_at: str | 
 
 
 async def list_ids(api: Any, query: str = "") -> list[int]:
-    response = await api.get(f"/api/products?limit=100&{query}")
+    """The ids of a list page; 100 a page unless the query gives its own `limit`."""
+    limit = "" if "limit=" in query else "limit=100&"
+    response = await api.get(f"/api/products?{limit}{query}")
     assert response.code == 200, response.body
     return [p["id"] for p in response.data["products"]]
 
@@ -511,7 +513,20 @@ LIST_QUERY_CASES = [
     ("limit=1.5", "limit: must be an integer"),
     ("page=0", "page: must be between 1 and 1000000000"),
     ("page=abc", "page: must be an integer"),
-    ("status=deleted", "status: must be one of draft, active, archived, out_of_stock"),
+    ("status=deleted", "status: must be one of draft, active, archived, out_of_stock, any (got 'deleted')"),
+    ("status=any,deleted", "status: must be one of draft, active, archived, out_of_stock, any (got 'deleted')"),
+    ("status=active,deleted", "status: must be one of draft, active, archived, out_of_stock, any (got 'deleted')"),
+    ("status=active,,draft", "status: an empty value in the list (two commas, or one at an end)"),
+    ("status=active,", "status: an empty value in the list (two commas, or one at an end)"),
+    ("status=active&status=draft", "status: sent more than once; send one list separated by commas"),
+    ("page=1&page=2", "page: sent more than once"),
+    ("limt=5", "limt: unknown query parameter"),
+    ("sku=TSH-0002&limt=5&sort=id&q=x", "limt: unknown query parameter; q: unknown query parameter"),
+    ("sku=" + "S" * 65, "sku: each SKU is at most 64 characters"),
+    ("sku=" + ",".join(f"S{i}" for i in range(101)), "sku: at most 100 values"),
+    ("ean=123", "ean: '123' is not 8, 12 or 13 digits (EAN-8, UPC-A or EAN-13)"),
+    ("ean=5940000000011,594000000001x", "ean: '594000000001x' is not 8, 12 or 13 digits (EAN-8, UPC-A or EAN-13)"),
+    ("include=stock", "include: must be one of stock_levels, variants (got 'stock')"),
     ("channel=print", "channel: must be one of web, mobile, api, marketplace, social, email"),
     ("brand=abc", "brand: must be an integer"),
     ("brand=0", "brand: must be between 1 and 9223372036854775807"),

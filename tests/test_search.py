@@ -13,6 +13,7 @@ import pytest
 
 from store.db import Database
 from store.products import text
+from store.products.query import LISTED
 from tests.factories import post_product
 
 EAN13 = "4006381333931"
@@ -37,7 +38,7 @@ async def found(api: Any, words: str, query: str = "") -> list[int]:
 
 def bm25_order(db: Database, org_id: int, words: str) -> list[int]:
     """The index's own relevance order, without the exact SKU/EAN rule."""
-    match = text.match_expression(text.words_expression(words) or "", org_id, None)
+    match = text.match_expression(text.words_expression(words) or "", org_id, LISTED)
     rows = db.execute_sql(
         f"SELECT rowid FROM product_fts WHERE product_fts MATCH ? ORDER BY {text.BM25}, rowid DESC",
         (match,),

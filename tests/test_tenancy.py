@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from store import attributes, orgs, translations
+from store import attributes, imports, orgs, translations
 from store.db import Database
 from store.models import Category
 from store.products import stock
@@ -37,11 +37,13 @@ class Theirs:
     default_warehouse: int
     category: int
     attribute: int
+    job: int
 
     def id_of(self, family: str) -> int:
         return {"products": self.product, "brands": self.brand, "suppliers": self.supplier,
                 "vat-rates": self.vat_rate, "warehouses": self.warehouse,
-                "categories": self.category, "product-attributes": self.attribute}[family]
+                "categories": self.category, "product-attributes": self.attribute,
+                "imports": self.job}[family]
 
 
 @pytest.fixture
@@ -64,8 +66,9 @@ def theirs(db: Database, other_org_id: int) -> Theirs:
         archived = products.create_product(db, other_org_id, {"name": "Zanzibar Old", "sku": "OLD-1",
                                                               "brand_id": brand})
         products.archive_product(db, other_org_id, archived["id"])
+        job = imports.create_job(db, other_org_id, "products", "csv", False, False, 0)["id"]
     return Theirs(product["id"], archived["id"], brand, supplier, vat, warehouse,
-                  default_warehouse_id(db, other_org_id), category, attribute)
+                  default_warehouse_id(db, other_org_id), category, attribute, job)
 
 
 @dataclass
@@ -174,6 +177,8 @@ PATH_CALLS = [
     ("POST", "/api/categories/{id}/products", "my-products"),
     ("DELETE", "/api/categories/{id}/products/{id}", None),
     ("POST", "/api/categories/{id}/move", {"parent_id": None, "position": 0}),
+    ("GET", "/api/imports/{id}", None),
+    ("DELETE", "/api/imports/{id}", None),
 ]
 
 

@@ -21,24 +21,23 @@ from peewee import sqlite3  # type: ignore[attr-defined]
 from store.migrations import (
     m001_initial, m002_attributes, m003_variants, m004_translations, m005_media,
     m006_image_embeddings, m007_category_counts, m008_image_index_code_bits, m009_demo_seed,
-    m010_image_vec,
+    m010_image_vec, m012_import_jobs,
 )
 
 log = logging.getLogger("micropim.store")
 
 
-def _entry(version: int, module: ModuleType) -> tuple[int, str, str]:
-    return version, str(module.NAME), str(module.SQL)
+def _entry(module: ModuleType) -> tuple[int, str, str]:
+    """(version, name, SQL) of a migration module; its version is in its file name (`m012_…`)."""
+    return int(module.__name__.rpartition(".")[2][1:4]), str(module.NAME), str(module.SQL)
 
 
 #: (version, name, SQL), in the order they apply.
-MIGRATIONS: list[tuple[int, str, str]] = [
-    _entry(number, module) for number, module in enumerate((
-        m001_initial, m002_attributes, m003_variants, m004_translations, m005_media,
-        m006_image_embeddings, m007_category_counts, m008_image_index_code_bits,
-        m009_demo_seed, m010_image_vec,
-    ), start=1)
-]
+MIGRATIONS: list[tuple[int, str, str]] = sorted(_entry(module) for module in (
+    m001_initial, m002_attributes, m003_variants, m004_translations, m005_media,
+    m006_image_embeddings, m007_category_counts, m008_image_index_code_bits,
+    m009_demo_seed, m010_image_vec, m012_import_jobs,
+))
 
 
 def migrate(db: Any) -> list[int]:

@@ -154,6 +154,12 @@ def products_json(db: Database, org_id: int, keys: list[Key], locale: str | None
     """The JSON of each product (in `locale` if given), from the cache or built in one
     query for the ones missing. A product changed since its key was read comes out in
     its newer form."""
+    return [text for _, text in product_pairs(db, org_id, keys, locale)]
+
+
+def product_pairs(db: Database, org_id: int, keys: list[Key],
+                  locale: str | None = None) -> list[tuple[int, str]]:
+    """(id, JSON text) of each product, as `products_json`."""
     cache = db.product_json
     texts = {key[0]: text for key in keys
              if (text := cache.get(_cache_key(key, locale))) is not None}
@@ -168,7 +174,7 @@ def products_json(db: Database, org_id: int, keys: list[Key], locale: str | None
         ):
             texts[product_id] = text
             cache.put(_cache_key((product_id, updated_at), locale), text)
-    return [texts[key[0]] for key in keys if key[0] in texts]
+    return [(key[0], texts[key[0]]) for key in keys if key[0] in texts]
 
 
 def get_product_json(db: Database, org_id: int, product_id: int, locale: str | None = None) -> str:

@@ -24,6 +24,7 @@ import re
 from typing import Any, Sequence
 
 from store.db import Database
+from store.values import STATUSES
 
 RANK_WINDOW = 1000
 MAX_TERMS = 16
@@ -43,13 +44,16 @@ def words_expression(text: str) -> str | None:
     return "{sku name description} : (" + " AND ".join(quoted) + ")"
 
 
-def match_expression(words: str, org_id: int | None, status: str | None) -> str:
-    """`words` limited to a status (or to anything but archived) and, when `org_id` is
-    given, to that organization."""
+def match_expression(words: str, org_id: int | None, statuses: tuple[str, ...] | None) -> str:
+    """`words` limited to these statuses (None: any) and, when `org_id` is given, to that
+    organization."""
     scoped = f'(org : "o{org_id}" AND {words})' if org_id is not None else f"({words})"
-    if status is None:
+    if statuses is None:
+        return scoped
+    if set(statuses) == set(STATUSES) - {"archived"}:
         return f'{scoped} NOT status : "archived"'
-    return f'{scoped} AND status : "{status.replace("_", "")}"'
+    tokens = " OR ".join(f'"{status.replace("_", "")}"' for status in statuses)
+    return f"{scoped} AND status : ({tokens})"
 
 
 def ranked_ids(

@@ -9,19 +9,18 @@ columns are parsed as money, references checked against the organization's rows.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import peewee as pw
 
 from store import attributes
 from store.db import Database
-from store.errors import BadRequest
+from store.errors import BadRequest, NotFound
 from store.identity import check_ean_free, check_product_slug_free, check_sku_free, unique_product_slug
-from store.models import ChannelsField, JsonField, MoneyField, Product
+from store.models import ChannelsField, JsonField, MoneyField, Product, column_names
 from store.products.read import get_product
 from store.products.stock import (
-    check_can_become_variable, drop_stock_levels, set_default_stock,
+    check_can_become_variable, default_stock, drop_stock_levels, set_default_stock,
 )
 from store.values import channels_to_mask, money_to_db, utcnow
 
@@ -35,6 +34,8 @@ _REFERENCES = {field.column_name: field.rel_model._meta.table_name
 # Set as sent: text, choices and references (by id).
 _DIRECT = [field.column_name for field in WRITABLE
            if not isinstance(field, (MoneyField, ChannelsField, JsonField))]
+_ROW_NAMES = column_names(Product)
+_ROW_COLUMNS = ", ".join(_ROW_NAMES)
 
 
 def request_name(field: pw.Field) -> str:
@@ -69,9 +70,15 @@ def check_categories(db: Database, org_id: int, category_ids: list[int]) -> list
     return wanted
 
 
-def _stored_attributes(db: Database, product_id: int) -> str:
-    """The attributes column as stored: its numbers exact, unlike the parsed product's."""
-    return str(db.execute_sql("SELECT attributes FROM product WHERE id = ?", (product_id,)).fetchone()[0])
+def product_row(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
+    """The product's columns as stored (money as integer units, channels as a bitmask,
+    attributes as canonical JSON text); 404 unless the organization has it."""
+    cursor = db.execute_sql(f"SELECT {_ROW_COLUMNS} FROM product WHERE id = ? AND org_id = ?",
+                            (product_id, org_id))
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"product {product_id} not found")
+    return dict(zip(_ROW_NAMES, row))
 
 
 def _check_product_type(db: Database, data: dict[str, Any], columns: dict[str, Any],
@@ -93,13 +100,10 @@ def _check_product_type(db: Database, data: dict[str, Any], columns: dict[str, A
                              f"{'' if count == 1 else 's'}; delete them before making it simple")
 
 
-def _decimal(current: dict[str, Any] | None, field: str) -> Decimal | None:
-    value = current.get(field) if current else None
-    return None if value is None else Decimal(value)
-
-
-def _columns(db: Database, org_id: int, data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
-    """Validated column values for the fields in `data` (a create or a PATCH)."""
+def product_columns(db: Database, org_id: int, data: dict[str, Any],
+                    current: dict[str, Any] | None) -> dict[str, Any]:
+    """Validated column values for the fields in `data` (a create, or a partial update
+    of the stored row `current`); a 400 naming the field for anything wrong."""
     product_id = current["id"] if current else None
     columns: dict[str, Any] = {field: data[field] for field in _DIRECT if field in data}
     for field in _MONEY:
@@ -108,7 +112,7 @@ def _columns(db: Database, org_id: int, data: dict[str, Any], current: dict[str,
     if "publishing_channels" in data:
         columns["channels"] = channels_to_mask(data["publishing_channels"])
     if "attributes" in data or current is None:  # on create, required ones are checked
-        stored = None if current is None else attributes.decode(_stored_attributes(db, current["id"]))
+        stored = None if current is None else attributes.decode(current["attributes"])
         columns["attributes"] = attributes.encode(attributes.merge_values(
             db, org_id, data.get("attributes") or {}, stored, variant=False))
     _check_product_type(db, data, columns, current)
@@ -126,11 +130,16 @@ def _columns(db: Database, org_id: int, data: dict[str, Any], current: dict[str,
         name = columns.get("name") or (current or {}).get("name", "")
         columns["slug"] = unique_product_slug(db, org_id, name, product_id)
 
-    price = columns.get("price", money_to_db(_decimal(current, "price")))
-    sale = columns.get("sale_price", money_to_db(_decimal(current, "sale_price")))
+    price = columns.get("price", (current or {}).get("price"))
+    sale = columns.get("sale_price", (current or {}).get("sale_price"))
     if price is not None and sale is not None and sale > price:
         raise BadRequest("sale_price: must not be greater than price")
     return columns
+
+
+def _category_ids(db: Database, product_id: int) -> set[int]:
+    return {int(row[0]) for row in db.execute_sql(
+        "SELECT category_id FROM product_category WHERE product_id = ?", (product_id,))}
 
 
 def _set_categories(db: Database, product_id: int, category_ids: list[int]) -> None:
@@ -142,9 +151,9 @@ def _set_categories(db: Database, product_id: int, category_ids: list[int]) -> N
         )
 
 
-def create_product(db: Database, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Create a product from validated fields; answers the full product."""
-    columns = _columns(db, org_id, data, None)
+def insert_product(db: Database, org_id: int, data: dict[str, Any]) -> int:
+    """Create a product from validated fields; answers its id."""
+    columns = product_columns(db, org_id, data, None)
     category_ids = check_categories(db, org_id, data.get("category_ids") or [])
     now = utcnow()
     columns.update(org_id=org_id, created_at=now, updated_at=now)
@@ -158,26 +167,46 @@ def create_product(db: Database, org_id: int, data: dict[str, Any]) -> dict[str,
     if data.get("stock"):
         set_default_stock(db, org_id, product_id, data["stock"], now)
     _set_categories(db, product_id, category_ids)
-    return get_product(db, org_id, product_id)
+    return product_id
 
 
-def update_product(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Apply a partial update; a rejected update writes nothing."""
-    current = get_product(db, org_id, product_id)
-    columns = _columns(db, org_id, data, current)
-    now = utcnow()
+def create_product(db: Database, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Create a product from validated fields; answers the full product."""
+    return get_product(db, org_id, insert_product(db, org_id, data))
+
+
+def apply_update(db: Database, org_id: int, current: dict[str, Any], data: dict[str, Any],
+                 now: str | None = None) -> bool:
+    """Apply a partial update to the stored row `current` (`product_row`); answers
+    whether anything changed. A field sent with the value it has is no change: an
+    update that changes nothing writes nothing and moves no `updated_at`."""
+    product_id = current["id"]
+    columns = {name: value for name, value in product_columns(db, org_id, data, current).items()
+               if current[name] != value}
+    stock_changed = "stock" in data and default_stock(db, org_id, product_id) != data["stock"]
+    categories: list[int] | None = None
+    if "category_ids" in data:
+        categories = check_categories(db, org_id, data["category_ids"])
+        if set(categories) == _category_ids(db, product_id):
+            categories = None
+    if not columns and not stock_changed and categories is None:
+        return False
+    now = now or utcnow()
     columns["updated_at"] = now
     assignments = ", ".join(f"{name} = ?" for name in columns)
-    db.execute_sql(
-        f"UPDATE product SET {assignments} WHERE id = ? AND org_id = ?",
-        [*columns.values(), product_id, org_id],
-    )
-    if "stock" in data:
+    db.execute_sql(f"UPDATE product SET {assignments} WHERE id = ?", [*columns.values(), product_id])
+    if stock_changed:
         set_default_stock(db, org_id, product_id, data["stock"], now)
     if columns.get("product_type") == "variable" and current["product_type"] != "variable":
         drop_stock_levels(db, product_id)
-    if "category_ids" in data:
-        _set_categories(db, product_id, check_categories(db, org_id, data["category_ids"]))
+    if categories is not None:
+        _set_categories(db, product_id, categories)
+    return True
+
+
+def update_product(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Apply a partial update; a rejected update writes nothing. Answers the product."""
+    apply_update(db, org_id, product_row(db, org_id, product_id), data)
     return get_product(db, org_id, product_id)
 
 

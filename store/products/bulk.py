@@ -1,0 +1,310 @@
+"""Bulk upsert: one line of a feed, keyed by SKU, applied as one all-or-nothing unit.
+
+A line carries `sku` and any product field a create or a PATCH takes, plus what a
+feed has instead of ids (`brand` and `supplier` by name, `vat_rate` as "Name (CC)",
+`categories` by path "Apparel > Tops", `stock_levels` by warehouse code) and the
+product's `translations` and `variants`. An unknown SKU creates the product, a known
+one is a partial update of the fields the line gives; a line that changes nothing is
+`unchanged` and writes nothing. A line with `parent_sku` is a variant of that product
+(how a CSV holds variants). Every rule and message is the single write's: this module
+resolves names to ids and calls the same store functions the API's writes call.
+
+The caller runs each line in a savepoint inside its write transaction (`apply_line`
+does not open one), so a bad line writes nothing of itself and never stops the others.
+Images are not fetched here: the line answers the URLs still to add, which the caller
+fetches after the line's data is committed (`search.pipeline`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from store import translations, variants
+from store.categories import create_category
+from store.db import Database
+from store.errors import BadRequest
+from store.products.stock import apply_stock_levels
+from store.products.write import apply_update, insert_product, product_row
+from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
+from store.values import parse_money
+
+CREATED, UPDATED, UNCHANGED, FAILED = "created", "updated", "unchanged", "failed"
+PATH_SEPARATOR = " > "
+VAT_TEXT = re.compile(r"(?P<name>.+) \((?P<country>[A-Z]{2})\)(?: (?P<rate>[0-9]+(?:\.[0-9]+)?)%)?")
+#: What a line may carry besides the product's own fields.
+EXTRAS = ("brand", "supplier", "vat_rate", "categories", "stock_levels", "translations", "variants",
+          "images", "parent_sku", "image")
+
+
+@dataclass
+class Outcome:
+    """What applying one line did."""
+
+    status: str
+    id: int | None  # the product's, or the variant's for a variant line
+    product_id: int | None = None
+    kind: str = "product"  # or "variant"
+    images: list[str] = field(default_factory=list)  # URLs to fetch and add, in order
+    variant_images: dict[int, str] = field(default_factory=dict)  # variant id -> image URL
+
+
+class References:
+    """Names to ids for one import, each looked up once: brands and suppliers by name,
+    VAT rates by name and country, categories by path, warehouses by code. With
+    `create`, a name that is not there is created (`create_references=true`)."""
+
+    def __init__(self, db: Database, org_id: int, create: bool) -> None:
+        self.db, self.org_id, self.create = db, org_id, create
+        self._found: dict[tuple[str, str], int] = {}
+
+    def forget(self) -> None:
+        """A rolled-back batch may have taken created rows with it."""
+        self._found.clear()
+
+    def _cached(self, kind: str, key: str, find: Any, make: Any, missing: str) -> int:
+        if (kind, key) in self._found:
+            return self._found[(kind, key)]
+        row = find()
+        if row is None:
+            if not self.create:
+                raise BadRequest(missing)
+            row = make()
+        self._found[(kind, key)] = int(row)
+        return int(row)
+
+    def _by_name(self, table: str, name: str) -> int | None:
+        row = self.db.execute_sql(f"SELECT id FROM {table} WHERE org_id = ? AND name = ?",
+                                  (self.org_id, name)).fetchone()
+        return None if row is None else int(row[0])
+
+    def brand(self, name: str) -> int:
+        return self._cached("brand", name, lambda: self._by_name("brand", name),
+                            lambda: BRANDS.create(self.db, self.org_id, {"name": name})["id"],
+                            f"brand: no brand named '{name}' (create_references=true creates it)")
+
+    def supplier(self, name: str) -> int:
+        return self._cached("supplier", name, lambda: self._by_name("supplier", name),
+                            lambda: SUPPLIERS.create(self.db, self.org_id, {"name": name})["id"],
+                            f"supplier: no supplier named '{name}' (create_references=true creates it)")
+
+    def vat_rate(self, text: str) -> int:
+        matched = VAT_TEXT.fullmatch(text.strip())
+        if matched is None:
+            raise BadRequest(f"vat_rate: '{text}' is not of the form 'Standard Rate (RO)' or"
+                             " 'Standard Rate (RO) 21%'")
+        name, country, rate = matched["name"], matched["country"], matched["rate"]
+
+        def find() -> int | None:
+            row = self.db.execute_sql(
+                "SELECT id FROM vat_rate WHERE org_id = ? AND name = ? AND country_code = ?",
+                (self.org_id, name, country)).fetchone()
+            return None if row is None else int(row[0])
+
+        def make() -> int:
+            if rate is None:
+                raise BadRequest(f"vat_rate: no VAT rate '{name} ({country})'; give its rate"
+                                 f" ('{name} ({country}) 19%') to create it")
+            try:
+                percent = parse_money(rate)
+            except ValueError as exc:
+                raise BadRequest(f"vat_rate: {exc}") from None
+            if percent > 100:
+                raise BadRequest("vat_rate: the rate must be between 0 and 100")
+            return int(VAT_RATES.create(self.db, self.org_id, {
+                "name": name, "rate": percent, "country_code": country})["id"])
+
+        return self._cached("vat_rate", f"{name}\0{country}", find, make,
+                            f"vat_rate: no VAT rate '{name} ({country})'"
+                            " (create_references=true creates it when the rate is given)")
+
+    def warehouse(self, code: str) -> int:
+        def find() -> int | None:
+            row = self.db.execute_sql("SELECT id FROM warehouse WHERE org_id = ? AND code = ?",
+                                      (self.org_id, code)).fetchone()
+            return None if row is None else int(row[0])
+
+        return self._cached("warehouse", code, find,
+                            lambda: WAREHOUSES.create(self.db, self.org_id, {"name": code, "code": code})["id"],
+                            f"warehouse_code: no warehouse with code '{code}'"
+                            " (create_references=true creates it)")
+
+    def category(self, path: str, where: str) -> int:
+        """The category at `path` ("Apparel > Tops"): each name among its parent's
+        children (the first by position when two share a name)."""
+        names = [name.strip() for name in path.split(PATH_SEPARATOR.strip())]
+        if not path.strip() or any(not name for name in names):
+            raise BadRequest(f"{where}: '{path}' is not a category path such as 'Apparel > Tops'")
+        parent: int | None = None
+        for depth, name in enumerate(names):
+            so_far = PATH_SEPARATOR.join(names[:depth + 1])
+
+            def find(name: str = name, parent: int | None = parent) -> int | None:
+                row = self.db.execute_sql(
+                    "SELECT id FROM category WHERE org_id = ? AND parent_id IS ? AND name = ?"
+                    " ORDER BY position, id LIMIT 1", (self.org_id, parent, name)).fetchone()
+                return None if row is None else int(row[0])
+
+            def make(name: str = name, parent: int | None = parent) -> int:
+                return int(create_category(self.db, self.org_id, {"name": name, "parent_id": parent})["id"])
+
+            parent = self._cached("category", so_far, find, make,
+                                  f"{where}: no category '{so_far}' (create_references=true creates it)")
+        assert parent is not None
+        return parent
+
+
+def _product_id(db: Database, org_id: int, sku: str) -> int | None:
+    row = db.execute_sql("SELECT id FROM product WHERE org_id = ? AND sku = ?", (org_id, sku)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _resolve(refs: References, line: dict[str, Any]) -> dict[str, Any]:
+    """The line's product fields with names turned into ids (a 400 naming the field
+    for a name that is not there, or for a name given next to its id)."""
+    data = {name: value for name, value in line.items() if name not in EXTRAS}
+    for name, as_id, resolve in (("brand", "brand_id", refs.brand), ("supplier", "supplier_id", refs.supplier),
+                                 ("vat_rate", "vat_rate_id", refs.vat_rate)):
+        if name in line:
+            if as_id in line:
+                raise BadRequest(f"{name}: give {name} or {as_id}, not both")
+            data[as_id] = None if line[name] is None else resolve(line[name])
+    if "categories" in line:
+        ids = [refs.category(path, f"categories[{i}]") for i, path in enumerate(line["categories"] or [])]
+        data["category_ids"] = list(dict.fromkeys([*(line.get("category_ids") or []), *ids]))
+    return data
+
+
+def _levels(refs: References, line: dict[str, Any]) -> list[dict[str, int]] | None:
+    if "stock_levels" not in line:
+        return None
+    if "stock" in line:
+        raise BadRequest("stock_levels: give stock or stock_levels, not both")
+    levels = []
+    for i, level in enumerate(line["stock_levels"]):
+        warehouse_id = level.get("warehouse_id")
+        code = level.get("warehouse_code")
+        if (warehouse_id is None) == (code is None):
+            raise BadRequest(f"stock_levels[{i}]: give warehouse_id or warehouse_code")
+        if code is not None:
+            try:
+                warehouse_id = refs.warehouse(code)
+            except BadRequest as exc:
+                raise BadRequest(f"stock_levels[{i}].{exc.message}") from None
+        levels.append({"warehouse_id": warehouse_id, "quantity": level["quantity"]})
+    return levels
+
+
+def _in(where: str, exc: BadRequest) -> BadRequest:
+    """The store's `field: problem` said of a part of the line: `variants[2].sku: …`,
+    `stock_levels[0].warehouse_id: …`, and `body: …` (the part as a whole) as `where: …`."""
+    message = exc.message
+    if message.startswith("body:"):
+        return BadRequest(where + message.removeprefix("body"))
+    return BadRequest(f"{where}{message}" if message.startswith("[") else f"{where}.{message}")
+
+
+def _translations(db: Database, org_id: int, product_id: int, given: dict[str, Any]) -> bool:
+    """Each locale's fields merged into what it holds (a field sent as null is no longer
+    translated); answers whether any changed."""
+    changed = False
+    for locale, texts in given.items():
+        held = translations.held_translation(db, product_id, locale) or {}
+        # Fields not sent keep what they hold (the slug too: storefront URLs stay stable).
+        merged = {name: held.get(name) for name in translations.TRANSLATED}
+        merged.update(texts)
+        try:
+            changed |= translations.apply_translation(db, org_id, product_id, locale, merged)[1]
+        except BadRequest as exc:
+            raise _in(f"translations.{locale}", exc) from None
+    return changed
+
+
+def _attached(db: Database, product_id: int, url: str) -> int | None:
+    """The product's media fetched from `url`, or whose public URL it is."""
+    row = db.execute_sql(
+        "SELECT id FROM media WHERE product_id = ? AND (source_url = ? OR media_url(token) = ?)"
+        " ORDER BY position LIMIT 1", (product_id, url, url)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _variant(db: Database, org_id: int, product_id: int, data: dict[str, Any],
+             outcome: Outcome) -> tuple[int, str]:
+    """Upsert one variant of the product by its SKU; answers (id, status)."""
+    fields = {name: value for name, value in data.items() if name not in ("image", "parent_sku")}
+    if "image" in data:
+        media_id = None if data["image"] is None else _attached(db, product_id, data["image"])
+        if media_id is not None or data["image"] is None:
+            fields["media_id"] = media_id
+    found = variants.variant_by_sku(db, org_id, data["sku"])
+    if found is not None and found[0] != product_id:
+        raise BadRequest(f"sku: SKU '{data['sku']}' is already taken by a variant of another product")
+    if found is None:
+        variant_id, status = variants.insert_variant(db, org_id, product_id, fields), CREATED
+    else:
+        variant_id = found[1]
+        changed = variants.apply_variant_update(db, org_id, product_id, variant_id, fields)
+        status = UPDATED if changed else UNCHANGED
+    if data.get("image") is not None and "media_id" not in fields:
+        outcome.variant_images[variant_id] = data["image"]  # added with the product's images
+    return variant_id, status
+
+
+def apply_line(db: Database, org_id: int, line: dict[str, Any], refs: References) -> Outcome:
+    """Apply one validated line (see the module's docstring), in the caller's
+    transaction; raises BadRequest naming the field when the line is refused."""
+    if line.get("parent_sku") is not None:
+        return _apply_variant_line(db, org_id, line)
+    sku = line["sku"]
+    data = _resolve(refs, line)
+    levels = _levels(refs, line)
+    product_id = _product_id(db, org_id, sku)
+    if product_id is None:
+        if "name" not in data:
+            raise BadRequest("name: is required")
+        if variants.variant_by_sku(db, org_id, sku) is not None:
+            raise BadRequest(f"sku: SKU '{sku}' is already taken")
+        product_id = insert_product(db, org_id, data)
+        status = CREATED
+    else:
+        status = UPDATED if apply_update(db, org_id, product_row(db, org_id, product_id), data) else UNCHANGED
+    outcome = Outcome(status, product_id, product_id)
+    changed = False
+    if levels is not None:
+        try:
+            changed |= apply_stock_levels(db, org_id, product_id, product_row(db, org_id, product_id)
+                                          ["product_type"], levels)
+        except BadRequest as exc:
+            raise _in("stock_levels", exc) from None
+    changed |= _translations(db, org_id, product_id, line.get("translations") or {})
+    for i, item in enumerate(line.get("variants") or []):
+        try:
+            changed |= _variant(db, org_id, product_id, item, outcome)[1] != UNCHANGED
+        except BadRequest as exc:
+            raise _in(f"variants[{i}]", exc) from None
+    if changed and status == UNCHANGED:
+        outcome.status = UPDATED
+    outcome.images = [url for url in dict.fromkeys(line.get("images") or [])
+                      if _attached(db, product_id, url) is None]
+    return outcome
+
+
+def _apply_variant_line(db: Database, org_id: int, line: dict[str, Any]) -> Outcome:
+    """A line that is a variant of `parent_sku` (a CSV's variant rows)."""
+    parent = _product_id(db, org_id, line["parent_sku"])
+    if parent is None:
+        raise BadRequest(f"parent_sku: no product with SKU '{line['parent_sku']}'")
+    outcome = Outcome(UNCHANGED, None, parent, kind="variant")
+    outcome.id, outcome.status = _variant(db, org_id, parent, line, outcome)
+    return outcome
+
+
+def link_variant_image(db: Database, org_id: int, product_id: int, variant_id: int, url: str) -> bool:
+    """Point the variant at its product's image from `url` (once the product's images
+    are added); False when the product has no image from that URL."""
+    media_id = _attached(db, product_id, url)
+    if media_id is None:
+        return False
+    variants.apply_variant_update(db, org_id, product_id, variant_id, {"media_id": media_id})
+    return True
