@@ -55,7 +55,7 @@ JSON_EXPONENT = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?[eE]([+-]?)[0-9]+")
 BEYOND_DECIMAL = "999999999999999999"
 
 
-def _json_decimal(text: str) -> Decimal:
+def json_decimal(text: str) -> Decimal:
     """A JSON number with a fraction or an exponent as an exact Decimal.
 
     A number whose exponent is past what Decimal holds (`1e99999999999999999999999`)
@@ -79,7 +79,7 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise BadRequest("body: a JSON body is required")
     try:
-        return json.loads(body.decode("utf-8"), parse_float=_json_decimal, parse_constant=_reject_constant)
+        return json.loads(body.decode("utf-8"), parse_float=json_decimal, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise BadRequest("body: must be UTF-8 encoded JSON") from None
     except ValueError as exc:

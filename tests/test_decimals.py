@@ -123,3 +123,17 @@ async def test_a_number_past_what_decimal_holds_is_a_400_in_any_field(api: Any, 
     assert response.code == 400 and response.error == "stock: must be an integer", response.body
     response = await api.call("POST", "/api/products", raw=_body({"sku": "X-1"}, "name", number))
     assert response.code == 400 and response.error == "name: must be a string", response.body
+
+
+@pytest.mark.parametrize("number, problem", [
+    ("1e99999999999999999999999", "must be less than 100000000000"),
+    ("1e1000000", "must be less than 100000000000"),
+    ("1e-999999999", "must have at most 4 decimal places"),
+])
+async def test_a_bulk_line_refuses_them_as_a_body_does(db: Database, api: Any, number: str, problem: str) -> None:
+    line = _body({"sku": "B-1", "name": "Bulk"}, "price", number) + b"\n"
+    response = await api.call("POST", "/api/products/bulk", raw=line, headers={"Content-Type": "application/x-ndjson"})
+    assert response.code == 200, response.body
+    (result,) = response.data["results"]
+    assert result["status"] == "failed" and result["error"] == f"price: {problem}"
+    assert _rows(db) == (0, 0, 0)

@@ -174,3 +174,24 @@ async def test_a_media_url_body_refuses_them_before_fetching(api: Any) -> None:
     response = await api.post(f"/api/products/{product['id']}/media",
                               {"file_url": "http://x.test/a.png", "alt_text": "a\nb"})
     assert response.code == 400 and response.error == f"alt_text: {message('a' + chr(10) + 'b', False)}"
+
+
+@pytest.mark.parametrize("field, line", [
+    ("name", {"sku": "B-1", "name": "Bulk\x00lamp"}),
+    ("description", {"sku": "B-1", "name": "Bulk", "description": "a\x1bb"}),
+    ("categories[0]", {"sku": "B-1", "name": "Bulk", "categories": ["Lamps\x00 > Desk"]}),
+    ("vat_rate", {"sku": "B-1", "name": "Bulk", "vat_rate": "Standard\x00"}),
+    ("stock_levels[0].warehouse_name", {"sku": "B-1", "name": "Bulk",
+                                        "stock_levels": [{"warehouse_code": "MAIN", "warehouse_name": "M\x00",
+                                                          "quantity": 1}]}),
+])
+async def test_a_bulk_line_refuses_them_as_a_body_does(db: Database, api: Any, field: str,
+                                                       line: dict[str, Any]) -> None:
+    import json
+
+    response = await api.call("POST", "/api/products/bulk", raw=json.dumps(line).encode() + b"\n",
+                              headers={"Content-Type": "application/x-ndjson"})
+    assert response.code == 200, response.body
+    (result,) = response.data["results"]
+    assert result["status"] == "failed" and result["error"].startswith(f"{field}: must not contain control"), result
+    assert db.execute_sql("SELECT count(*) FROM product").fetchone()[0] == 0
