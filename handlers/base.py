@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pydantic
@@ -50,12 +51,36 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Decimal holds exponents up to about 10^18; JSON's grammar has no limit.
+JSON_EXPONENT = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?[eE]([+-]?)[0-9]+")
+BEYOND_DECIMAL = "999999999999999999"
+
+
+def json_decimal(text: str) -> Decimal:
+    """A JSON number with a fraction or an exponent as an exact Decimal.
+
+    A number whose exponent is past what Decimal holds (`1e99999999999999999999999`)
+    becomes one with Decimal's largest exponent of the same signs, so that the field
+    it was sent in refuses it with its own message ("must be less than ..."), as it
+    refuses `1e1000000`; no field takes either. Zero stays zero whatever its exponent."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        match = JSON_EXPONENT.fullmatch(text)
+        if match is None:
+            raise ValueError(f"{text[:40]} is not a number") from None
+        if not (match.group(1) + (match.group(2) or "")).strip("0"):
+            return Decimal(0)
+        sign = "-" if text.startswith("-") else ""
+        return Decimal(f"{sign}1e{match.group(3)}{BEYOND_DECIMAL}")
+
+
 def parse_json(body: bytes) -> Any:
     """JSON with exact decimals; raises BadRequest naming the body."""
     if not body.strip():
         raise BadRequest("body: a JSON body is required")
     try:
-        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(body.decode("utf-8"), parse_float=json_decimal, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise BadRequest("body: must be UTF-8 encoded JSON") from None
     except ValueError as exc:
@@ -264,7 +289,21 @@ class BaseHandler(tornado.web.RequestHandler):
         # By identity: a dataclass `in` compares every field of every earlier parameter.
         if not any(known is param for known in self.operation().query):
             raise DeclarationError(f"{type(self).__name__}: query parameter {param.name!r} is not declared")
-        return param.parse(self.get_query_argument(param.name, None))
+        return param.parse(self._query_text(param.name))
+
+    def _query_text(self, name: str) -> str | None:
+        """The last value of a query parameter as sent (spaces around it dropped).
+
+        Not Tornado's `get_query_argument`, which turns some control characters into
+        spaces and strips others: a `search` of `lamp%00shade` would search for
+        "lamp shade". The parameter's declaration refuses them instead."""
+        sent = self.request.query_arguments.get(name)
+        if not sent:
+            return None
+        try:
+            return sent[-1].decode("utf-8").strip(" ")
+        except UnicodeDecodeError:
+            raise BadRequest(f"{name}: must be UTF-8 text") from None
 
     def page_args(self) -> tuple[int, int]:
         page, limit = self.arg(PAGE), self.arg(LIMIT)

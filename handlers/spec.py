@@ -18,8 +18,9 @@ from typing import Any, Callable, TypeVar, Union
 import pydantic
 import tornado.web
 
-from handlers.fields import MAX_ID
+from handlers.fields import MAX_ID, ONE_LINE_PATTERN
 from store.errors import BadRequest
+from store.values import check_text
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 #: A model, or a function of the route's keyword arguments (`{"resource": "brands"}`)
@@ -126,7 +127,7 @@ class TextParam(Param):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def schema(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"type": "string", **self.extra}
+        shown: dict[str, Any] = {"type": "string", "pattern": ONE_LINE_PATTERN, **self.extra}
         if self.max_length is not None:
             shown["maxLength"] = self.max_length
         return shown
@@ -136,6 +137,10 @@ class TextParam(Param):
             return None
         if self.max_length is not None and len(raw) > self.max_length:
             raise BadRequest(f"{self.name}: must be at most {self.max_length} characters")
+        try:
+            check_text(raw)  # a query string or form field is one line
+        except ValueError as exc:
+            raise BadRequest(f"{self.name}: {exc}") from None
         return self.convert(raw) if self.convert else raw
 
 

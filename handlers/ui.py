@@ -82,6 +82,13 @@ class UIFileHandler(PublicFileHandler):
     def set_default_headers(self) -> None:
         _secure(self)
 
+    def parse_url_path(self, url_path: str) -> str:
+        # No file name holds a NUL, and the os.path calls that look the file up raise
+        # ValueError ("embedded null byte") on one: a 404, not a 500.
+        if "\x00" in url_path:
+            raise tornado.web.HTTPError(404)
+        return str(super().parse_url_path(url_path))
+
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "no-cache")
 

@@ -26,6 +26,8 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from search.imaging import working_copy
+
 log = logging.getLogger("micropim.search")
 
 RESIZE = 256
@@ -63,9 +65,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def _shrink(image: Image.Image) -> Image.Image:
     """Cheaply bring a huge image near the working size (box reduce), so trimming
-    and resizing never handle tens of megapixels."""
-    factor = min(image.size) // (2 * RESIZE)
-    return image.reduce(factor) if factor >= 2 else image
+    and resizing never handle tens of megapixels; in a mode the steps after take
+    (a palette, 1-bit or 16-bit picture is converted a band at a time)."""
+    factor = max(1, min(image.size) // (2 * RESIZE))
+    return working_copy(image, factor)
 
 
 def trim_border(image: Image.Image) -> Image.Image:

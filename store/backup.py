@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from store.db import Database, sqlite3
+from store.db import Database, create_private, sqlite3
 
 
 def backup(db: Database, dest: str) -> int:
@@ -12,12 +12,14 @@ def backup(db: Database, dest: str) -> int:
 
     The copy runs in one step under a read transaction, so it is a snapshot of one
     moment even while a server writes; it goes to a temporary file first so that
-    `dest` is never a half-written database.
+    `dest` is never a half-written database. The copy is created mode 0600, as a new
+    database is, whatever was at `dest` before.
     """
     tmp = f"{dest}.partial"
     if os.path.exists(tmp):
         os.remove(tmp)
     try:
+        create_private(tmp)  # the copy holds what the database does: owner only
         target = sqlite3.connect(tmp)
         try:
             db.connection().backup(target, pages=-1)

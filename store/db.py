@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
 import time
 from typing import Any, Callable, Iterator, TypeVar
@@ -233,9 +234,28 @@ class Database(peewee.SqliteDatabase):
                 listener(sql)
 
 
+def create_private(path: str) -> None:
+    """Create `path` as an empty file only its owner may read and write, unless a file
+    is there already (its mode is the operator's choice then).
+
+    SQLite would create the file with mode 0644 less the umask, so anyone on the machine
+    could read the catalog and the API key hashes; it creates the WAL, the shared-memory
+    index and journals with the database file's own mode, so they follow this one."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def open_database(path: str, **options: Any) -> Database:
-    """The database at `path`, created and migrated as needed (see `Database` for the
-    options)."""
+    """The database at `path`, created (mode 0600) and migrated as needed (see
+    `Database` for the options)."""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        try:
+            create_private(path)
+        except OSError:
+            pass  # a missing folder or no permission: SQLite says so in its own words
     db = Database(path, **options)
     try:
         db.connect()
