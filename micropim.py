@@ -1,7 +1,7 @@
 """MicroPIM: a self-hosted product information management service.
 
 `make_app()` builds the Tornado application (tests use it too); `main()` is the
-command line: `serve`, `create-key`, `backup` and `reindex`.
+command line: `serve`, `create-key`, `keys`, `revoke-key`, `backup` and `reindex`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ import asyncio
 import json
 import logging
 import os
+import shlex
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Sequence
 
 import peewee
+import tornado.netutil
 
 from handlers.app import Application
 from handlers.attributes import AttributeHandler, AttributeListHandler
@@ -50,15 +53,17 @@ from handlers.products import (
 )
 from handlers.ratelimit import RateLimiter
 from handlers.reference import ReferenceHandler, ReferenceListHandler
-from handlers.server import LimitedHTTPServer, ServerLimits
+from handlers.server import LimitedHTTPServer, ServerLimits, default_max_connections
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
-from handlers.ui import UI_DIR, UIFileHandler, UIPageHandler
+from handlers.ui import UIFileHandler, UIPageHandler, missing_files, static_root
 from search.fetch import Fetcher
 from search.model import ImageModels
 from search.pipeline import Images
 from store.db import Database, open_database
 from store.urls import MediaUrls
+
+__version__ = "0.1.0"  # setup.cfg reads it from here: `micropim --version` and the wheel agree
 
 log = logging.getLogger("micropim")
 
@@ -78,17 +83,21 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     allow_private_urls: bool = False
     fetch_timeout: float = 15.0  # seconds for a whole media fetch by URL
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # the rate limiter's and the key-use throttle's
     query_threads: int = 2
     image_model: str | None = None  # an operator's ONNX image model; None = built-in
+    # Where the built-in model is built once and kept; None: the user's cache directory
+    # (search.model.user_cache_dir), whatever database the server is pointed at.
+    model_cache: str | None = None
     # The model provider itself, when one is shared (tests load the model once per run);
-    # None: one made from `image_model`, the built-in model cached beside the database.
+    # None: one made from `image_model` and `model_cache`.
     image_models: ImageModels | None = None
     bulk_limit_mb: int = 200  # the largest feed `POST /api/products/bulk` and imports take
 
 
 def routes() -> list[tuple[Any, ...]]:
     """The routing table: every API path and the handler that answers it."""
+    ui = os.path.join(static_root(), "ui")
     table: list[tuple[Any, ...]] = [
         (r"/api/products", ProductListHandler),
         *import_routes(ID),  # /api/products/bulk and /export before /api/products/{id}
@@ -120,8 +129,8 @@ def routes() -> list[tuple[Any, ...]]:
         # Public files, outside /api/: no key, no envelope (see handlers.media).
         (r"/media/(.*)", MediaFileHandler),
         # The web UI (static/ui/): its page at `/`, its files under `/ui/`; no key.
-        (r"/", UIPageHandler, {"path": UI_DIR}),
-        (r"/ui/(.*)", UIFileHandler, {"path": UI_DIR}),
+        (r"/", UIPageHandler, {"path": ui}),
+        (r"/ui/(.*)", UIFileHandler, {"path": ui}),
     ]
     for path, resource in (
         ("brands", "brands"),
@@ -140,8 +149,9 @@ def make_app(settings: Settings | None = None) -> Application:
     model, the fetcher, the rate limiter. `app.close()` releases them."""
     settings = settings or Settings()
     public_url = settings.public_url.rstrip("/")
-    db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads)
-    models = settings.image_models or ImageModels(settings.image_model, _beside(settings.database))
+    db = open_database(settings.database, urls=MediaUrls(public_url), query_threads=settings.query_threads,
+                       clock=settings.clock)
+    models = settings.image_models or ImageModels(settings.image_model, settings.model_cache)
     fetcher = Fetcher(timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls)
     return Application(
         routes(),
@@ -152,13 +162,6 @@ def make_app(settings: Settings | None = None) -> Application:
         bulk_limit_bytes=settings.bulk_limit_mb * 1024 * 1024,
         default_handler_class=NotFoundHandler,
     )
-
-
-def _beside(database: str) -> str | None:
-    """The directory of a database file: where the built-in image model is cached."""
-    if database == ":memory:":
-        return None
-    return os.path.dirname(os.path.abspath(database))
 
 
 # ---- command line --------------------------------------------------------------------
@@ -206,97 +209,169 @@ def _port(text: str) -> int:
     return value
 
 
+def _help(text: str, env: str, default: str) -> str:
+    """An option's help: what it does, the variable it also reads and its default, so
+    `--help` answers what happens when the option is left out."""
+    return f"{text} (env MICROPIM_{env}; default: {default})"
+
+
+#: `--expires` units: a key's lifetime in days or hours.
+DURATION_UNITS = {"d": 86400, "h": 3600}
+MAX_EXPIRY_DAYS = 36500
+
+
+def _duration(text: str) -> int:
+    """`90d`, `12h`: a positive whole number of days or hours, in seconds."""
+    raw = text.strip().lower()
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in DURATION_UNITS or not (number.isascii() and number.isdigit()) or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 90d or 12h, got {text!r}")
+    seconds = int(number) * DURATION_UNITS[unit]
+    if seconds > MAX_EXPIRY_DAYS * 86400:
+        raise argparse.ArgumentTypeError(f"at most {MAX_EXPIRY_DAYS}d, got {text!r}")
+    return seconds
+
+
+def _scope(text: str) -> str:
+    from store.orgs import SCOPES
+
+    if text not in SCOPES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SCOPES)}, got {text!r}")
+    return text
+
+
+def _key_id(text: str) -> int:
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a key id (a positive integer, see `micropim keys`), "
+                                         f"got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="micropim", description="MicroPIM product information server.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="micropim", description="MicroPIM product information server.",
+                     epilog="`micropim COMMAND --help` lists a command's options.")
+    parser.add_argument("--version", action="version", version=f"micropim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                     parser_class=_Parser)
 
-    def db_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--db", default=_env("DB", "./micropim.db"),
-                         help="SQLite database file (env MICROPIM_DB; default ./micropim.db)")
+    def db_option(sub: argparse.ArgumentParser, *, created: bool) -> None:
+        what = "SQLite database file" + (", created and migrated if missing" if created
+                                         else ", which must exist (serve creates it)")
+        sub.add_argument("--db", default=_env("DB", "./micropim.db"), metavar="FILE",
+                         help=_help(what, "DB", "./micropim.db"))
 
-    serve = commands.add_parser("serve", help="run the HTTP server")
-    db_option(serve)
-    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"),
-                       help="address to listen on (env MICROPIM_HOST; default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=_env("PORT", "8080"),
-                       help="port to listen on (env MICROPIM_PORT; default 8080)")
-    serve.add_argument("--public-url", default=_env("PUBLIC_URL"),
-                       help="base URL clients reach this server at, used in media URLs "
-                            "(env MICROPIM_PUBLIC_URL; default http://HOST:PORT)")
-    serve.add_argument("--read-limit", type=_positive, default=_env("READ_LIMIT", "1200"),
-                       help="read requests per minute per client IP (env MICROPIM_READ_LIMIT)")
-    serve.add_argument("--write-limit", type=_positive, default=_env("WRITE_LIMIT", "300"),
-                       help="write requests per minute per client IP (env MICROPIM_WRITE_LIMIT)")
+    def model_options(sub: argparse.ArgumentParser, note: str) -> None:
+        sub.add_argument("--image-model", default=_env("IMAGE_MODEL"), metavar="PATH",
+                         help=_help("ONNX image model for image search instead of the built-in "
+                                    f"EfficientNet-Lite0{note}", "IMAGE_MODEL", "the built-in model"))
+        sub.add_argument("--model-cache", default=_env("MODEL_CACHE"), metavar="DIR",
+                         help=_help("directory the built-in model is built into once and kept in",
+                                    "MODEL_CACHE", "$XDG_CACHE_HOME/micropim, else ~/.cache/micropim"))
+
+    serve = commands.add_parser("serve", help="run the HTTP server (creates the database on first start)",
+                                description="Run the HTTP server: the REST API, the web UI at / "
+                                            "and the API reference at /docs.")
+    db_option(serve, created=True)
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), metavar="H",
+                       help=_help("address to listen on", "HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=_port, default=_env("PORT", "8080"), metavar="N",
+                       help=_help("port to listen on", "PORT", "8080"))
+    serve.add_argument("--public-url", default=_env("PUBLIC_URL"), metavar="URL",
+                       help=_help("base URL clients reach this server at, used in media URLs",
+                                  "PUBLIC_URL", "http://HOST:PORT"))
+    serve.add_argument("--read-limit", type=_positive, default=_env("READ_LIMIT", "1200"), metavar="N",
+                       help=_help("read requests (GET, HEAD) per minute per client IP",
+                                  "READ_LIMIT", "1200"))
+    serve.add_argument("--write-limit", type=_positive, default=_env("WRITE_LIMIT", "300"), metavar="N",
+                       help=_help("write requests per minute per client IP", "WRITE_LIMIT", "300"))
     serve.add_argument("--allow-private-urls", action="store_true", default=None,
-                       help="let media URLs point at loopback/private hosts "
-                            "(env MICROPIM_ALLOW_PRIVATE_URLS; tests and intranets only)")
+                       help=_help("let media URLs point at loopback and private hosts (tests and "
+                                  "intranets only)", "ALLOW_PRIVATE_URLS", "off"))
     serve.add_argument("--trust-proxy", action="store_true", default=None,
-                       help="take the client IP from X-Forwarded-For/X-Real-Ip "
-                            "(env MICROPIM_TRUST_PROXY; only behind your own reverse proxy)")
+                       help=_help("take the client IP from X-Forwarded-For/X-Real-Ip (only behind "
+                                  "your own reverse proxy)", "TRUST_PROXY", "off"))
     serve.add_argument("--access-log", action="store_true", default=None,
-                       help="log every request, not only failed ones (env MICROPIM_ACCESS_LOG)")
-    serve.add_argument("--image-model", default=_env("IMAGE_MODEL"),
-                       help="ONNX image model to use for image search instead of the built-in "
-                            "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL)")
-    serve.add_argument("--bulk-limit-mb", type=_positive, default=_env("BULK_LIMIT_MB", "200"),
-                       help="largest body of a bulk import (POST /api/products/bulk, /api/imports),"
-                            " in MB (env MICROPIM_BULK_LIMIT_MB; default 200)")
-    serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"),
-                       help="open connections at most, past it new ones get a 503 (env "
-                            "MICROPIM_MAX_CONNECTIONS; default from the file-descriptor limit)")
+                       help=_help("log every request, not only failed ones", "ACCESS_LOG",
+                                  "off (only 4xx and 5xx are logged)"))
+    model_options(serve, "")
+    serve.add_argument("--bulk-limit-mb", type=_positive, default=_env("BULK_LIMIT_MB", "200"), metavar="N",
+                       help=_help("largest body of a bulk import (POST /api/products/bulk, /api/imports), in MB",
+                                  "BULK_LIMIT_MB", "200"))
+    serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"), metavar="N",
+                       help=_help("open connections at most; past it a new one is answered 503",
+                                  "MAX_CONNECTIONS", f"from the file-descriptor limit, {default_max_connections()} here"))
     serve.add_argument("--demo", action="store_true", default=None,
-                       help="create the demo catalog if missing and print an API key for it "
-                            "(env MICROPIM_DEMO)")
+                       help=_help("create the demo catalog if missing and print an API key for it",
+                                  "DEMO", "off"))
 
-    key = commands.add_parser("create-key", help="create an API key for an organization")
-    db_option(key)
-    key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
-                     help="organization name, created if new (env MICROPIM_ORG)")
+    key = commands.add_parser("create-key", help="create an API key for an organization",
+                              description="Create the organization if new and an API key for it; "
+                                          "stdout's last line is the key alone.")
+    db_option(key, created=False)
+    key.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
+                     help=_help("organization name, created if new", "ORG", "none, required"))
+    key.add_argument("--scope", type=_scope, default=_env("SCOPE", "write"), metavar="{read,write}",
+                     help=_help("read: only requests that change nothing; write: everything", "SCOPE", "write"))
+    key.add_argument("--expires", type=_duration, default=_env("EXPIRES"), metavar="DURATION",
+                     help=_help("refuse the key after this long, e.g. 90d or 12h", "EXPIRES", "never"))
 
-    reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)")
-    db_option(reindex)
-    reindex.add_argument("--image-model", default=_env("IMAGE_MODEL"),
-                         help="ONNX image model to index with instead of the built-in "
-                              "EfficientNet-Lite0 (env MICROPIM_IMAGE_MODEL); serve must use the same")
+    keys = commands.add_parser("keys", help="list an organization's API keys (never the keys themselves)")
+    db_option(keys, created=False)
+    keys.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
+                      help=_help("organization name", "ORG", "none, required"))
 
-    backup = commands.add_parser("backup", help="write a consistent copy of the database")
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (see `micropim keys`)")
+    revoke.add_argument("id", type=_key_id, help="the key's id, from `micropim keys`")
+    db_option(revoke, created=False)
+
+    reindex = commands.add_parser("reindex", help="rebuild every image embedding (after a model change)",
+                                  description="Rebuild every image embedding with the given model.")
+    db_option(reindex, created=False)
+    model_options(reindex, "; serve must use the same")
+
+    backup = commands.add_parser("backup", help="write a consistent copy of the database",
+                                 description="Write a consistent copy of the database, safe while "
+                                             "serve runs.")
     backup.add_argument("dest", help="file to write the copy to (replaced if it exists)")
-    db_option(backup)
+    db_option(backup, created=False)
 
     feed_kinds = ("products", "categories")
     imp = commands.add_parser("import", help="import products (or categories) from a CSV or NDJSON file")
     imp.add_argument("file", help="the file: .csv, .ndjson or .jsonl (or say which with --format)")
-    db_option(imp)
-    imp.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
-                     help="the organization to import into (env MICROPIM_ORG)")
+    db_option(imp, created=False)
+    imp.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
+                     help=_help("the organization to import into", "ORG", "none, required"))
     imp.add_argument("--format", choices=("csv", "ndjson"), default=_env("FORMAT"),
-                     help="the file's format (env MICROPIM_FORMAT; default from the file name)")
+                     help=_help("the file's format", "FORMAT", "from the file name"))
     imp.add_argument("--kind", choices=feed_kinds, default=_env("KIND", "products"),
-                     help="what the file holds (env MICROPIM_KIND; default products)")
+                     help=_help("what the file holds", "KIND", "products"))
     imp.add_argument("--dry-run", action="store_true", default=None,
-                     help="check every line, write nothing (env MICROPIM_DRY_RUN)")
+                     help=_help("check every line, write nothing", "DRY_RUN", "off"))
     imp.add_argument("--create-references", action="store_true", default=None,
-                     help="create the brands, suppliers, categories, VAT rates and warehouses the"
-                          " lines name that do not exist (env MICROPIM_CREATE_REFERENCES)")
+                     help=_help("create the brands, suppliers, categories, VAT rates and warehouses the"
+                                " lines name that do not exist", "CREATE_REFERENCES", "off"))
     imp.add_argument("--allow-private-urls", action="store_true", default=None,
-                     help="let image URLs point at loopback/private hosts "
-                          "(env MICROPIM_ALLOW_PRIVATE_URLS; intranets only)")
+                     help=_help("let image URLs point at loopback and private hosts (intranets only)",
+                                "ALLOW_PRIVATE_URLS", "off"))
 
     exp = commands.add_parser("export", help="export products (or categories) to a CSV or NDJSON file")
     exp.add_argument("file", help="the file to write (replaced if it exists); - writes to stdout")
-    db_option(exp)
-    exp.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None,
-                     help="the organization to export (env MICROPIM_ORG)")
+    db_option(exp, created=False)
+    exp.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
+                     help=_help("the organization to export", "ORG", "none, required"))
     exp.add_argument("--format", choices=("csv", "ndjson"), default=_env("FORMAT"),
-                     help="the file's format (env MICROPIM_FORMAT; default from the file name, else ndjson)")
+                     help=_help("the file's format", "FORMAT", "from the file name, else ndjson"))
     exp.add_argument("--kind", choices=feed_kinds, default=_env("KIND", "products"),
-                     help="what to export (env MICROPIM_KIND; default products)")
+                     help=_help("what to export", "KIND", "products"))
     return parser
 
 
-def _open(path: str, create: bool = True) -> Database:
-    if not create and not os.path.exists(path):
-        fail(f"no database at {path}")
+def _existing(path: str) -> Database:
+    """The database at `path`, migrated; a missing one is an error saying how to make
+    it, so that a mistyped --db never leaves a new empty database behind."""
+    if path != ":memory:" and not os.path.exists(path):
+        fail(f"no database at {path} (point --db at one, or create it: micropim serve --db {shlex.quote(path)})")
     try:
         return open_database(path)
     except Exception as exc:  # the driver's errors say what is wrong with the path
@@ -344,21 +419,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
     if args.image_model is not None and not os.path.isfile(args.image_model):
         fail(f"argument --image-model: no such file {args.image_model}")
+    missing = missing_files()
+    if missing:  # an install without the package data: / and /docs would not work
+        fail(f"the web UI files are missing ({missing[0]}); reinstall micropim", status=1)
+    # The port before the database: a taken port must not cost a migration (or leave
+    # a new database behind); the sockets are bound now and served once ready.
+    try:
+        sockets = tornado.netutil.bind_sockets(args.port, args.host)
+    except OSError as exc:
+        fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", status=1)
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     settings = Settings(database=args.db, read_limit=args.read_limit, write_limit=args.write_limit,
                         public_url=public_url, allow_private_urls=args.allow_private_urls,
-                        image_model=args.image_model, bulk_limit_mb=args.bulk_limit_mb)
+                        image_model=args.image_model, model_cache=args.model_cache,
+                        bulk_limit_mb=args.bulk_limit_mb)
     try:
-        app = make_app(settings)
-    except (peewee.PeeweeException, OSError) as exc:  # the driver's errors say what is wrong
-        fail(f"cannot open database {args.db}: {exc}")
-    try:
-        return _serve(app, args, public_url)
+        try:
+            app = make_app(settings)
+        except (peewee.PeeweeException, OSError) as exc:  # the driver's errors say what is wrong
+            fail(f"cannot open database {args.db}: {exc}")
+        try:
+            return _serve(app, args, public_url, sockets)
+        finally:
+            app.close()
     finally:
-        app.close()
+        for sock in sockets:  # already closed when the server stopped; closing twice is fine
+            sock.close()
 
 
-def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
+def _serve(app: Application, args: argparse.Namespace, public_url: str, sockets: list[socket.socket]) -> int:
     from store import imports
 
     with app.db.writing():
@@ -387,11 +476,7 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        # Listen inside the running loop, so the sockets belong to it.
-        try:
-            server.listen(args.port, args.host)
-        except OSError as exc:
-            fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", status=1)
+        server.add_sockets(sockets)  # inside the running loop, so they belong to it
         print(f"MicroPIM listening on {public_url} (database {os.path.abspath(args.db)})", flush=True)
         if args.demo:
             from search import demo
@@ -411,15 +496,79 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str) -> int:
 def cmd_create_key(args: argparse.Namespace) -> int:
     from store import orgs
 
-    if not args.org.strip():  # checked before the database file is created
+    if not args.org.strip():  # checked before the database is opened
         fail("argument --org: must not be empty")
-    db = _open(args.db)
+    expires_at = None if args.expires is None else orgs.expiry_after(args.expires)
+    db = _existing(args.db)
     try:
         with db.writing():
-            key = orgs.create_key(db, orgs.get_or_create_org(db, args.org), label="cli")
+            known = orgs.find_org(db, args.org)
+            org_id = orgs.get_or_create_org(db, args.org)
+            key = orgs.create_key(db, org_id, label="cli", scope=args.scope, expires_at=expires_at)
     finally:
         db.close()
+    # Which organization and database, on stderr: a server on another --db would not
+    # know the key. stdout stays the key alone, for scripts.
+    state = "existing" if known is not None else "new"
+    print(f"API key for organization {args.org.strip()!r} (id {org_id}, {state}) in database "
+          f"{os.path.abspath(args.db)}:", file=sys.stderr)
     print(key)
+    return 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:,.1f} MB"
+
+
+KEY_COLUMNS = ("ID", "PREFIX", "SCOPE", "CREATED", "LAST USED", "EXPIRES", "REVOKED", "LABEL")
+
+
+def _when(stamp: str | None, missing: str) -> str:
+    """A stored time shown to the second: `2026-05-01T10:00:00Z`."""
+    return missing if stamp is None else stamp[:19] + "Z"
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from store import orgs
+    from store.values import utcnow
+
+    db = _existing(args.db)
+    try:
+        org_id = orgs.find_org(db, args.org)
+        if org_id is None:
+            fail(f"argument --org: no organization named {args.org!r}")
+        keys = orgs.list_keys(db, org_id)
+    finally:
+        db.close()
+    now = utcnow()
+    rows = [KEY_COLUMNS]
+    for key in keys:
+        expires = _when(key["expires_at"], "never")
+        if key["expires_at"] is not None and key["expires_at"] <= now:
+            expires += " (expired)"
+        rows.append((str(key["id"]), key["prefix"], key["scope"], _when(key["created_at"], "-"),
+                     _when(key["last_used_at"], "never"), expires, _when(key["revoked_at"], "-"),
+                     key["label"] or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(KEY_COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_revoke_key(args: argparse.Namespace) -> int:
+    from store import orgs
+
+    db = _existing(args.db)
+    try:
+        with db.writing():
+            revoked = orgs.revoke_key_id(db, args.id)
+    finally:
+        db.close()
+    if revoked is None:
+        fail(f"argument id: no API key with id {args.id}")
+    what = "was already revoked" if revoked["was_revoked"] else "revoked"
+    print(f"key {revoked['id']} ({revoked['prefix']}…, organization {revoked['org']!r}) {what}"
+          f" at {_when(revoked['revoked_at'], '-')}")
     return 0
 
 
@@ -427,17 +576,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from store.backup import backup
     from store.db import sqlite3
 
-    db = _open(args.db, create=False)
+    db = _existing(args.db)
     try:
         if os.path.exists(args.dest) and os.path.samefile(args.dest, args.db):
             fail(f"cannot back up {args.db} onto itself")
         try:
-            pages = backup(db, args.dest)
+            size = backup(db, args.dest)
         except (OSError, sqlite3.Error) as exc:  # the destination's problem, said in one line
             fail(f"cannot write backup to {args.dest}: {exc}")
     finally:
         db.close()
-    print(f"backed up {args.db} to {args.dest} ({pages} pages)")
+    print(f"backed up {args.db} to {args.dest} ({_megabytes(size)})")
     return 0
 
 
@@ -452,7 +601,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
     if args.image_model is not None and not os.path.isfile(args.image_model):
         fail(f"argument --image-model: no such file {args.image_model}")
-    db = _open(args.db, create=False)
+    db = _existing(args.db)
     tty = sys.stderr.isatty()
     shown = -1
 
@@ -467,7 +616,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         shown = tenth
 
     try:
-        outcome = reindex(db, ImageModels(args.image_model, _beside(args.db)), progress)
+        outcome = reindex(db, ImageModels(args.image_model, args.model_cache), progress)
     finally:
         db.close()
     if tty:
@@ -539,8 +688,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         fail(f"argument file: {args.file} is not a .csv, .ndjson or .jsonl file; say which with --format")
     if not os.path.isfile(args.file):
         fail(f"argument file: no such file {args.file}")
-    if not os.path.exists(args.db):
-        fail(f"no database at {args.db}")
+    _existing(args.db).close()  # the same refusal as the other commands'
     try:
         app = make_app(Settings(database=args.db, allow_private_urls=args.allow_private_urls))
     except (peewee.PeeweeException, OSError) as exc:
@@ -588,7 +736,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from store.products.query import ProductQuery
 
     fmt = _feed_format(args.file, args.format) or "ndjson"
-    db = _open(args.db, create=False)
+    db = _existing(args.db)
     to_stdout = args.file == "-"
     try:
         org_id = _org_id(db, args.org)
@@ -632,9 +780,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "backup": cmd_backup,
-                "reindex": cmd_reindex, "import": cmd_import, "export": cmd_export}
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `micropim` alone: what it can do, as a usage error
+        parser.print_help(sys.stderr)
+        return 2
+    commands = {"serve": cmd_serve, "create-key": cmd_create_key, "keys": cmd_keys,
+                "revoke-key": cmd_revoke_key, "backup": cmd_backup, "reindex": cmd_reindex,
+                "import": cmd_import, "export": cmd_export}
     return commands[args.command](args)
 
 

@@ -21,12 +21,15 @@ What it does, in one run:
      the rest ten each; those products are written `variable` with no warehouse stock,
      and the variant triggers of migration 3 sum their stock.
    Then checks the derived columns (every category's `product_count` against a count
-   of its links, positions 0..n-1 per parent, variable products' stock against their
-   variants' sum) and prints the setup time of each part and the file size.
+   of its links and its `total_product_count` against a plain count of its subtree,
+   positions 0..n-1 per parent, variable products' stock against their variants' sum)
+   and prints the setup time of each part and the file size.
 2. Makes an API key with `micropim create-key`, starts `micropim serve` in its own
    process (bench/api.py's helpers) and times over HTTP, with urllib, R requests each
    (default 100, after 3 unmeasured) printing p50 and p99 in ms and the body size:
-   `GET /api/categories/tree`; `GET /api/categories/{id}/products` of a leaf, and of a
+   `GET /api/categories/tree`, again and again (its subtree counts kept) and each time
+   after a write (a product's short description: counted again); `GET /api/categories/{id}` of a
+   top-level category; `GET /api/categories/{id}/products` of a leaf, and of a
    top-level category with `include_subcategories=true` (page 1 and a later page);
    `GET /api/products/{id}/variants` of the 50-variant product; `GET /api/products/{id}`
    for random products (mostly first reads: the JSON is built) and for one product
@@ -247,10 +250,36 @@ CHECKS = {
 }
 
 
+# Every category's distinct non-archived products of its subtree, the slow plain way.
+SUBTREE_TOTALS = """
+    WITH RECURSIVE up(cat, anc) AS (SELECT id, id FROM category WHERE org_id = ?
+        UNION ALL SELECT up.cat, c.parent_id FROM up JOIN category c ON c.id = up.anc
+        WHERE c.parent_id IS NOT NULL)
+    SELECT up.anc, count(DISTINCT pc.product_id) FROM up
+    JOIN product_category pc ON pc.category_id = up.cat JOIN product p ON p.id = pc.product_id
+    WHERE p.status != 'archived' GROUP BY up.anc"""
+
+
+def wrong_totals(db: Database, org_id: int) -> int:
+    """Categories whose total_product_count in the tree is not the plain count."""
+    expected = dict(db.execute_sql(SUBTREE_TOTALS, (org_id,)).fetchall())
+    shown: dict[int, int] = {}
+
+    def walk(nodes: list[dict[str, Any]]) -> None:
+        for node in nodes:
+            shown[node["id"]] = node["total_product_count"]
+            walk(node["children"])
+
+    walk(categories.category_tree(db, org_id))
+    return sum(1 for category_id, total in shown.items() if expected.get(category_id, 0) != total)
+
+
 def check_catalog(db: Database, org_id: int) -> None:
     """The derived columns must be what the API would have made; stop if not."""
     wrong = {label: int(db.execute_sql(sql.replace(":org", "?"), (org_id,)).fetchone()[0])
              for label, sql in CHECKS.items()}
+    wrong["categories whose total_product_count is not a plain count of their subtree"] = \
+        wrong_totals(db, org_id)
     for label, n in wrong.items():
         print(f"  check: {label}: {n}")
     if any(wrong.values()):
@@ -386,10 +415,17 @@ def run_timings(server: Server, key: str, t: Targets, repeat: int) -> list[Timin
             raise RuntimeError(f"move answered {moved}")
         return ms, payload
 
+    def tree_after_a_write(i: int) -> tuple[float, bytes]:
+        # Any commit makes the subtree counts be counted again on the next read.
+        request(server, key, "PATCH", f"/api/products/{t.product_ids[0]}", {"short_description": f"bench {i}"})
+        return request(server, key, "GET", "/api/categories/tree")
+
     pages = "/api/categories/{}/products?include_subcategories=true&limit=20&page={}"
     samples = rng.sample(t.product_ids, WARMUP + repeat)
     timings = [
-        timed("GET /api/categories/tree", repeat, get("/api/categories/tree")),
+        timed("GET /api/categories/tree (counts kept)", repeat, get("/api/categories/tree")),
+        timed("GET /api/categories/tree after a write (counted)", repeat, tree_after_a_write),
+        timed(f"GET /api/categories/{t.root} (a 500-node subtree)", repeat, get(f"/api/categories/{t.root}")),
         timed(f"category products, leaf {t.leaf}, limit=20", repeat,
               get(f"/api/categories/{t.leaf}/products?limit=20")),
         timed(f"category products, top {t.root} + subcategories, page 1", repeat,

@@ -159,11 +159,12 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="micropim-bench-media-")
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
     port = sockets[0].getsockname()[1]
-    # The built-in model cached in the working directory (or MICROPIM_MODEL_CACHE), as
-    # the first step always loaded it, rather than beside the temporary database.
+    # The built-in model from the user's cache (or MICROPIM_MODEL_CACHE), as the first
+    # step loaded it, rather than built again for the temporary database.
     app = micropim.make_app(micropim.Settings(
         database=os.path.join(folder, "bench.db"), read_limit=10**6, write_limit=10**6,
-        public_url=f"http://127.0.0.1:{port}", image_models=ImageModels()))
+        public_url=f"http://127.0.0.1:{port}",
+        image_models=ImageModels(None, os.environ.get("MICROPIM_MODEL_CACHE"))))
     try:
         off_loop_costs(app.images, args.repeat)
         asyncio.run(http_costs(app, sockets, args.images, args.repeat))

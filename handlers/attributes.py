@@ -8,10 +8,11 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from handlers import schemas
 from handlers.base import BaseHandler
-from handlers.fields import Body, Name
+from handlers.fields import ONE_LINE, Body, Name
 from handlers.spec import LIMIT, PAGE, id_param, operation
 from handlers.util import listing, path_id
 from store import attributes
+from store.values import check_text
 
 AttributeType = Literal["text", "number", "boolean", "select", "multiselect", "date"]
 
@@ -33,10 +34,12 @@ def _unique(options: list[str] | None) -> list[str] | None:
     return options
 
 
-Code = Annotated[str, AfterValidator(_code)]
-Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Code = Annotated[str, AfterValidator(_code), Field(json_schema_extra={"pattern": f"^{attributes.CODE.pattern}$"})]
+Option = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+                   AfterValidator(check_text), ONE_LINE]
 Options = Annotated[list[Option] | None, Field(max_length=1000), AfterValidator(_unique)]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32),
+                 AfterValidator(check_text), ONE_LINE]
 
 
 class AttributePatch(Body):

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pydantic
 import tornado.web
 
-from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, check_query, declared
+from handlers.spec import LIMIT, PAGE, DeclarationError, Operation, Param, allow_header, check_query, declared
 from store import orgs
 from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest, StoreError
+from store.values import utcnow
 
 if TYPE_CHECKING:  # handlers.app builds on this module
     from handlers.app import Application
@@ -49,12 +51,36 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Decimal holds exponents up to about 10^18; JSON's grammar has no limit.
+JSON_EXPONENT = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?[eE]([+-]?)[0-9]+")
+BEYOND_DECIMAL = "999999999999999999"
+
+
+def json_decimal(text: str) -> Decimal:
+    """A JSON number with a fraction or an exponent as an exact Decimal.
+
+    A number whose exponent is past what Decimal holds (`1e99999999999999999999999`)
+    becomes one with Decimal's largest exponent of the same signs, so that the field
+    it was sent in refuses it with its own message ("must be less than ..."), as it
+    refuses `1e1000000`; no field takes either. Zero stays zero whatever its exponent."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        match = JSON_EXPONENT.fullmatch(text)
+        if match is None:
+            raise ValueError(f"{text[:40]} is not a number") from None
+        if not (match.group(1) + (match.group(2) or "")).strip("0"):
+            return Decimal(0)
+        sign = "-" if text.startswith("-") else ""
+        return Decimal(f"{sign}1e{match.group(3)}{BEYOND_DECIMAL}")
+
+
 def parse_json(body: bytes) -> Any:
     """JSON with exact decimals; raises BadRequest naming the body."""
     if not body.strip():
         raise BadRequest("body: a JSON body is required")
     try:
-        return json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(body.decode("utf-8"), parse_float=json_decimal, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise BadRequest("body: must be UTF-8 encoded JSON") from None
     except ValueError as exc:
@@ -128,6 +154,9 @@ class BaseHandler(tornado.web.RequestHandler):
     max_body_bytes = JSON_BODY_LIMIT
     #: False for the few routes that answer without an API key.
     requires_key = True
+    #: The methods that change nothing, which a read-only key may call: GET and HEAD,
+    #: and POST where it only computes an answer (image search).
+    read_methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS"})
 
     #: The route's keyword arguments, for declarations that depend on them (handlers.spec).
     route_kwargs: dict[str, Any] = {}
@@ -219,9 +248,23 @@ class BaseHandler(tornado.web.RequestHandler):
         caller = self.db.quick(orgs.authenticate, key)
         if caller is None:
             raise ApiError(401, "invalid API key")
+        now = utcnow()
+        if caller.expired(now):
+            raise ApiError(401, "expired API key")
         if not caller.org_active:
             raise ApiError(403, "no organization access")
+        self._note_use(caller, now)
+        if not caller.can_write and self.request.method not in self.read_methods:
+            raise ApiError(403, "this API key is read-only")
         self.org_id = caller.org_id
+
+    def _note_use(self, caller: orgs.Caller, now: str) -> None:
+        """Record the key's use, at most once a minute per key, from the writer thread
+        without waiting: a request never pays for it, and a refused write (the lock held
+        elsewhere) is tried again a minute later."""
+        if self.db.key_uses.due(caller.key_id):
+            self.db.submit_write(orgs.record_key_use, caller.key_id, now, long=False).add_done_callback(
+                _log_unrecorded)
 
     def operation(self) -> Operation:
         """This method's declaration (`@operation`); reading what it does not declare is a bug."""
@@ -246,7 +289,21 @@ class BaseHandler(tornado.web.RequestHandler):
         # By identity: a dataclass `in` compares every field of every earlier parameter.
         if not any(known is param for known in self.operation().query):
             raise DeclarationError(f"{type(self).__name__}: query parameter {param.name!r} is not declared")
-        return param.parse(self.get_query_argument(param.name, None))
+        return param.parse(self._query_text(param.name))
+
+    def _query_text(self, name: str) -> str | None:
+        """The last value of a query parameter as sent (spaces around it dropped).
+
+        Not Tornado's `get_query_argument`, which turns some control characters into
+        spaces and strips others: a `search` of `lamp%00shade` would search for
+        "lamp shade". The parameter's declaration refuses them instead."""
+        sent = self.request.query_arguments.get(name)
+        if not sent:
+            return None
+        try:
+            return sent[-1].decode("utf-8").strip(" ")
+        except UnicodeDecodeError:
+            raise BadRequest(f"{name}: must be UTF-8 text") from None
 
     def page_args(self) -> tuple[int, int]:
         page, limit = self.arg(PAGE), self.arg(LIMIT)
@@ -291,6 +348,7 @@ class BaseHandler(tornado.web.RequestHandler):
             message = exc.log_message or self._reason.lower()
             if status_code == 405:
                 message = f"method {self.request.method} not allowed on {self.request.path}"
+                self.set_header("Allow", allow_header(type(self)))
         elif status_code < 500:
             message = self._reason.lower()
         elif is_busy(exc):
@@ -308,6 +366,11 @@ class BaseHandler(tornado.web.RequestHandler):
             log.warning("503 %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
+
+
+def _log_unrecorded(done: Any) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("a key's last use was not recorded: %s", done.exception())
 
 
 class NotFoundHandler(BaseHandler):

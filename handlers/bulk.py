@@ -33,10 +33,10 @@ from typing import IO, Annotated, Any, Callable, Iterator
 
 import peewee
 import pydantic
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from handlers.base import validation_message
-from handlers.fields import Body as Strict, Id, LongText, Name, Quantity, Sku, Slug
+from handlers.base import json_decimal, validation_message
+from handlers.fields import ONE_LINE, Body as Strict, Id, LongText, Name, Quantity, Sku, Slug
 from handlers.media import FileUrl
 from handlers.products import ProductPatch
 from handlers.translations import TranslationIn
@@ -47,7 +47,7 @@ from store.db import Database
 from store.errors import BadRequest
 from store.products import bulk
 from store.products.export import Exported
-from store.values import canonical_locale
+from store.values import canonical_locale, check_text
 
 log = logging.getLogger("micropim.bulk")
 
@@ -60,7 +60,8 @@ IMAGE_FETCHES = 4  # images fetched at once for one batch
 LIST_SEPARATOR = "|"
 NULL = "null"
 
-CategoryPath = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+CategoryPath = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(check_text),
+                         ONE_LINE]
 
 
 class BulkStockLevel(Strict):
@@ -69,7 +70,7 @@ class BulkStockLevel(Strict):
 
     warehouse_id: Id | None = None
     warehouse_code: Name | None = None
-    warehouse_name: str | None = None
+    warehouse_name: Annotated[str, AfterValidator(check_text), ONE_LINE] | None = None
     quantity: Quantity
 
 
@@ -87,7 +88,8 @@ class BulkProduct(ProductPatch):
     sku: Sku
     brand: Name | None = None
     supplier: Name | None = None
-    vat_rate: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+    vat_rate: Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(check_text),
+                        ONE_LINE] | None = None
     categories: Annotated[list[CategoryPath], Field(max_length=100)] = None  # type: ignore[assignment]
     stock_levels: Annotated[list[BulkStockLevel], Field(max_length=1000)] = None  # type: ignore[assignment]
     translations: Annotated[dict[str, BulkTranslation], Field(max_length=100)] = None  # type: ignore[assignment]
@@ -206,7 +208,7 @@ def read_ndjson(stream: IO[str], kind: str = PRODUCTS) -> Iterator[Line]:
         if not text.strip():
             continue
         try:
-            raw = json.loads(text, parse_float=Decimal)
+            raw = json.loads(text, parse_float=json_decimal)  # as a request body's numbers
         except ValueError as exc:
             yield Line(number, None, error=f"body: malformed JSON: {exc}")
             continue

@@ -50,9 +50,10 @@ def _category_id(raw_id: str) -> int:
 async def _list(handler: BaseHandler, parent_id: int | None) -> None:
     """Every category (of one parent), or one page with `page` and/or `limit`: the
     contract lists categories without pages, so a plugin reading them once sees them all."""
+    # Off the loop: a category's subtree count reads its subtree's links.
     if "page" in handler.request.arguments or "limit" in handler.request.arguments:
         page, limit = handler.page_args()
-        items, total = handler.db.quick(categories.list_categories, handler.org_id, parent_id, page, limit)
+        items, total = await handler.db.read(categories.list_categories, handler.org_id, parent_id, page, limit)
         handler.reply(listing("categories", items, page, limit, total))
         return
     items, total = await handler.db.read(categories.list_categories, handler.org_id, parent_id, 1, None)
@@ -100,9 +101,9 @@ class CategoryHandler(BaseHandler):
     path_params = (CATEGORY_ID,)
 
     @operation(data=schemas.Category)
-    def get(self, raw_id: str) -> None:
+    async def get(self, raw_id: str) -> None:
         """Get a category"""
-        self.reply(self.db.quick(categories.get_category, self.org_id, _category_id(raw_id)))
+        self.reply(await self.db.read(categories.get_category, self.org_id, _category_id(raw_id)))
 
     # A rename or a delete touches every product of the category (their JSON shows
     # it): 0.6-0.9 s for 100k products.
@@ -140,7 +141,7 @@ class CategoryChildrenHandler(BaseHandler):
         The same answer as `GET /api/categories?parent_id={id}`.
         """
         category_id = _category_id(raw_id)
-        self.db.quick(categories.get_category, self.org_id, category_id)  # 404 rather than an empty list
+        self.db.quick(categories.require_category, self.org_id, category_id)  # 404 rather than an empty list
         await _list(self, category_id)
 
 
@@ -157,7 +158,7 @@ class CategoryMoveHandler(BaseHandler):
         `position`, or past the end, it goes last. Under itself or a descendant: 400.
         """
         category_id = _category_id(raw_id)
-        self.db.quick(categories.get_category, self.org_id, category_id)  # a 404 before the body
+        self.db.quick(categories.require_category, self.org_id, category_id)  # a 404 before the body
         body = self.json_body(CategoryMove)
         self.reply(await self.db.write(categories.move_category, self.org_id, category_id,
                                        body.parent_id, body.position))
@@ -198,7 +199,7 @@ class CategoryProductsHandler(BaseHandler):
         assigned. Answers the category with its new `product_count`.
         """
         category_id = _category_id(raw_id)
-        self.db.quick(categories.get_category, self.org_id, category_id)  # a 404 before the body
+        self.db.quick(categories.require_category, self.org_id, category_id)  # a 404 before the body
         body = self.json_body(ProductIds)
         self.reply(await self.db.write(categories.assign_products, self.org_id, category_id,
                                        body.product_ids))

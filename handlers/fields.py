@@ -30,6 +30,14 @@ def _no_spaces(value: str) -> str:
     return value
 
 
+def _line(value: str) -> str:
+    return values.check_text(value)
+
+
+def _lines(value: str) -> str:
+    return values.check_text(value, multiline=True)
+
+
 def _slug(value: str | None) -> str | None:
     return None if value is None else values.validate_slug(value)
 
@@ -52,14 +60,25 @@ MONEY_SCHEMA = {
     "description": "Exact decimal, at most 4 places, not negative, below 10^11; null: unset",
 }
 Money = Annotated[Decimal | None, BeforeValidator(_money), WithJsonSchema(MONEY_SCHEMA)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-ShortText = Annotated[str, StringConstraints(max_length=2000)]
-LongText = Annotated[str, StringConstraints(max_length=65535)]
+# Text: single-line fields refuse every control character, multi-line ones (descriptions)
+# keep tab and line breaks (`store.values.check_text`). The document shows the rule as
+# a pattern; the validator, not the pattern, makes the message.
+ONE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+ONE_LINE = Field(json_schema_extra={"pattern": ONE_LINE_PATTERN})
+MULTI_LINE = Field(json_schema_extra={"pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"})
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+                 AfterValidator(_line), ONE_LINE]
+Line = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_line), ONE_LINE]
+ShortText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_lines), MULTI_LINE]
+LongText = Annotated[str, StringConstraints(max_length=65535), AfterValidator(_lines), MULTI_LINE]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_spaces)]
 Slug = Annotated[str | None, StringConstraints(min_length=1, max_length=200), AfterValidator(_slug)]
 Ean = Annotated[str | None, AfterValidator(_ean)]
-Currency = Annotated[str, AfterValidator(values.validate_currency)]
-Country = Annotated[str, AfterValidator(_country)]
+# The document names the codes the validators take, so that clients (and generated
+# tests) can send a valid one; the validators keep their own messages.
+Currency = Annotated[str, AfterValidator(values.validate_currency),
+                     Field(json_schema_extra={"enum": sorted(values.CURRENCIES)})]
+Country = Annotated[str, AfterValidator(_country), Field(json_schema_extra={"pattern": "^[A-Z]{2}$"})]
 Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 # Attribute values are checked against the organization's definitions in the store

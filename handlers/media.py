@@ -10,13 +10,14 @@ import re
 from typing import Annotated, Any
 
 import tornado.web
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 from tornado.httputil import HTTPFile, HTTPInputError, parse_body_arguments
 
 from handlers import schemas
 from handlers.base import BaseHandler
-from handlers.fields import Body
+from handlers.fields import ONE_LINE, Body
 from handlers.params import PRODUCT_ID
+from handlers.public import PublicHandler
 from handlers.spec import (
     ChoiceParam, DeclarationError, Form, IntParam, PathParam, RawBody, TextParam, check_query, declared,
     id_param, operation,
@@ -28,11 +29,12 @@ from store import media
 from store.db import Database, is_busy
 from store.errors import ApiError, BadRequest
 from store.products.read import require_product
+from store.values import check_text
 
 log = logging.getLogger("micropim.media")
 
 MAX_POSITION = 10_000
-AltText = Annotated[str, StringConstraints(max_length=500)]
+AltText = Annotated[str, StringConstraints(max_length=500), AfterValidator(check_text), ONE_LINE]
 Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
 FileUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 # A multipart body carries the file and a few small fields: boundaries, part headers.
@@ -42,12 +44,13 @@ MAX_SEARCH_LIMIT = 50
 MEDIA_PATH = re.compile(r"([A-Za-z0-9_-]{16,64})\.webp")
 MEDIA_ID = id_param("mediaId", "media item")
 SEARCH_LIMIT = IntParam("limit", "How many products to answer (default 10)", 1, MAX_SEARCH_LIMIT)
-MEDIA_FORM = Form("file", "The image: JPEG, PNG, WebP or GIF, at most 20 MB and 50 megapixels", (
+MEDIA_FORM = Form("file", "The image: JPEG, PNG, WebP or GIF, at most 20 MB, 50 megapixels (WebP: 16)"
+                  " and 20,000 pixels a side", (
     TextParam("alt_text", "Alternative text", max_length=500),
     IntParam("position", "Place among the product's media, from 0 (default: last)", 0, MAX_POSITION),
 ))
-SEARCH_FORM = Form("image", "The photo to match: JPEG, PNG, WebP or GIF, at most 20 MB and 50 megapixels",
-                   (SEARCH_LIMIT,))
+SEARCH_FORM = Form("image", "The photo to match: JPEG, PNG, WebP or GIF, at most 20 MB, 50 megapixels"
+                   " (WebP: 16) and 20,000 pixels a side", (SEARCH_LIMIT,))
 IMAGE = RawBody("image/*", "The image file as it was uploaded or fetched")
 THUMBNAIL_WIDTH = ChoiceParam("w", "A thumbnail of this width instead of the rendition",
                               tuple(str(width) for width in imaging.THUMBNAIL_WIDTHS))
@@ -244,7 +247,12 @@ class ProductMediaOriginalHandler(BaseHandler):
 
 
 class ImageSearchHandler(UploadHandler):
-    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50)."""
+    """POST /api/products/image-search: multipart `image`, optional `limit` (1-50).
+
+    A POST because it carries a file, but it changes nothing: a read-only key may
+    search (a storefront's "find by photo")."""
+
+    read_methods = UploadHandler.read_methods | {"POST"}
 
     @operation(data=schemas.ImageSearchResult, form=SEARCH_FORM, query=(SEARCH_LIMIT,), errors=(503,))
     async def post(self) -> None:
@@ -293,7 +301,7 @@ def _log_unkept(kept: Any) -> None:
         log.error("keeping a thumbnail failed", exc_info=exc)
 
 
-class MediaFileHandler(tornado.web.RequestHandler):
+class MediaFileHandler(PublicHandler):
     """GET /media/{token}.webp[?w=160|320|640]: a rendition or a thumbnail.
 
     Public (storefronts use these in `<img>`), so no key and no envelope; a file never
@@ -398,13 +406,3 @@ class MediaFileHandler(tornado.web.RequestHandler):
         self.db.submit_write(media.save_thumbnail, token, kind, thumbnail).add_done_callback(_log_unkept)
         return thumbnail
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = "not found"
-        if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code == 400:
-            message = exc.log_message
-        elif status_code != 404:
-            message = self._reason.lower()
-        self.set_header("Content-Type", "text/plain; charset=UTF-8")
-        self.clear_header("Cache-Control")
-        self.finish(message + "\n")

@@ -23,13 +23,14 @@ import tornado.web
 from pydantic.json_schema import models_json_schema
 
 from handlers.base import BaseHandler
+from handlers.public import PublicFileHandler, PublicHandler
 from handlers.spec import (
-    DeclarationError, Form, Operation, Param, PathParam, RawBody, TextParam, declared, operation,
+    DeclarationError, Form, Operation, Param, PathParam, RawBody, TextParam, declared, implemented_methods,
+    operation,
 )
+from handlers.ui import static_root
 
-STATIC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 SWAGGER_UI_VERSION = "5.35.0"  # static/vendor/swagger-ui/README.md; index.html asks ?v= this
-METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/{model}"
 #: The first path segment of a sub-resource that has a tag of its own.
 SUB_RESOURCES = {"variants": "Variants", "translations": "Translations", "media": "Media",
@@ -46,8 +47,9 @@ DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 STATUS_TEXT = {
     400: "Bad request: the message names the field and the problem",
-    401: "Missing, unknown or revoked API key",
-    403: "The key's organization is disabled (no organization access)",
+    401: "Missing, unknown, revoked or expired API key",
+    403: "The key's organization is disabled (`no organization access`), or a read-only key"
+         " was sent to a write (`this API key is read-only`)",
     404: "Not found (an id of another organization answers the same)",
     413: "The JSON body is larger than 1 MB",
     429: "Rate limit exceeded; `Retry-After` says when to retry",
@@ -68,7 +70,9 @@ DESCRIPTION = """\
 MicroPIM's REST API. Every response under `/api/` is the envelope
 `{"status": 1, "data": …, "error": null}`, or `{"status": 0, "data": null, "error": "field: problem"}`
 on error; the schemas below describe `data`. Send the API key in the `X-API-KEY` header
-(`micropim create-key --org NAME` prints one). Requests are strict: unknown body
+(`micropim create-key --org NAME` prints one; `--scope read` makes a key that may only
+read: it answers 403 to every `POST`, `PUT`, `PATCH` and `DELETE` but image search,
+which changes nothing). Requests are strict: unknown body
 fields, wrong types and malformed JSON are 400s naming the field, and so is a query
 parameter an operation does not list (`limt: unknown query parameter`) or one sent
 twice; a list parameter takes its values separated by commas (`status=active,draft`).
@@ -92,8 +96,7 @@ class Route:
 
     def methods(self) -> list[str]:
         """The methods the handler implements (HEAD is GET's, OPTIONS none's)."""
-        return [m for m in METHODS
-                if getattr(self.handler, m) is not getattr(tornado.web.RequestHandler, m)]
+        return implemented_methods(self.handler)
 
     def operation(self, method: str) -> Operation:
         found = declared(self.handler, method)
@@ -118,6 +121,8 @@ class Route:
 
     def path_params(self) -> tuple[PathParam, ...]:
         params = getattr(self.handler, "path_params", None)
+        if callable(params):  # names that depend on the route's arguments (the docs files)
+            params = params(self.kwargs)
         if params is None and not self.is_api:  # the same pages and files: names of our own
             count = re.compile(self.pattern).groups
             names = ["path"] if count == 1 else [f"part{n}" for n in range(1, count + 1)]
@@ -378,7 +383,8 @@ def build_document(routes: list[Route]) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"ApiKey": {
                 "type": "apiKey", "in": "header", "name": "X-API-KEY",
-                "description": "An organization's API key, `mpk_…`"}},
+                "description": "An organization's API key, `mpk_…`, of scope `write` (everything)"
+                               " or `read` (only what changes nothing)"}},
             "schemas": schemas,
             "responses": responses,
             "headers": headers,
@@ -440,7 +446,7 @@ class OpenApiHandler(BaseHandler):
         self.finish(self.app.openapi_document)
 
 
-class DocsPageHandler(tornado.web.RequestHandler):
+class DocsPageHandler(PublicHandler):
     """GET /docs: the API reference page (Swagger UI over /api/openapi.json)."""
 
     def set_default_headers(self) -> None:
@@ -458,21 +464,30 @@ class DocsPageHandler(tornado.web.RequestHandler):
         web UI keeps in this tab's session storage).
         """
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        with open(os.path.join(STATIC, "docs", "index.html"), "rb") as page:
+        with open(os.path.join(static_root(), "docs", "index.html"), "rb") as page:
             self.finish(page.read())
 
     head = get
 
 
-class DocsFileHandler(tornado.web.StaticFileHandler):
-    """The docs page's script and the vendored Swagger UI files.
+class DocsFileHandler(PublicFileHandler):
+    """The docs page's script and the vendored Swagger UI files: the route's `files`
+    of its folder, and a plain-text 404 for any other path under it.
 
     Asked for with `?v=` (the page does), a file is kept by browsers for a year: the
     version in the URL changes whenever the file does.
     """
 
-    path_params = (PathParam("file", {"type": "string"}, "The file's name"),)
     CACHE_MAX_AGE = 365 * 24 * 3600
+
+    @staticmethod
+    def path_params(route_kwargs: dict[str, Any]) -> tuple[PathParam, ...]:
+        return (PathParam("file", {"type": "string", "enum": list(route_kwargs["files"])},
+                          "The file's name"),)
+
+    def initialize(self, path: str, files: tuple[str, ...] = ()) -> None:  # type: ignore[override]
+        super().initialize(path)
+        self.files = files
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
@@ -493,15 +508,21 @@ class DocsFileHandler(tornado.web.StaticFileHandler):
         The page's own script or a vendored Swagger UI file (`?v=` makes it cacheable
         for a year).
         """
+        if path not in self.files:
+            raise tornado.web.HTTPError(404)
         await super().get(path, include_body)
 
 
 def docs_routes() -> list[tuple[Any, ...]]:
     """The document, the page and its files: appended to `micropim.routes()`."""
+    static = static_root()
     return [
         (r"/api/openapi.json", OpenApiHandler),
         (r"/docs", DocsPageHandler),
-        (r"/docs/(docs\.js|docs\.css)", DocsFileHandler, {"path": os.path.join(STATIC, "docs")}),
-        (r"/docs/swagger-ui/(swagger-ui-bundle\.js|swagger-ui\.css)", DocsFileHandler,
-         {"path": os.path.join(STATIC, "vendor", "swagger-ui")}),
+        # Every path under /docs/ is the files' route, so that one not served is their
+        # plain-text 404, as documented; the vendored files' folder first.
+        (r"/docs/swagger-ui/(.*)", DocsFileHandler,
+         {"path": os.path.join(static, "vendor", "swagger-ui"),
+          "files": ("swagger-ui-bundle.js", "swagger-ui.css")}),
+        (r"/docs/(.*)", DocsFileHandler, {"path": os.path.join(static, "docs"), "files": ("docs.js", "docs.css")}),
     ]

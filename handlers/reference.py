@@ -6,7 +6,7 @@ from typing import Any
 
 from handlers import schemas
 from handlers.base import BaseHandler
-from handlers.fields import Body, Country, Money, Name, ShortText
+from handlers.fields import Body, Country, Line, Money, Name, ShortText
 from handlers.spec import LIMIT, PAGE, PathParam, id_param, operation
 from handlers.util import listing, path_id
 from store.errors import BadRequest
@@ -24,8 +24,8 @@ class BrandCreate(BrandPatch):
 
 class SupplierPatch(Body):
     name: Name = None  # type: ignore[assignment]
-    email: ShortText | None = None
-    phone: ShortText | None = None
+    email: Line | None = None
+    phone: Line | None = None
 
 
 class SupplierCreate(SupplierPatch):

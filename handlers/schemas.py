@@ -183,6 +183,9 @@ class Category(Out):
     parent_id: int | None = Field(description="null at the top level")
     position: int
     product_count: int = Field(description="Products assigned to the category itself, archived left out")
+    total_product_count: int = Field(
+        description="Products in the category or any of its subcategories, each counted once, archived "
+                    "left out: the total of its product list with include_subcategories=true")
     created_at: Timestamp
     updated_at: Timestamp
 

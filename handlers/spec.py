@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
 import pydantic
+import tornado.web
 
-from handlers.fields import MAX_ID
+from handlers.fields import MAX_ID, ONE_LINE_PATTERN
 from store.errors import BadRequest
+from store.values import check_text
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 #: A model, or a function of the route's keyword arguments (`{"resource": "brands"}`)
@@ -26,6 +28,8 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 ModelChoice = Union[type[pydantic.BaseModel], Callable[[dict[str, Any]], type[pydantic.BaseModel]]]
 
 OPERATION_ATTRIBUTE = "__openapi_operation__"
+#: The methods a handler may implement, in the order documents and `Allow` list them.
+METHODS = ("get", "post", "put", "patch", "delete")
 INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
@@ -123,7 +127,7 @@ class TextParam(Param):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def schema(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"type": "string", **self.extra}
+        shown: dict[str, Any] = {"type": "string", "pattern": ONE_LINE_PATTERN, **self.extra}
         if self.max_length is not None:
             shown["maxLength"] = self.max_length
         return shown
@@ -133,6 +137,10 @@ class TextParam(Param):
             return None
         if self.max_length is not None and len(raw) > self.max_length:
             raise BadRequest(f"{self.name}: must be at most {self.max_length} characters")
+        try:
+            check_text(raw)  # a query string or form field is one line
+        except ValueError as exc:
+            raise BadRequest(f"{self.name}: {exc}") from None
         return self.convert(raw) if self.convert else raw
 
 
@@ -286,6 +294,19 @@ def operation(
         return method
 
     return declare
+
+
+def implemented_methods(handler: type[tornado.web.RequestHandler]) -> list[str]:
+    """The methods `handler` implements (`get`, `post`, …): those it does not answer 405."""
+    return [m for m in METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)]
+
+
+def allow_header(handler: type[tornado.web.RequestHandler]) -> str:
+    """The `Allow` header of a 405 from `handler`: its methods, HEAD with GET."""
+    names = [m.upper() for m in implemented_methods(handler)]
+    if "GET" in names:
+        names.insert(1, "HEAD")
+    return ", ".join(names)
 
 
 def declared(handler: type[Any], method: str) -> Operation | None:

@@ -1,4 +1,5 @@
-"""The web UI: one HTML page at `/` and its files under `/ui/`, from `static/ui/`.
+"""The web UI: one HTML page at `/` and its files under `/ui/`, from `static/ui/`;
+and where the `static` package's files are (`static_root`, `missing_files`).
 
 The UI is plain HTML, CSS and JavaScript modules that talk to the same REST API as every
 other client, with the key the user signs in with. Nothing here touches the store.
@@ -8,12 +9,40 @@ The files have no version in their names, so browsers revalidate them on every l
 
 from __future__ import annotations
 
+import importlib.resources
 import os
+import pathlib
 import urllib.parse
 
 import tornado.web
 
-UI_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static", "ui")
+from handlers.public import PublicFileHandler
+
+#: Files the server cannot do without, relative to `static_root()`: the web UI's page
+#: and entry script, the API reference page and the Swagger UI it runs.
+REQUIRED_FILES = ("ui/index.html", "ui/js/app.js", "docs/index.html", "docs/docs.js",
+                  "vendor/swagger-ui/swagger-ui-bundle.js", "vendor/swagger-ui/swagger-ui.css")
+
+
+def static_root() -> str:
+    """The directory of the `static` package, wherever it was installed (a clone, an
+    editable install, a wheel in site-packages). Tornado serves files from a directory,
+    so a package that is not one on disk (imported from a zip) counts as missing."""
+    try:
+        root = importlib.resources.files("static")
+    except ModuleNotFoundError:
+        return ""
+    return str(root) if isinstance(root, pathlib.Path) and root.is_dir() else ""
+
+
+def missing_files() -> list[str]:
+    """The `REQUIRED_FILES` that are not there (all of them when the package is not),
+    as paths to show an operator; empty when the UI and /docs can be served."""
+    root = static_root()
+    if not root:
+        return ["static/ (the package of the web UI files)"]
+    return [os.path.join(root, name) for name in REQUIRED_FILES
+            if not os.path.isfile(os.path.join(root, name))]
 
 
 def content_security_policy(public_url: str) -> str:
@@ -43,15 +72,22 @@ def _secure(handler: tornado.web.RequestHandler) -> None:
     handler.set_header("Cache-Control", "no-cache")
 
 
-class UIFileHandler(tornado.web.StaticFileHandler):
+class UIFileHandler(PublicFileHandler):
     """GET / (index.html) and /ui/{file}: the UI's page, scripts and styles.
 
     No key: the files hold no catalog data; the page asks for the key and sends it
-    with each API call.
+    with each API call. Anything else under /ui/ is a plain-text 404.
     """
 
     def set_default_headers(self) -> None:
         _secure(self)
+
+    def parse_url_path(self, url_path: str) -> str:
+        # No file name holds a NUL, and the os.path calls that look the file up raise
+        # ValueError ("embedded null byte") on one: a 404, not a 500.
+        if "\x00" in url_path:
+            raise tornado.web.HTTPError(404)
+        return str(super().parse_url_path(url_path))
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "no-cache")

@@ -101,8 +101,13 @@ class UnknownHost(OSError):
     """Raised by `CheckedResolver`: the name does not resolve."""
 
 
-class TooLarge(Exception):
-    pass
+class TooLarge(HTTPInputError):
+    """Raised by the fetch's own callbacks past the byte cap, to abort the transfer.
+
+    An HTTPInputError, because Tornado's HTTP/1 connection logs any other exception a
+    callback raises as "Uncaught exception" with its traceback, and lets this one pass
+    to its caller, which closes the connection and logs one line at INFO: an expected
+    refusal is not a crash."""
 
 
 def _check_url(url: str, field: str) -> str:
@@ -187,7 +192,7 @@ async def _get(
         # so the flag is what tells this failure from the others.
         nonlocal too_large
         too_large = True
-        return TooLarge()
+        return TooLarge(f"body past the {max_bytes}-byte cap")
 
     def collect(chunk: bytes) -> None:
         nonlocal received

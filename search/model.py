@@ -1,7 +1,8 @@
 """The image model: pictures in, L2-normalised embeddings out (onnxruntime on the CPU).
 
 The built-in model is EfficientNet-Lite0 (ImageNet), built once from the weights
-package into an .onnx file cached beside the database (see `search/lite0.py`); an
+package into an .onnx file cached in the user's cache directory (`user_cache_dir()`,
+see `search/lite0.py`); an
 operator can bring their own ONNX model instead (`serve --image-model PATH`). An
 application's `ImageModels` loads the one it was given, once.
 
@@ -24,6 +25,8 @@ from typing import Sequence
 import numpy as np
 import onnxruntime as ort
 from PIL import Image
+
+from search.imaging import working_copy
 
 log = logging.getLogger("micropim.search")
 
@@ -62,9 +65,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def _shrink(image: Image.Image) -> Image.Image:
     """Cheaply bring a huge image near the working size (box reduce), so trimming
-    and resizing never handle tens of megapixels."""
-    factor = min(image.size) // (2 * RESIZE)
-    return image.reduce(factor) if factor >= 2 else image
+    and resizing never handle tens of megapixels; in a mode the steps after take
+    (a palette, 1-bit or 16-bit picture is converted a band at a time)."""
+    factor = max(1, min(image.size) // (2 * RESIZE))
+    return working_copy(image, factor)
 
 
 def trim_border(image: Image.Image) -> Image.Image:
@@ -265,21 +269,25 @@ def builtin_onnx(cache_dir: str) -> bytes:
 
 # ---- the model an application uses ----------------------------------------------------
 
-def cache_dir_for(cache_dir: str | None) -> str:
-    """Where the built-in .onnx goes: MICROPIM_MODEL_CACHE when set (tests share one
-    cache per machine that way), else `cache_dir`, else the working directory."""
-    return os.environ.get("MICROPIM_MODEL_CACHE") or cache_dir or "."
+def user_cache_dir() -> str:
+    """Where the built-in .onnx is cached unless told otherwise: `$XDG_CACHE_HOME/micropim`,
+    or `~/.cache/micropim` (the XDG base directory rules: a relative XDG_CACHE_HOME
+    is ignored). One directory per user, whatever database a command is pointed at."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "micropim")
 
 
 class ImageModels:
     """The image model of one application: an operator's ONNX file (`path`) or, when
-    None, the built-in one built once into `cache_dir`. Loaded on first use, once;
-    thread-safe. Tests hand one to every application they make, so the model is
-    loaded once per test run, not once per test."""
+    None, the built-in one built once into `cache_dir` (None: `user_cache_dir()`).
+    Loaded on first use, once; thread-safe. Tests hand one to every application they
+    make, so the model is loaded once per test run, not once per test."""
 
     def __init__(self, path: str | None = None, cache_dir: str | None = None) -> None:
         self.path = path
-        self.cache_dir = cache_dir
+        self.cache_dir = cache_dir or user_cache_dir()
         self._lock = threading.Lock()
         self._model: ImageModel | None = None
 
@@ -290,6 +298,6 @@ class ImageModels:
                     with open(self.path, "rb") as file:
                         self._model = ImageModel(file.read())
                 else:
-                    self._model = ImageModel(builtin_onnx(cache_dir_for(self.cache_dir)))
+                    self._model = ImageModel(builtin_onnx(self.cache_dir))
                 log.info("image model %s loaded (%d-d)", self._model.digest[:12], self._model.dim)
             return self._model

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from store.db import Database
 from store.errors import BadRequest, NotFound
 from store.models import ProductAttribute
-from store.values import DECIMAL, slugify, utcnow
+from store.values import DECIMAL, check_text, decimal_digits, slugify, utcnow
 
 SELECT_TYPES = ("select", "multiselect")
 # Axis values tell variants apart, so they must be one comparable value each: a list
@@ -288,7 +288,10 @@ def _text(value: Any) -> str:
         value.encode("utf-8")  # a lone surrogate ("\ud800") cannot be stored
     except UnicodeEncodeError:
         raise _Invalid("is not valid Unicode text") from None
-    return value
+    try:
+        return check_text(value, multiline=True)  # a text value may be a few lines
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def _number(value: Any) -> Decimal:
@@ -297,18 +300,14 @@ def _number(value: Any) -> Decimal:
     if isinstance(value, str) and not DECIMAL.fullmatch(value.strip()):
         raise _Invalid("must be a number such as 12.5")
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
+        number = decimal_digits(Decimal(value.strip() if isinstance(value, str) else value))
     except InvalidOperation:
         raise _Invalid("must be a number such as 12.5") from None
-    if not number.is_finite():
-        raise _Invalid("must be a finite number")
-    if number.is_zero():
-        return Decimal(0)
-    number = number.normalize()
-    digits, exponent = len(number.as_tuple().digits), int(number.as_tuple().exponent)
-    if max(digits, digits + exponent, -exponent) > MAX_DIGITS:
+    except ValueError:
+        raise _Invalid("must be a finite number") from None
+    if max(len(number.digits), number.before, number.after) > MAX_DIGITS:
         raise _Invalid(f"must have at most {MAX_DIGITS} digits")
-    return number
+    return number.value()
 
 
 def _date(value: Any) -> str:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import os
 
-from store.db import Database, sqlite3
+from store.db import Database, create_private, sqlite3
 
 
 def backup(db: Database, dest: str) -> int:
-    """Copy the database to `dest` atomically; answers the number of pages.
+    """Copy the database to `dest` atomically; answers the copy's size in bytes.
 
     The copy runs in one step under a read transaction, so it is a snapshot of one
     moment even while a server writes; it goes to a temporary file first so that
-    `dest` is never a half-written database.
+    `dest` is never a half-written database. The copy is created mode 0600, as a new
+    database is, whatever was at `dest` before.
     """
     tmp = f"{dest}.partial"
     if os.path.exists(tmp):
         os.remove(tmp)
     try:
+        create_private(tmp)  # the copy holds what the database does: owner only
         target = sqlite3.connect(tmp)
         try:
             db.connection().backup(target, pages=-1)
-            pages = target.execute("PRAGMA page_count").fetchone()[0]
             target.execute("PRAGMA journal_mode = DELETE")
         finally:
             target.close()
@@ -31,7 +32,7 @@ def backup(db: Database, dest: str) -> int:
         # full) must not leave a half-written file behind.
         _remove_quietly(tmp)
         raise
-    return int(pages)
+    return os.path.getsize(dest)
 
 
 def _remove_quietly(path: str) -> None:

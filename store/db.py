@@ -33,14 +33,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import threading
+import time
 from typing import Any, Callable, Iterator, TypeVar
 
 import peewee
 import sqlite_vec
 
 from store import migrations
-from store.cache import ExpiringCache, JsonCache
+from store.cache import ExpiringCache, JsonCache, SnapshotCache, Throttle
 from store.urls import MediaUrls
 
 BUSY_TIMEOUT_MS = 5000
@@ -50,6 +52,7 @@ BUSY_TIMEOUT_MS = 5000
 LOCK_WAIT_MS = 300
 KEY_CACHE_SECONDS = 5.0
 KEY_CACHE_MAX = 10_000
+KEY_USE_SECONDS = 60.0  # a key's last use is written at most this often
 
 # The DB-API driver peewee picked: pysqlite3 when installed, which can load extensions.
 sqlite3 = peewee.sqlite3  # type: ignore[attr-defined]
@@ -79,11 +82,13 @@ class Database(peewee.SqliteDatabase):
     SQL function, the query pool and the writer thread, and the caches of its rows.
 
     `urls` is where media are served; product JSON, which SQLite builds, shows their
-    absolute URLs through `media_url(token)`. `product_json` and `keys` are caches of
-    this file's rows (see `store.cache`)."""
+    absolute URLs through `media_url(token)`. `product_json`, `keys` and
+    `category_totals` are caches of this file's rows (see `store.cache`); `commits`
+    counts the write transactions this object has run (`snapshot()`); `key_uses` says
+    when a key's use is due to be written again, by `clock` (monotonic seconds)."""
 
     def __init__(self, path: str, *, urls: MediaUrls | None = None, query_threads: int = 2,
-                 lock_wait_ms: int = LOCK_WAIT_MS) -> None:
+                 lock_wait_ms: int = LOCK_WAIT_MS, clock: Callable[[], float] = time.monotonic) -> None:
         # Connections are per thread; peewee's autoconnect opens them on first use.
         super().__init__(path, pragmas=PRAGMAS, thread_safe=True)
         self.urls = urls or MediaUrls()
@@ -91,6 +96,9 @@ class Database(peewee.SqliteDatabase):
         self.query_threads = query_threads
         self.product_json = JsonCache()
         self.keys: ExpiringCache[Any] = ExpiringCache(KEY_CACHE_SECONDS, KEY_CACHE_MAX)
+        self.category_totals: SnapshotCache[dict[int, int]] = SnapshotCache()
+        self.commits = 0
+        self.key_uses = Throttle(KEY_USE_SECONDS, KEY_CACHE_MAX, clock)
         self._listeners: list[Callable[[str], None]] = []
         self._busy_timeout = threading.local()  # this thread's connection's, when changed
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -145,9 +153,12 @@ class Database(peewee.SqliteDatabase):
         return await asyncio.get_running_loop().run_in_executor(
             self._executor(True), self._write_now, wait, fn, args)
 
-    def submit_write(self, fn: Callable[..., Result], *args: Any) -> concurrent.futures.Future[Result]:
-        """`write()` without waiting for it (a thumbnail kept in the background)."""
-        return self._executor(True).submit(self._write_now, BUSY_TIMEOUT_MS, fn, args)
+    def submit_write(self, fn: Callable[..., Result], *args: Any,
+                     long: bool = True) -> concurrent.futures.Future[Result]:
+        """`write()` without waiting for it (a thumbnail kept in the background, a key's
+        last use); `long=False` gives up on a lock held elsewhere as an ordinary write does."""
+        wait = BUSY_TIMEOUT_MS if long else self.lock_wait_ms
+        return self._executor(True).submit(self._write_now, wait, fn, args)
 
     def _write_now(self, wait_ms: int, fn: Callable[..., Result], args: tuple[Any, ...]) -> Result:
         self._wait_for_lock(wait_ms)
@@ -160,13 +171,32 @@ class Database(peewee.SqliteDatabase):
         with self._write_transaction():
             yield
 
-    def _write_transaction(self) -> Any:
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[None]:
         """Every write transaction, whichever thread runs it. It takes the write lock at
         BEGIN: a deferred transaction that reads first and writes later fails with
         SQLITE_BUSY, without waiting, when another connection (another process, say
         `create-key`) committed in between; taking the lock up front makes it wait its
-        turn instead."""
-        return self.atomic("IMMEDIATE")
+        turn instead. Counted in `commits` once over (committed or not), for
+        `snapshot()`."""
+        try:
+            with self.atomic("IMMEDIATE"):
+                yield
+        finally:
+            self.commits += 1
+
+    def snapshot(self) -> tuple[int, int] | None:
+        """What names the data this thread's connection sees, for `SnapshotCache`: its
+        `PRAGMA data_version` (moved by other connections' commits) and `commits`
+        (moved by this object's own, on any thread). None inside a transaction, whose
+        own uncommitted changes no key would name. Taken before the reads whose answer
+        is cached, so that a commit in between can only make the key older than the
+        answer (costing a recomputation next time), never newer."""
+        if self.in_transaction():
+            return None
+        commits = self.commits
+        version = int(self.execute_sql("PRAGMA data_version").fetchone()[0])
+        return version, commits
 
     def _wait_for_lock(self, ms: int) -> None:
         """Give this thread's connection a busy timeout of `ms`, when it has another."""
@@ -205,9 +235,28 @@ class Database(peewee.SqliteDatabase):
                 listener(sql)
 
 
+def create_private(path: str) -> None:
+    """Create `path` as an empty file only its owner may read and write, unless a file
+    is there already (its mode is the operator's choice then).
+
+    SQLite would create the file with mode 0644 less the umask, so anyone on the machine
+    could read the catalog and the API key hashes; it creates the WAL, the shared-memory
+    index and journals with the database file's own mode, so they follow this one."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def open_database(path: str, **options: Any) -> Database:
-    """The database at `path`, created and migrated as needed (see `Database` for the
-    options)."""
+    """The database at `path`, created (mode 0600) and migrated as needed (see
+    `Database` for the options)."""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        try:
+            create_private(path)
+        except OSError:
+            pass  # a missing folder or no permission: SQLite says so in its own words
     db = Database(path, **options)
     try:
         db.connect()

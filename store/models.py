@@ -63,6 +63,9 @@ class ApiKey(BaseModel):
     label = pw.TextField(default="")
     created_at = pw.TextField(default=utcnow)
     revoked_at = pw.TextField(null=True)
+    scope = pw.TextField(default="write")  # read or write (write implies read)
+    expires_at = pw.TextField(null=True)  # NULL: never
+    last_used_at = pw.TextField(null=True)  # to within a minute; NULL: never used
 
 
 class OrgModel(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 
 from store.db import Database
 from store.errors import BadRequest, NotFound
+from store.html import clean_description
 from store.identity import first_free
 from store.models import ProductTranslation, column_names
 from store.products.read import TRANSLATED, require_product
@@ -146,6 +147,8 @@ def _fields(db: Database, org_id: int, product_id: int, locale: str, data: dict[
     """The four stored fields: those not sent, null or empty are not translated; a
     slug not sent is made from the translated name (when there is one)."""
     fields = {field: (data.get(field) or None) for field in TRANSLATED}
+    # HTML, as the product's own description: stored sanitised (store/html.py).
+    fields["description"] = clean_description("description", fields["description"]) or None
     if not any(fields.values()):
         raise BadRequest(
             "body: give at least one of name, description, short_description, slug"

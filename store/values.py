@@ -6,15 +6,64 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 MONEY_SCALE = 10_000  # money is stored as an integer count of 1/10000 units
 MONEY_MAX = Decimal("100000000000")  # 10^11: far above any price, far below int64 / scale
+MONEY_MAX_DIGITS = 11  # digits before the point: below MONEY_MAX
 DECIMAL = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 
 
+@dataclass(frozen=True)
+class DecimalDigits:
+    """A finite decimal as its sign, significant digits (trailing zeros dropped) and
+    exponent: `12.50` is (False, (1, 2, 5), -1). The rules of every decimal field are
+    checked on these integers, before any Decimal arithmetic: on `1e1000000` that
+    raises `decimal.Overflow`, it rounds `1e-999999999` to 0, and it keeps 28 digits,
+    so a 40-digit number would be checked as another number."""
+
+    negative: bool
+    digits: tuple[int, ...]
+    exponent: int
+
+    @property
+    def is_zero(self) -> bool:
+        return self.digits == (0,)
+
+    @property
+    def before(self) -> int:
+        """Digits before the point (0 for a number below 1)."""
+        return 0 if self.is_zero else max(0, len(self.digits) + self.exponent)
+
+    @property
+    def after(self) -> int:
+        """Digits after the point, trailing zeros not counted."""
+        return max(0, -self.exponent)
+
+    def value(self) -> Decimal:
+        """The number itself, exactly (built from its digits, no context involved)."""
+        return Decimal((int(self.negative), self.digits, self.exponent))
+
+
+def decimal_digits(number: Decimal) -> DecimalDigits:
+    """The digits of a finite decimal; raises ValueError for NaN and infinities."""
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    end = len(digits)
+    while end > 1 and digits[end - 1] == 0:
+        end -= 1
+    kept = tuple(digits[:end])
+    if kept == (0,):
+        return DecimalDigits(False, (0,), 0)
+    return DecimalDigits(bool(sign), kept, exponent + len(digits) - end)
+
+
 def parse_money(value: object, *, allow_negative: bool = False) -> Decimal:
-    """Exact decimal from a string or JSON number; at most 4 places; raises ValueError."""
+    """Exact decimal from a string or JSON number; at most 4 places, below 10^11;
+    raises ValueError. Trailing zeros do not count as places (`19.990000` is 19.99)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise ValueError("must be a decimal number or a string such as \"19.99\"")
     if isinstance(value, str):
@@ -23,18 +72,16 @@ def parse_money(value: object, *, allow_negative: bool = False) -> Decimal:
             raise ValueError("must be a decimal number such as \"19.99\"")
         value = value.strip()
     try:
-        amount = Decimal(value)
+        amount = decimal_digits(Decimal(value))
     except InvalidOperation:
         raise ValueError("must be a decimal number such as \"19.99\"") from None
-    if not amount.is_finite():
-        raise ValueError("must be a finite decimal number")
-    if amount.as_tuple().exponent < -4:  # type: ignore[operator]
+    if amount.after > 4:
         raise ValueError("must have at most 4 decimal places")
-    if amount < 0 and not allow_negative:
+    if amount.negative and not allow_negative:
         raise ValueError("must not be negative")
-    if abs(amount) >= MONEY_MAX:
+    if amount.before > MONEY_MAX_DIGITS:
         raise ValueError(f"must be less than {MONEY_MAX}")
-    return amount
+    return amount.value()
 
 
 def money_to_db(amount: Decimal | None) -> int | None:
@@ -48,6 +95,22 @@ def money_from_db(units: int | None) -> str | None:
     sign = "-" if units < 0 else ""
     whole, frac = divmod(abs(units), MONEY_SCALE)
     return f"{sign}{whole}.{frac:04d}"
+
+
+# Unicode's control characters (Cc): C0, DEL and C1. Multi-line text keeps tab, LF and CR.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_text(text: str, *, multiline: bool = False) -> str:
+    """`text`, or ValueError when it holds a control character: any of them in a
+    single-line text (a name, a code, an e-mail address), any but tab and line breaks
+    in a multi-line one (a description). The message says which and where."""
+    found = (CONTROL_BUT_LINES if multiline else CONTROL).search(text)
+    if found is not None:
+        kinds = "control characters other than tab and line breaks" if multiline else "control characters"
+        raise ValueError(f"must not contain {kinds} (U+{ord(found.group()):04X} at character {found.start() + 1})")
+    return text
 
 
 def ean_check_digit(body: str) -> int:

@@ -59,7 +59,7 @@ def db_path(tmp_path: Any, template_db: str) -> str:
 @pytest.fixture(scope="session")
 def image_models() -> ImageModels:
     """One image model for the whole run (built once per machine, see above)."""
-    return ImageModels()
+    return ImageModels(None, os.environ["MICROPIM_MODEL_CACHE"])
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store import categories, orgs
-from store.db import Database
+from store.db import Database, open_database
 from store.products import write
 from store.errors import BadRequest
 from tests.factories import count_queries, post_product
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FIELDS = {"id", "name", "slug", "description", "parent_id", "position", "product_count",
-          "created_at", "updated_at"}
+          "total_product_count", "created_at", "updated_at"}
 
 
 async def make(api: Any, name: str, parent_id: int | None = None, **extra: Any) -> dict[str, Any]:
@@ -63,7 +63,7 @@ async def test_create_answers_the_category_and_get_agrees(api: Any) -> None:
     assert set(row) == FIELDS
     assert {k: row[k] for k in FIELDS - {"id", "created_at", "updated_at"}} == {
         "name": "Electronics", "slug": "electronics", "description": "Electronic products",
-        "parent_id": None, "position": 0, "product_count": 0,
+        "parent_id": None, "position": 0, "product_count": 0, "total_product_count": 0,
     }
     assert TIMESTAMP.match(row["created_at"]) and row["updated_at"] == row["created_at"]
     fetched = await api.get(f"/api/categories/{row['id']}")
@@ -318,6 +318,119 @@ def test_product_count_follows_a_product_deleted_from_the_database(db: Database,
     assert link_rows(db) == []
 
 
+def _totals_everywhere(tree: list[dict[str, Any]]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for node in tree:
+        found[node["id"]] = node["total_product_count"]
+        found.update(_totals_everywhere(node["children"]))
+    return found
+
+
+async def _check_totals(api: Any, expected: dict[int, int]) -> None:
+    """The tree, the list, every item and every child list show the same totals, and
+    each is the total of the category's product list with its subcategories."""
+    tree = _totals_everywhere((await api.get("/api/categories/tree")).data["categories"])
+    listed = {c["id"]: c["total_product_count"]
+              for c in (await api.get("/api/categories?limit=100")).data["categories"]}
+    assert tree == listed == expected
+    for category_id, total in expected.items():
+        item = (await api.get(f"/api/categories/{category_id}")).data
+        assert item["total_product_count"] == total, item
+        page = await api.get(f"/api/categories/{category_id}/products?include_subcategories=true")
+        assert page.data["pagination"]["total_items"] == total
+        for child in (await api.get(f"/api/categories/{category_id}/children")).data["categories"]:
+            assert child["total_product_count"] == expected[child["id"]]
+
+
+async def test_total_product_count_counts_the_subtree_each_product_once(api: Any, other_api: Any) -> None:
+    # A > B > C, A > D, E: p1 in B and C, p2 in C, p3 in D, p4 in A itself, p5 in C archived.
+    a = (await make(api, "A"))["id"]
+    b = (await make(api, "B", a))["id"]
+    c = (await make(api, "C", b))["id"]
+    d = (await make(api, "D", a))["id"]
+    e = (await make(api, "E"))["id"]
+    p1 = await make_product(api, "P-1", category_ids=[b, c])
+    p2 = await make_product(api, "P-2", category_ids=[c], status="active")
+    await make_product(api, "P-3", category_ids=[d])
+    p4 = await make_product(api, "P-4", category_ids=[a, d])
+    await make_product(api, "P-5", category_ids=[c], status="archived")
+    theirs = (await other_api.post("/api/categories", {"name": "Theirs"})).data["id"]
+    await post_product(other_api, "Theirs", "T-1", category_ids=[theirs])
+    item = (await api.get(f"/api/categories/{a}")).data
+    assert (item["product_count"], item["total_product_count"]) == (1, 4)
+    await _check_totals(api, {a: 4, b: 2, c: 2, d: 2, e: 0})
+
+    await api.delete(f"/api/products/{p2['id']}")  # archived: out of every count
+    await _check_totals(api, {a: 3, b: 1, c: 1, d: 2, e: 0})
+    await api.patch(f"/api/products/{p2['id']}", {"status": "draft"})  # and back in
+    await _check_totals(api, {a: 4, b: 2, c: 2, d: 2, e: 0})
+    moved = await api.post(f"/api/categories/{b}/move", {"parent_id": e})
+    assert moved.data["total_product_count"] == 2
+    await _check_totals(api, {a: 2, b: 2, c: 2, d: 2, e: 2})
+    assigned = await api.post(f"/api/categories/{e}/products", {"product_ids": [p1["id"], p4["id"]]})
+    assert (assigned.data["product_count"], assigned.data["total_product_count"]) == (2, 3)
+    await _check_totals(api, {a: 2, b: 2, c: 2, d: 2, e: 3})
+    deleted = await api.delete(f"/api/categories/{b}")  # C moves up under E
+    assert deleted.data["total_product_count"] == 2  # as it was
+    await _check_totals(api, {a: 2, c: 2, d: 2, e: 3})
+    removed = await api.delete(f"/api/categories/{e}/products/{p1['id']}")
+    assert removed.data["total_product_count"] == 3  # p1 is still in C
+    await _check_totals(api, {a: 2, c: 2, d: 2, e: 3})
+    assert (await other_api.get("/api/categories/tree")).data["categories"][0]["total_product_count"] == 1
+
+
+TOTAL_OPS = st.lists(st.tuples(st.sampled_from(["link", "link", "unlink", "status", "move", "delete"]),
+                               st.integers(0, 30), st.integers(0, 30)), max_size=30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parents=st.lists(st.integers(0, 12), min_size=1, max_size=12), ops=TOTAL_OPS)
+def test_random_links_keep_every_total_right(db: Database, parents: list[int], ops: list[Op]) -> None:
+    """Totals against a brute-force count after every step, read from the tree (whose
+    counts are kept between reads), the list and each item."""
+    db.execute_sql("PRAGMA synchronous = OFF")
+    with db.writing():
+        org_id = orgs.get_or_create_org(db, f"totals-{next(ORG_NUMBERS)}")
+        ids: list[int] = []
+        for n, parent in enumerate(parents):
+            above = ids[parent % len(ids)] if ids and parent % 3 else None
+            ids.append(categories.create_category(db, org_id, {"name": f"c{n}", "parent_id": above})["id"])
+        products = [write.create_product(db, org_id, {"name": f"p{n}", "sku": f"S-{n}"})["id"]
+                    for n in range(6)]
+    links: set[tuple[int, int]] = set()
+    archived: set[int] = set()
+    for kind, x, y in ops:
+        product, category = products[x % len(products)], ids[y % len(ids)]
+        with db.writing():
+            if kind == "link":
+                categories.assign_products(db, org_id, category, [product])
+                links.add((product, category))
+            elif kind == "unlink":
+                categories.remove_product(db, org_id, category, product)
+                links.discard((product, category))
+            elif kind == "status":
+                archived ^= {product}
+                write.update_product(db, org_id, product,
+                                     {"status": "archived" if product in archived else "active"})
+            elif kind == "move":
+                target = ids[x % len(ids)]
+                if target not in categories.subtree_ids(db, org_id, category):
+                    categories.move_category(db, org_id, category, target, None)
+            elif len(ids) > 1:
+                categories.delete_category(db, org_id, category)
+                ids.remove(category)
+                links = {(p, c) for p, c in links if c != category}
+        tree = categories.category_tree(db, org_id)
+        shown = _totals_everywhere(tree)
+        for category_id in ids:
+            subtree = set(categories.subtree_ids(db, org_id, category_id))
+            expected = len({p for p, c in links if c in subtree and p not in archived})
+            assert shown[category_id] == expected
+            assert categories.get_category(db, org_id, category_id)["total_product_count"] == expected
+        listed = {c["id"]: c["total_product_count"] for c in categories.list_categories(db, org_id, None, 1, 100)[0]}
+        assert listed == shown
+
+
 async def test_a_foreign_or_missing_product_id_assigns_nothing(db: Database,
     api: Any, other_api: Any
 ) -> None:
@@ -432,9 +545,34 @@ async def test_the_tree_takes_the_same_queries_whatever_its_size(db: Database, a
     parent = None
     for n in range(40):  # a wide and deep tree
         parent = (await make(api, f"C{n}", parent if n % 3 else None))["id"]
+    await make_product(api, "T-1", category_ids=[parent])
     big = await _statements(api, db, "/api/categories/tree")
     assert len(big) == len(small), big
-    assert len([s for s in big if "FROM category" in s]) == 1, big
+    # The rows, and the subtree counts (linked products, archived ones) after a change.
+    assert len([s for s in big if "FROM category" in s]) == 3, big
+
+
+def test_the_tree_keeps_its_counts_while_nothing_commits(db: Database, org_id: int) -> None:
+    with db.writing():
+        top = categories.create_category(db, org_id, {"name": "Top"})["id"]
+        low = categories.create_category(db, org_id, {"name": "Low", "parent_id": top})["id"]
+        write.create_product(db, org_id, {"name": "P", "sku": "P-1", "category_ids": [low]})
+    with count_queries(db) as first:
+        assert categories.category_tree(db, org_id)[0]["total_product_count"] == 1
+    with count_queries(db) as second:
+        assert categories.category_tree(db, org_id)[0]["total_product_count"] == 1
+    assert len([s for s in first if "FROM category" in s]) == 3, first
+    assert len([s for s in second if "FROM category" in s]) == 1, second  # the counts kept
+    with db.writing():  # a commit on this very connection, which data_version does not see
+        write.create_product(db, org_id, {"name": "Q", "sku": "Q-1", "category_ids": [top]})
+    assert categories.category_tree(db, org_id)[0]["total_product_count"] == 2
+    other = open_database(db.database)  # another connection, as another process would be
+    try:
+        with other.writing():
+            write.create_product(other, org_id, {"name": "R", "sku": "R-1", "category_ids": [low]})
+    finally:
+        other.close()
+    assert categories.category_tree(db, org_id)[0]["total_product_count"] == 3
 
 
 async def test_category_products_take_the_same_queries_whatever_their_number(db: Database, api: Any) -> None:

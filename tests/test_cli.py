@@ -21,6 +21,8 @@ from typing import Any, Iterator
 import pytest
 from peewee import sqlite3  # the driver the store uses: it knows FTS5 contentless_delete
 
+from store.db import open_database
+
 # Real processes: seconds each. CI runs them; `pytest -m "not slow"` skips them locally.
 pytestmark = pytest.mark.slow
 
@@ -31,8 +33,10 @@ WAIT = 30.0  # seconds: the longest any single step may take
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    """This environment without MICROPIM_* settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MICROPIM_")}
+    """This environment without MICROPIM_* settings, plus `extra`; the image model's
+    cache stays the test run's (conftest.py), never the user's ~/.cache."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MICROPIM_") or k == "MICROPIM_MODEL_CACHE"}
     env.update(extra)
     return env
 
@@ -50,7 +54,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def new_database(db: pathlib.Path) -> pathlib.Path:
+    """An empty migrated database, as a first `serve` leaves it (create-key needs one)."""
+    open_database(str(db)).close()
+    return db
+
+
 def create_key(db: pathlib.Path, org: str = "Acme") -> str:
+    """A key from `micropim create-key`, on a database made first if there is none."""
+    if not db.exists():
+        new_database(db)
     result = run("create-key", "--org", org, "--db", str(db))
     assert result.returncode == 0, result.stderr
     last = result.stdout.splitlines()[-1]
@@ -151,16 +164,20 @@ def product_total(port: int, key: str) -> int:
 # ---- create-key -------------------------------------------------------------------------
 
 def test_create_key_prints_the_key_last_and_the_key_works(tmp_path: pathlib.Path, servers: list[Server]) -> None:
-    db = tmp_path / "pim.db"
+    db = new_database(tmp_path / "pim.db")
     result = run("create-key", "--org", "Acme", "--db", str(db))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines and KEY_LINE.match(lines[-1]), result.stdout
+    assert len(lines) == 1  # the key alone: scripts read stdout
     key = lines[-1]
     assert "Traceback" not in result.stderr
-    assert db.exists()
+    # Which organization and which database the key is for, on stderr.
+    assert result.stderr.splitlines()[-1] == f"API key for organization 'Acme' (id 1, new) in database {db}:"
+    again = run("create-key", "--org", "Acme", "--db", str(db))
+    assert again.stderr.splitlines()[-1] == f"API key for organization 'Acme' (id 1, existing) in database {db}:"
 
-    second = create_key(db, "Acme")
+    second = again.stdout.strip()
     other = create_key(db, "Globex")
     assert len({key, second, other}) == 3
 
@@ -201,8 +218,7 @@ def test_the_key_is_stored_hashed(tmp_path: pathlib.Path) -> None:
 # ---- bad arguments --------------------------------------------------------------------------
 
 BAD_ARGUMENTS = [
-    (["frobnicate"], {}, "argument command: invalid choice: 'frobnicate'"),
-    ([], {}, "the following arguments are required: command"),
+    (["frobnicate"], {}, "argument COMMAND: invalid choice: 'frobnicate'"),
     (["serve", "--port", "abc"], {}, "argument --port: expected a positive integer, got 'abc'"),
     (["serve", "--port", "70000"], {}, "argument --port: expected a port between 1 and 65535, got '70000'"),
     (["serve", "--port", "-1"], {}, "argument --port: expected a positive integer, got '-1'"),
@@ -235,12 +251,46 @@ def test_bad_arguments_exit_2_with_one_line(
     assert not db.exists(), "a bad argument must not create the database"
 
 
-def test_backup_of_a_missing_database_exits_2(tmp_path: pathlib.Path) -> None:
-    missing, dest = tmp_path / "missing.db", tmp_path / "copy.db"
-    result = run("backup", str(dest), "--db", str(missing))
+def test_micropim_alone_prints_the_usage_and_the_commands(tmp_path: pathlib.Path) -> None:
+    result = run(env=base_env(MICROPIM_DB=str(tmp_path / "never.db")))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: micropim [-h] [--version] COMMAND ...\n"), result.stderr
+    for command in ("serve", "create-key", "backup", "reindex"):
+        assert re.search(rf"^ +{command}\b", result.stderr, re.M), command
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version(tmp_path: pathlib.Path) -> None:
+    from importlib import metadata
+
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"micropim {metadata.version('micropim')}\n"
+
+
+def _missing_database_line(path: pathlib.Path | str) -> str:
+    return (f"micropim: error: no database at {path} (point --db at one, or create it:"
+            f" micropim serve --db {path})")
+
+
+@pytest.mark.parametrize("command", [["backup", "copy.db"], ["reindex"], ["create-key", "--org", "Acme"]])
+def test_a_missing_database_is_refused_with_a_hint(tmp_path: pathlib.Path, command: list[str]) -> None:
+    missing = tmp_path / "missing.db"
+    result = run(*command, "--db", str(missing))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [_missing_database_line(missing)]
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_create_key_without_db_next_to_no_database_creates_nothing(tmp_path: pathlib.Path) -> None:
+    # The default ./micropim.db, in a directory without one: no new empty database
+    # whose key the running server would then reject.
+    result = subprocess.run([sys.executable, SCRIPT, "create-key", "--org", "Acme"], cwd=tmp_path,
+                            env=base_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"micropim: error: no database at {missing}"]
-    assert not missing.exists() and not dest.exists()
+    assert result.stderr.splitlines() == [_missing_database_line("./micropim.db")]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -282,9 +332,8 @@ def test_a_database_path_that_is_not_a_database_exits_2(tmp_path: pathlib.Path) 
     assert text.read_text() == "not a database\n" * 100
 
 
-def test_a_port_in_use_is_a_one_line_error(tmp_path: pathlib.Path) -> None:
+def test_a_port_in_use_is_a_one_line_error_before_any_database(tmp_path: pathlib.Path) -> None:
     db = tmp_path / "pim.db"
-    create_key(db)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -293,12 +342,13 @@ def test_a_port_in_use_is_a_one_line_error(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert lines == [f"micropim: error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    assert list(tmp_path.iterdir()) == []  # checked before the database is made and migrated
 
 
 # ---- environment variables -----------------------------------------------------------------------
 
 def test_environment_variables_are_read(tmp_path: pathlib.Path, servers: list[Server]) -> None:
-    db = tmp_path / "from-env.db"
+    db = new_database(tmp_path / "from-env.db")
     result = run("create-key", env=base_env(MICROPIM_DB=str(db), MICROPIM_ORG="Env Org"))
     assert result.returncode == 0, result.stderr
     key = result.stdout.splitlines()[-1]
@@ -324,16 +374,16 @@ def test_environment_variables_are_read(tmp_path: pathlib.Path, servers: list[Se
 
 
 def test_command_line_options_override_the_environment(tmp_path: pathlib.Path) -> None:
-    env_db, flag_db = tmp_path / "env.db", tmp_path / "flag.db"
+    env_db, flag_db = new_database(tmp_path / "env.db"), new_database(tmp_path / "flag.db")
     result = run("create-key", "--org", "Acme", "--db", str(flag_db),
                  env=base_env(MICROPIM_DB=str(env_db), MICROPIM_ORG="Other"))
     assert result.returncode == 0, result.stderr
-    assert flag_db.exists() and not env_db.exists()
-    conn = sqlite3.connect(str(flag_db))
-    try:
-        assert [r[0] for r in conn.execute("SELECT name FROM organization")] == ["Acme"]
-    finally:
-        conn.close()
+    for path, names in ((flag_db, ["Acme"]), (env_db, [])):
+        conn = sqlite3.connect(str(path))
+        try:
+            assert [r[0] for r in conn.execute("SELECT name FROM organization")] == names
+        finally:
+            conn.close()
 
 
 # ---- serve --demo ----------------------------------------------------------------------------------
@@ -448,6 +498,10 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: pathlib.Path, servers: list[Se
     server = serve(servers, "--db", str(tmp_path / "pim.db"), "--port", str(port))
     assert server.stop() == 0
     assert not [line for line in server.stderr if "Traceback" in line]
+    # A new database's migrations are one summary line, not a line each.
+    migrations = [line for line in server.stderr if "migration" in line]
+    assert len(migrations) == 1 and re.search(r"applied \d+ migrations \(1, 2, .*\) in [\d.]+ s$",
+                                               migrations[0]), server.stderr
 
 
 # ---- backup --------------------------------------------------------------------------------------
@@ -499,8 +553,10 @@ def test_backup_under_continuous_writes_holds_every_acknowledged_product(
     assert not thread.is_alive()
     assert not errors, errors
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(rf"backed up {re.escape(str(db))} to {re.escape(str(dest))} \(\d+ pages\)\n",
+    size = re.fullmatch(rf"backed up {re.escape(str(db))} to {re.escape(str(dest))} \((\d+\.\d) MB\)\n",
                         result.stdout)
+    assert size is not None, result.stdout
+    assert float(size.group(1)) == round(dest.stat().st_size / 1_000_000, 1)  # MB, not pages
     assert len(acknowledged) > len(committed_before), "the writer must have kept writing"
 
     conn = sqlite3.connect(str(dest))
@@ -546,6 +602,40 @@ def test_backup_replaces_an_existing_destination(tmp_path: pathlib.Path) -> None
 
 def test_a_bad_serve_flag_in_the_environment_does_not_break_other_commands(tmp_path: pathlib.Path) -> None:
     env = base_env(MICROPIM_DEMO="maybe", MICROPIM_TRUST_PROXY="sometimes")
-    result = run("create-key", "--org", "Acme", "--db", str(tmp_path / "k.db"), env=env)
+    result = run("create-key", "--org", "Acme", "--db", str(new_database(tmp_path / "k.db")), env=env)
     assert result.returncode == 0, result.stderr
     assert KEY_LINE.match(result.stdout.splitlines()[-1])
+
+
+# ---- the image model's cache ---------------------------------------------------------------------
+
+def test_reindex_and_serve_keep_the_model_in_the_user_cache(tmp_path: pathlib.Path, servers: list[Server]) -> None:
+    # Not beside whatever database a command is pointed at: one cache per user.
+    data, home = tmp_path / "data", tmp_path / "xdg"
+    data.mkdir()
+    db = new_database(data / "pim.db")
+    env = {k: v for k, v in base_env(XDG_CACHE_HOME=str(home)).items() if k != "MICROPIM_MODEL_CACHE"}
+    result = run("reindex", "--db", str(db), env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    built = sorted(p.name for p in (home / "micropim").iterdir())
+    assert [name for name in built if name.endswith(".onnx")], built
+    assert sorted(p.name for p in data.iterdir() if "onnx" in p.name) == []
+
+    chosen = tmp_path / "chosen"
+    result = run("reindex", "--db", str(db), "--model-cache", str(chosen), env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in chosen.iterdir()) == built
+    from_env = tmp_path / "from-env"
+    result = run("reindex", "--db", str(db), env={**env, "MICROPIM_MODEL_CACHE": str(from_env)}, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in from_env.iterdir()) == built
+
+    # serve builds it where it is told, on first use (a demo seed embeds its photos).
+    served = tmp_path / "served"
+    port = free_port()
+    server = Server(["--demo", "--db", str(data / "demo.db"), "--port", str(port), "--model-cache", str(served)],
+                    {**env, "MICROPIM_DEMO_COUNT": "2"})
+    servers.append(server)
+    server.wait_for(r"^Demo API key: ", timeout=120)
+    assert sorted(p.name for p in served.iterdir()) == built
+    assert sorted(p.name for p in data.iterdir() if "onnx" in p.name) == []

@@ -257,5 +257,7 @@ async def test_a_demo_photo_finds_its_product_over_http(db: Database, http_serve
                               headers={"Content-Type": content_type})
     found = response.data["products"]
     assert found[0]["id"] == row[0], [(p["sku"], p["score"]) for p in found]
-    # The next ones are sneakers too: same silhouette, other colours and patterns.
-    assert [p["sku"][:3] for p in found[1:3]] == ["SNK", "SNK"], [(p["sku"], p["score"]) for p in found]
+    # The next is a sneaker too: the same silhouette. (Only the next: this small demo's
+    # other sneakers are black or variants in other colours, and since every photo is
+    # the colour its name says, colour weighs about as much as the silhouette.)
+    assert found[1]["sku"][:3] == "SNK", [(p["sku"], p["score"]) for p in found]

@@ -300,12 +300,29 @@ def test_the_model_loads_once_per_image_models(image_models: ImageModels, model:
     assert image_models.get() is model
 
 
-def test_the_cache_goes_beside_the_database(settings: micropim.Settings, db_path: str) -> None:
+def test_the_cache_is_the_users_not_beside_the_database(settings: micropim.Settings, tmp_path: pathlib.Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     app = micropim.make_app(replace(settings, image_models=None))  # the built-in model, its own cache
     try:
-        assert app.images.models.cache_dir == os.path.dirname(os.path.abspath(db_path))
+        assert app.images.models.cache_dir == str(tmp_path / "xdg" / "micropim")
     finally:
         app.close()
+    app = micropim.make_app(replace(settings, image_models=None, model_cache=str(tmp_path / "mine")))
+    try:
+        assert app.images.models.cache_dir == str(tmp_path / "mine")
+    finally:
+        app.close()
+
+
+def test_the_user_cache_follows_xdg(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert image_model.user_cache_dir() == str(tmp_path / "xdg" / "micropim")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored, as the spec says
+    assert image_model.user_cache_dir() == str(tmp_path / "home" / ".cache" / "micropim")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert image_model.user_cache_dir() == str(tmp_path / "home" / ".cache" / "micropim")
 
 
 def test_settings_choose_an_operator_model(settings: micropim.Settings, tmp_path: pathlib.Path,

@@ -262,4 +262,7 @@ def test_reindex_of_a_missing_database_exits_2(tmp_path: Any) -> None:
     result = subprocess.run([sys.executable, SCRIPT, "reindex", "--db", str(tmp_path / "nope.db")],
                             cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"micropim: error: no database at {tmp_path / 'nope.db'}"
+    missing = tmp_path / "nope.db"
+    assert result.stderr.strip() == (f"micropim: error: no database at {missing} (point --db at one,"
+                                     f" or create it: micropim serve --db {missing})")
+    assert not missing.exists()

@@ -117,7 +117,8 @@ def test_path_parameters_are_named_as_in_the_contract(document: dict[str, Any]) 
 def test_the_key_is_required_exactly_where_the_server_asks_for_it(document: dict[str, Any]) -> None:
     assert document["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey", "in": "header", "name": "X-API-KEY",
-        "description": "An organization's API key, `mpk_…`"}
+        "description": "An organization's API key, `mpk_…`, of scope `write` (everything)"
+                       " or `read` (only what changes nothing)"}
     assert document["security"] == [{"ApiKey": []}]
     public = {(t, m) for t, item in document["paths"].items() for m, op in item.items()
               if op.get("security") == []}
@@ -548,3 +549,93 @@ def test_pages_and_files_outside_the_api_need_no_declaration() -> None:
     assert page["summary"] == "The web UI's page" and page["security"] == []
     assert document["paths"]["/ui/{path}"]["get"]["summary"] == "A page or file"
     validate_spec(document)
+
+
+# ---- conformance: 405 and the errors of pages and files ----------------------------------------
+
+def _allow(listed: list[str]) -> str:
+    methods = [m.upper() for m in listed]
+    return ", ".join(methods[:1] + ["HEAD"] + methods[1:] if methods[:1] == ["GET"] else methods)
+
+
+async def test_every_405_says_allow_with_the_methods_the_document_lists(
+    api: Any, document: dict[str, Any], sample_ids: dict[str, int],  # noqa: F811
+) -> None:
+    checked = 0
+    for route in micropim.routes():
+        pattern = route[0]
+        path = fill(pattern, sample_ids, 1) if pattern.startswith("/api/") else _concrete(pattern)
+        listed = list(document["paths"][find_template(document, path)])
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            if method.lower() in listed:
+                continue
+            response = await api.call(method, path, {} if method in ("POST", "PUT", "PATCH") else None)
+            assert response.code == 405, (method, path, response.code)
+            assert response.headers.get("Allow") == _allow(listed), (method, path)
+            checked += 1
+    response = await api.call("TRACE", "/api/products")  # a method Tornado does not know
+    assert response.code == 405 and response.headers["Allow"] == "GET, HEAD, POST"
+    assert checked > 80
+
+
+@pytest.mark.parametrize("path, template", [
+    ("/ui/", "/ui/{path}"), ("/ui/js", "/ui/{path}"), ("/ui/js/", "/ui/{path}"),
+    ("/ui/nope.js", "/ui/{path}"), ("/ui/../../micropim.py", "/ui/{path}"),
+    ("/ui/%2e%2e/%2e%2e/setup.cfg", "/ui/{path}"), ("/docs/", "/docs/{file}"),
+    ("/docs/nope", "/docs/{file}"), ("/docs/a/b", "/docs/{file}"),
+    ("/docs/swagger-ui/", "/docs/swagger-ui/{file}"), ("/docs/swagger-ui/LICENSE", "/docs/swagger-ui/{file}"),
+    ("/docs/swagger-ui/swagger-ui-bundle.js.map", "/docs/swagger-ui/{file}"), ("/media/nope", "/media/{file}"),
+])
+async def test_pages_and_files_outside_the_api_answer_a_missing_file_as_documented(
+    api: Any, document: dict[str, Any], path: str, template: str,
+) -> None:
+    """A folder, a path outside the folder and a missing file are the same plain-text
+    404 the document declares for the route, never Tornado's HTML page or a 403."""
+    declared = document["paths"][template]["get"]["responses"]["404"]["content"]
+    assert list(declared) == ["text/plain"]
+    for method in ("GET", "HEAD"):  # HEAD is GET's, documented with it
+        response = await api.call(method, path)
+        assert response.code == 404, (method, path, response.code)
+        assert response.headers["Content-Type"] == "text/plain; charset=UTF-8"
+    assert (await api.get(path)).raw == b"not found\n"
+
+
+def test_the_docs_files_are_declared_as_the_files_served(document: dict[str, Any]) -> None:
+    served = {template: item["get"]["parameters"][0]["schema"]["enum"]
+              for template, item in document["paths"].items() if template.startswith("/docs/")}
+    assert served == {"/docs/{file}": ["docs.js", "docs.css"],
+                      "/docs/swagger-ui/{file}": ["swagger-ui-bundle.js", "swagger-ui.css"]}
+    for template, files in served.items():
+        for name in files:
+            assert (ROOT / "static" / ("vendor/swagger-ui" if "swagger" in template else "docs") / name).is_file()
+
+
+@pytest.mark.parametrize("schema_name, field, samples", [
+    ("ProductCreate", "currency", ["EUR", "RON", "USD", "eur", "XYZ", "EURO", ""]),
+    ("VatRateCreate", "country_code", ["RO", "DE", "ro", "R0", "ROU", "", "É1"]),
+    ("AttributeCreate", "code", ["color", "a_0", "x" * 64, "x" * 65, "0a", "Color", "a-b", ""]),
+])
+def test_declared_codes_are_the_ones_the_server_takes(document: dict[str, Any], schema_name: str,
+                                                      field: str, samples: list[str]) -> None:
+    """Found by fuzzing: the document said "a string" for codes the server checks, so
+    generated requests (and clients) could not know a valid one. The declared enum or
+    pattern and the validator agree on every sample."""
+    from handlers.attributes import AttributeCreate
+    from handlers.products import ProductCreate
+    from handlers.reference import VatRateCreate
+
+    model = {"ProductCreate": ProductCreate, "VatRateCreate": VatRateCreate,
+             "AttributeCreate": AttributeCreate}[schema_name]
+    declared = document["components"]["schemas"][schema_name]["properties"][field]
+    assert "enum" in declared or "pattern" in declared, declared
+    base = {"ProductCreate": {"name": "Mug", "sku": "M-1"}, "VatRateCreate": {"name": "Std", "rate": 19},
+            "AttributeCreate": {"name": "Colour", "type": "text"}}[schema_name]
+    for sample in samples:
+        by_document = (sample in declared["enum"]) if "enum" in declared else bool(
+            re.search(declared["pattern"], sample))
+        by_server = True
+        try:
+            model.model_validate({**base, field: sample})
+        except Exception:
+            by_server = False
+        assert by_document == by_server, (field, sample, by_document, by_server)

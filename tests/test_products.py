@@ -900,3 +900,42 @@ async def test_a_description_change_does_not_touch_products(db: Database, api: A
     set_times(db, product["id"], "2026-01-01T00:00:00.000000Z")
     assert (await api.put(f"/api/brands/{brand}", {"description": "Since 1900"})).code == 200
     assert (await api.get(f"/api/products/{product['id']}")).data["updated_at"] == "2026-01-01T00:00:00.000000Z"
+
+
+# ---- descriptions are stored sanitised (store/html.py) ------------------------------------------
+
+UNSAFE = [
+    ('<p onclick="steal()">Soft <b style="color:red">cotton</b><script>alert(1)</script></p>',
+     "<p>Soft <b>cotton</b></p>"),
+    ('<a href="javascript:alert(1)">click</a> <a href="https://shop.example/x" target="_blank">ok</a>',
+     'click <a href="https://shop.example/x">ok</a>'),
+    ("<img src=x onerror=alert(1)><iframe src=//evil></iframe>5 < 6 & 7", "5 &lt; 6 &amp; 7"),
+]
+
+
+@pytest.mark.parametrize("sent, stored", UNSAFE)
+async def test_descriptions_are_stored_sanitised_on_every_write(db: Database, api: Any, sent: str,
+                                                                stored: str) -> None:
+    created = await post_product(api, "Shirt", "SAN-1", description=sent, short_description=sent)
+    assert created["description"] == stored
+    assert created["short_description"] == sent  # plain text, never HTML: left as sent
+    patched = (await api.patch(f"/api/products/{created['id']}", {"description": "<p>x</p>" + sent})).data
+    assert patched["description"] == "<p>x</p>" + stored
+    put = await api.put(f"/api/products/{created['id']}/translations/de", {"description": sent})
+    assert put.code == 201 and put.data["description"] == stored
+    assert (await api.get(f"/api/products/{created['id']}?locale=de")).data["description"] == stored
+    rows = db.execute_sql("SELECT description FROM product UNION ALL SELECT description FROM product_translation")
+    assert all("script" not in text and "onclick" not in text and "javascript" not in text
+               for (text,) in rows.fetchall())
+
+
+async def test_a_description_the_escaping_makes_too_long_writes_nothing(db: Database, api: Any) -> None:
+    product = await post_product(api, "Mugs", "SAN-2", description="<p>kept</p>")
+    long = "&" * 20_000  # 20,000 characters sent, 100,000 once stored as &amp;
+    for response in (await api.post("/api/products", {"name": "X", "sku": "SAN-3", "description": long}),
+                     await api.patch(f"/api/products/{product['id']}", {"description": long}),
+                     await api.put(f"/api/products/{product['id']}/translations/de", {"description": long})):
+        assert response.code == 400
+        assert response.error.startswith("description: longer than 65,535 characters once sanitised")
+    assert (await api.get(f"/api/products/{product['id']}")).data["description"] == "<p>kept</p>"
+    assert db.execute_sql("SELECT count(*) FROM product_translation").fetchone()[0] == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 import pytest
 
 from store import migrations
+from store.backup import backup
 from store.db import Database, open_database, vec_version
 
 
@@ -92,3 +95,49 @@ def test_migration_8_takes_a_file_whose_image_index_already_has_code_bits(fresh_
         assert 8 in {row[0] for row in db.execute_sql("SELECT version FROM schema_migration")}
     finally:
         db.close()
+
+
+# ---- file modes ----------------------------------------------------------------------------
+
+@pytest.fixture
+def open_umask() -> Any:
+    """A umask that lets anyone read new files, as many servers run with (022 lets the
+    group and others read too): the modes below must not come from the umask."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def _mode(path: str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_a_new_database_and_its_wal_are_readable_by_the_owner_only(fresh_path: str, open_umask: Any) -> None:
+    db = open_database(fresh_path)
+    try:
+        with db.writing():
+            db.execute_sql("CREATE TABLE t (x)")
+            db.execute_sql("INSERT INTO t VALUES (1)")
+        for suffix in ("", "-wal", "-shm"):
+            assert os.path.exists(fresh_path + suffix), suffix
+            assert _mode(fresh_path + suffix) == 0o600, (suffix, oct(_mode(fresh_path + suffix)))
+    finally:
+        db.close()
+
+
+def test_an_existing_database_keeps_its_mode(fresh_path: str, open_umask: Any) -> None:
+    """An operator who chose other modes (a backup agent in the group) keeps them."""
+    open_database(fresh_path).close()
+    os.chmod(fresh_path, 0o640)
+    open_database(fresh_path).close()
+    assert _mode(fresh_path) == 0o640
+
+
+def test_a_backup_is_readable_by_the_owner_only(db: Database, tmp_path: Any, open_umask: Any) -> None:
+    dest = str(tmp_path / "copy.db")
+    with open(dest, "wb"):
+        pass
+    os.chmod(dest, 0o644)  # a file there before is replaced, its mode with it
+    backup(db, dest)
+    assert _mode(dest) == 0o600
+    assert not os.path.exists(dest + ".partial")

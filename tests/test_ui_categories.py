@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser import screenshot
+from tests.browser import ARTIFACTS, screenshot
 
 
 def make_tree(site: Any, shape: dict[str, Any], parent_id: int | None = None) -> dict[str, int]:
@@ -246,3 +246,95 @@ def test_on_a_phone_the_tree_fits_and_moves_by_dialog(phone: Any, site: Any) -> 
         dialog.get_by_role("button", name="Move", exact=True).tap()
     assert children_names(site, ids[top])[0] == f"{top} Bikes"
     screenshot(page, "categories-phone")
+
+
+# ---- issue 13: whole-subtree counts, words and actions on touch screens ----------------
+
+WIDE = {"width": 1440, "height": 900}
+ACTIONS = ("Add a subcategory to {}", "Edit {}", "Move {}", "Delete {}")
+
+
+def without_totals(route: Any) -> None:
+    """The tree as an older server sends it: no `total_product_count`."""
+    answer = route.fetch()
+    body = answer.json()
+
+    def strip(node: dict[str, Any]) -> None:
+        node.pop("total_product_count", None)
+        for child in node["children"]:
+            strip(child)
+
+    for node in body["data"]["categories"]:
+        strip(node)
+    route.fulfill(response=answer, json=body)
+
+
+def test_a_row_counts_its_whole_subtree_each_product_once(page: Any, site: Any) -> None:
+    page.set_viewport_size(WIDE)
+    top = unique("Pantry")
+    ids = make_tree(site, {top: {f"{top} Jars": {f"{top} Lids": {}}}})
+    jars, lids = ids[f"{top} Jars"], ids[f"{top} Lids"]
+    # One product in Jars, one in Lids, one in both: counted once in Jars and the top.
+    for n, linked in enumerate(([jars], [lids], [jars, lids])):
+        site.call("POST", "/api/products", {"name": f"{top} jar {n}", "sku": unique("JAR").replace(" ", "-"),
+                                            "price": "3.00", "category_ids": linked})
+    open_tree(page, f"{top} Lids")
+    count = row(page, top).locator(".cat-count")
+    expect(count.locator("[aria-hidden]")).to_have_text("3")
+    expect(count.locator(".visually-hidden")).to_have_text("3 products in this category and its subcategories")
+    expect(count).to_have_attribute("title", "3 products in this category and its subcategories")
+    expect(row(page, f"{top} Jars").locator(".cat-count [aria-hidden]")).to_have_text("3")
+    expect(row(page, f"{top} Lids").locator(".cat-count [aria-hidden]")).to_have_text("2")
+    screenshot(page, "categories-totals")
+
+    # From an older server without the field: the category's own products.
+    page.route("**/api/categories/tree", without_totals)
+    page.reload()
+    row(page, top).wait_for()
+    expect(count.locator("[aria-hidden]")).to_have_text("0")
+    expect(count).to_have_attribute("title", "0 products in this category itself")
+    expect(row(page, f"{top} Jars").locator(".cat-count [aria-hidden]")).to_have_text("2")
+
+
+def test_row_actions_have_names_and_show_on_focus_and_on_touch_screens(
+        page: Any, browser: Any, site: Any) -> None:
+    page.set_viewport_size(WIDE)
+    top = unique("Cellar")
+    make_tree(site, {top: {}, f"{top} Racks": {}})
+    open_tree(page, top)
+    page.mouse.move(5, 5)  # away from every row
+    actions = row(page, top).locator(".cat-actions")
+    for label in ACTIONS:
+        expect(row(page, top).get_by_role("button", name=label.format(top), exact=True)).to_have_attribute(
+            "aria-label", label.format(top))
+    expect(actions).to_have_css("opacity", "0")  # a mouse: they show on hover
+    row(page, top).get_by_role("link", name=top, exact=True).focus()
+    page.keyboard.press("Tab")  # to the first action, as a keyboard user gets there
+    expect(row(page, top).get_by_role("button", name=f"Add a subcategory to {top}", exact=True)).to_be_focused()
+    expect(actions).to_have_css("opacity", "1")
+
+    # A touch screen as wide as a desktop's (a tablet): always there, and no words about dragging.
+    tablet = browser.new_context(base_url=site.url, viewport={"width": 1024, "height": 768}, has_touch=True)
+    tablet.add_init_script(f"sessionStorage.setItem('micropim.key', {site.key!r})")
+    try:
+        tab = tablet.new_page()
+        open_tree(tab, top)
+        expect(row(tab, top).locator(".cat-actions")).to_have_css("opacity", "1")
+        expect(tab.locator(".cat-lede-drag")).to_be_hidden()
+        tab.screenshot(path=str(ARTIFACTS / "categories-tablet.png"))  # what the screen shows
+    finally:
+        tablet.close()
+
+
+def test_on_a_phone_the_intro_stands_without_its_dragging_sentence(phone: Any, site: Any) -> None:
+    top = unique("Attic")
+    make_tree(site, {top: {}})
+    open_tree(phone, top)
+    lede = phone.locator(".cat-lede")
+    expect(phone.locator(".cat-lede-drag")).to_be_hidden()
+    text = lede.inner_text()
+    assert text.startswith("A category’s Move action nests it in another or puts it before or after one"), text
+    assert "the same" not in text and "Drag" not in text
+    expect(phone.get_by_role("button", name=f"Actions for {top}", exact=True)).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "categories-intro-phone.png"))  # full-page shots lose the touch emulation

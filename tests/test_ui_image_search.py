@@ -9,9 +9,10 @@ import uuid
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from PIL import Image, ImageDraw
 
-from tests.browser import screenshot
+from tests.browser import ARTIFACTS, screenshot
 
 
 def mug(colour: tuple[int, int, int]) -> Image.Image:
@@ -176,10 +177,32 @@ def test_a_file_that_is_not_an_image_is_refused_in_words(page: Any) -> None:
 def test_on_a_phone_the_page_fits(phone: Any, site: Any, pictured: dict[str, Any]) -> None:
     page = phone
     page.goto("/#/image-search")
-    page.get_by_text("Drop a photo here").wait_for()
+    page.get_by_role("button", name="Choose a photo…").wait_for()
     pick(page, "mug.png", cropped(pictured["Mug"]["image"]))
     first_card(page).get_by_role("link", name=pictured["Mug"]["product"]["name"]).wait_for()
     page.wait_for_function("() => [...document.querySelectorAll('.is-thumb')].every(i => i.complete)")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     screenshot(page, "image-search-phone")
+
+
+def test_the_words_fit_the_screen_paste_with_a_keyboard_take_a_photo_on_a_touch_screen(
+        page: Any, phone: Any) -> None:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto("/#/image-search")
+    zone = page.locator(".is-zone")
+    expect(zone).to_contain_text("Drop a photo here")
+    expect(zone).to_contain_text("or paste one with Ctrl+V")
+    expect(page.locator(".is-results")).to_contain_text("paste it from the clipboard")
+    screenshot(page, "image-search-words")
+
+    phone.goto("/#/image-search")
+    zone = phone.locator(".is-zone")
+    expect(zone).to_contain_text("Search with a photo")
+    expect(zone).to_contain_text("or take one with the camera")
+    words = zone.inner_text() + phone.locator(".is-results").inner_text()
+    for wrong in ("Ctrl", "paste", "Drop", "drop"):
+        assert wrong not in words, f"{wrong!r} on a touch screen: {words!r}"
+    expect(phone.get_by_role("button", name="Choose a photo…")).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "image-search-words-phone.png"))  # full-page shots lose the touch emulation

@@ -52,6 +52,12 @@ def screenshot(page: Any, name: str) -> None:
     save_screenshot(page, name)
 
 
+def add_attribute(page: Any, label: str) -> None:
+    """Show an attribute the product has no value for yet, through "Add attribute"."""
+    page.get_by_label("Add attribute").select_option(label=label)
+    page.locator(".attribute-add").get_by_role("button", name="Add", exact=True).click()
+
+
 def toast(page: Any, text: str) -> None:
     page.locator(".toast", has_text=text).first.wait_for()
 
@@ -133,6 +139,8 @@ def test_a_field_error_shows_next_to_its_field_and_nothing_is_saved(page: Any, s
     weight = site.call("POST", "/api/product-attributes",
                        {"name": f"Weight {uuid.uuid4().hex[:6]}", "type": "number", "unit": "kg"})
     page.reload()
+    add_attribute(page, f"{weight['name']} (kg)")
+    expect(page.get_by_label(f"{weight['name']} (kg)")).to_be_focused()
     page.get_by_label(f"{weight['name']} (kg)").fill("heavy")
     assert save(page).status == 400
     weight_error = page.locator(".field", has=page.get_by_label(f"{weight['name']} (kg)")).locator(".field-error")
@@ -159,6 +167,7 @@ def test_create_a_product_through_the_form_and_land_on_its_page(page: Any, site:
     expect(name_error).to_be_hidden()  # typing takes the old error away
     page.get_by_label("Price", exact=True).fill("12.90")
     page.get_by_label("Brand").select_option(label="Lumen")
+    add_attribute(page, "Colour")
     page.get_by_label("Colour").select_option("White")
     page.get_by_label("Initial stock").fill("5")
     page.get_by_role("checkbox", name="Web Store").check()
@@ -209,12 +218,12 @@ def test_stock_per_warehouse_is_saved(page: Any, site: Any) -> None:
     assert main.input_value() == "3"
     main.fill("7")
     page.get_by_label(f"Quantity in Depot {code}").fill("-2")
-    page.get_by_role("button", name="Save stock").click()
+    page.get_by_role("button", name="Save", exact=True).click()  # the page's one Save bar
     error = page.locator(f"#stock-{warehouse['id']}-error")
     expect(error).to_have_text("Enter a whole number of 0 or more.")
     page.get_by_label(f"Quantity in Depot {code}").fill("4")
-    save(page, "Save stock")
-    toast(page, "Stock saved.")
+    save(page)
+    toast(page, "Changes saved.")
     expect(page.locator(".product-stock .stock-total")).to_have_text("11 in stock")
 
     levels = {level["warehouse_id"]: level["quantity"]

@@ -311,8 +311,8 @@ def test_add_a_german_translation_see_it_after_a_reload_and_delete_it(page: Any,
     assert "A sturdy cotton shirt." in section.inner_text()  # the default shown for reference
     name.fill("Robustes Baumwollhemd")
     section.get_by_label("Description (de)", exact=True).fill("Ein robustes Hemd aus Baumwolle.")
-    section.get_by_role("button", name="Add translation").click()
-    page.get_by_text("German translation saved.").wait_for()
+    page.get_by_role("button", name="Save", exact=True).click()  # the page's one Save bar
+    page.get_by_text("Changes saved.").wait_for()
 
     page.reload()
     tab = section.get_by_role("tab", name="German (de)")
@@ -350,7 +350,7 @@ def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: A
     section.get_by_role("button", name="Add", exact=True).click()
     section.get_by_label("Name (de-AT)").fill("Hemd")
     section.get_by_label("Slug (de-AT)").fill("hemd-at")  # another product shows it there
-    section.get_by_role("button", name="Add translation").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     slug = section.get_by_label("Slug (de-AT)")
     error = section.locator(f"#{slug.get_attribute('id')}-error")
     expect(error).to_have_text(re.compile(r"^slug: "))
@@ -362,7 +362,7 @@ def test_a_free_locale_is_checked_and_server_errors_are_shown(page: Any, site: A
         raise AssertionError("the refused translation was stored")
 
     slug.fill("")
-    section.get_by_role("button", name="Add translation").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     section.get_by_role("tab", name=re.compile(r"\(de-AT\)$")).wait_for()
     assert site.call("GET", f"/api/products/{product['id']}/translations/de-AT")["name"] == "Hemd"
 
@@ -393,7 +393,7 @@ def test_unsaved_typing_survives_another_sections_refresh(page: Any, site: Any) 
     expect(section.get_by_label("Name (it)")).to_have_value("Camicia")
     expect(section.get_by_role("tab", name="Italian (it) · new")).to_have_attribute("aria-selected", "true")
     expect(section.get_by_role("tabpanel", name="Italian (it) · new")).to_be_visible()
-    section.get_by_role("button", name="Add translation").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     section.get_by_role("tab", name="Italian (it)", exact=True).wait_for()
     assert site.call("GET", f"/api/products/{product['id']}/translations/it")["name"] == "Camicia"
 
@@ -438,3 +438,81 @@ def test_the_sections_fit_a_phone(phone: Any, site: Any) -> None:
     page.get_by_role("dialog").get_by_label("SKU").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(ARTIFACTS / "product-variant-dialog-phone.png"))  # what the phone shows
+
+
+# ---- issue 13: whole photos, inherited prices, languages on a phone --------------------
+
+WIDE = {"width": 1440, "height": 900}
+
+FRAMED = """() => [...document.querySelectorAll('.media-tile')].map((tile) => {
+    const frame = tile.querySelector('.media-frame').getBoundingClientRect();
+    const image = tile.querySelector('.media-frame img');
+    const box = image.getBoundingClientRect();
+    return { alt: image.alt, fit: getComputedStyle(image).objectFit,
+             frame: [frame.left, frame.top, frame.right, frame.bottom],
+             image: [box.left, box.top, box.right, box.bottom] };
+})"""
+
+
+def assert_whole_images(page: Any) -> None:
+    """Every tile's image box lies inside its frame and scales the photo to fit (contain)."""
+    for tile in page.evaluate(FRAMED):
+        (fl, ft, fr, fb), (il, it, ir, ib) = tile["frame"], tile["image"]
+        assert tile["fit"] == "contain", tile
+        assert il >= fl - 0.5 and it >= ft - 0.5 and ir <= fr + 0.5 and ib <= fb + 0.5, \
+            f"{tile['alt']}: the image {tile['image']} reaches out of its frame {tile['frame']}"
+
+
+def test_media_tiles_show_the_whole_photo(page: Any, phone: Any, site: Any) -> None:
+    product = make_product(site, "MED-FIT")
+    for colour, alt, size in (((200, 40, 40), "Tall", (300, 420)), ((40, 160, 60), "Wide", (480, 200)),
+                              ((40, 60, 200), "Square", (400, 400))):
+        site.call("POST", f"/api/products/{product['id']}/media", form={
+            "file": (f"{alt}.png", picture(colour, size), "image/png"), "alt_text": alt})
+    for tab, name in ((page, "product-media-whole"), (phone, "product-media-whole-phone")):
+        if tab is page:
+            tab.set_viewport_size(WIDE)
+        tab.goto(f"/#/products/{product['id']}")
+        tab.locator(".media-tile").first.scroll_into_view_if_needed()
+        wait_for_tiles(tab, 3)
+        assert_whole_images(tab)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        tab.locator(".media-grid").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_a_variant_without_a_price_shows_the_products_as_inherited(page: Any, phone: Any, site: Any) -> None:
+    axis = make_axis(site)
+    product = make_product(site, "VAR-INH")  # 24.90
+    for sku, size, price in (("S", "S", None), ("M", "M", "26.50")):
+        site.call("POST", f"/api/products/{product['id']}/variants", {
+            "sku": f"{product['sku']}-{sku}", "price": price, "attributes": {axis["code"]: size}})
+    for tab, name in ((page, "product-variants-inherited"), (phone, "product-variants-inherited-phone")):
+        if tab is page:
+            tab.set_viewport_size(WIDE)
+        tab.goto(f"/#/products/{product['id']}")
+        rows = tab.locator(".variants-table tbody tr")
+        expect(rows).to_have_count(2)
+        inherited = rows.nth(0).locator("[data-label=Price] .price-inherited")
+        expect(inherited).to_have_attribute("title", "Inherited from the product")
+        expect(inherited).to_contain_text("24.90")
+        expect(inherited.locator(".visually-hidden")).to_have_text(" (inherited from the product)")
+        assert "—" not in rows.nth(0).locator("[data-label=Price]").inner_text()
+        muted = tab.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--muted').trim()")
+        assert muted == "#5d6677"
+        expect(inherited).to_have_css("color", "rgb(93, 102, 119)")  # --muted: greyed
+        # No tooltip on a touch screen: the phone's card says it in words.
+        note = inherited.locator(".inherited-note")
+        if tab is phone:
+            expect(note).to_be_visible()
+        else:
+            expect(note).to_be_hidden()
+        own = rows.nth(1).locator("[data-label=Price]")
+        expect(own).to_contain_text("26.50")
+        expect(own.locator(".price-inherited")).to_have_count(0)
+        tab.locator(".variants-section").scroll_into_view_if_needed()
+        tab.locator(".variants-section").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    # The dialog says what an empty price means.
+    page.get_by_role("button", name=f"Edit {product['sku']}-S").click()
+    price = page.get_by_role("dialog").get_by_label("Price (EUR)", exact=True)
+    expect(price).to_have_attribute("placeholder", "24.90")
+    expect(page.get_by_role("dialog").get_by_text("Empty: the product's price.")).to_be_visible()

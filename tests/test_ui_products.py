@@ -384,3 +384,56 @@ def test_on_a_phone_rows_become_cards_without_sideways_scrolling(phone: Any, sit
     screenshot(page, "products-phone")
     card.locator(".col-price").tap()
     page.wait_for_url(f"**/#/products/{made['id']}")
+
+
+# ---- issue 13: a wide screen's width, one line per row ----------------------------------
+
+ONE_LINE = """(cell) => [...cell.querySelectorAll('[data-clip], .price, .badge, time')].map((node) => {
+    const rects = [...node.getClientRects()];
+    return { text: node.textContent, lines: new Set(rects.map((r) => Math.round(r.top))).size,
+             height: node.getBoundingClientRect().height,
+             line: parseFloat(getComputedStyle(node).lineHeight) || 24 };
+})"""
+
+
+def test_at_1440_the_list_uses_the_width_and_keeps_each_row_to_one_line(page: Any, site: Site) -> None:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    prefix = unique()
+    brand = site.call("POST", "/api/brands", {"name": f"{prefix} Outdoor Equipment Manufacturing Company"})
+    long_name = f"{prefix} Extraordinarily Long Waterproof Hiking Jacket With Taped Seams And A Hood That Folds Away"
+    site.call("POST", "/api/products", {
+        "name": long_name, "sku": f"{prefix}-JACKET".upper(), "status": "active", "price": "112.79",
+        "sale_price": "99.00", "brand_id": brand["id"], "publishing_channels": ["web", "mobile", "marketplace"],
+        "category_ids": [site.call("POST", "/api/categories", {"name": f"{prefix} {name}"})["id"]
+                         for name in ("Rainwear", "Hiking")]})
+    product(site, prefix, "Cap", price="9.90", publishing_channels=["web"])
+    page.goto(f"/#/products?search={prefix}&sort=name")
+    expect(page.locator(NAMES)).to_have_count(2)
+    table = page.locator(".products-table").bounding_box()
+    assert table is not None and table["width"] >= 1300, f"the table is {table and table['width']} px wide"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+
+    rows = page.locator(".products-table tbody tr")
+    heights = [row.bounding_box()["height"] for row in rows.all()]
+    assert max(heights) - min(heights) < 1, f"uneven rows: {heights}"
+    for row in rows.all():
+        for node in row.evaluate(ONE_LINE):
+            assert node["lines"] == 1 and node["height"] < 1.5 * node["line"], f"wraps: {node}"
+
+    # Cut text ends in an ellipsis and shows whole as a tooltip; text that fits has none.
+    jacket = rows.filter(has_text="Extraordinarily")
+    link = jacket.locator(".product-link")
+    expect(link).to_have_attribute("title", long_name)
+    assert link.evaluate("a => a.scrollWidth > a.clientWidth && getComputedStyle(a).textOverflow === 'ellipsis'")
+    expect(jacket.locator(".brand-name")).to_have_attribute("title", brand["name"])
+    categories = jacket.locator(".product-categories")
+    words = categories.inner_text()
+    assert sorted(words.split(", ")) == [f"{prefix} Hiking", f"{prefix} Rainwear"]
+    assert categories.get_attribute("title") is None  # it fits
+    assert rows.filter(has_text=f"{prefix} Cap").locator(".product-link").get_attribute("title") is None
+    screenshot(page, "products-wide")
+    # A narrower window cuts more: the tooltips follow.
+    page.set_viewport_size({"width": 1000, "height": 900})
+    expect(categories).to_have_attribute("title", words)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    expect(categories).not_to_have_attribute("title", words)

@@ -188,7 +188,7 @@ def test_a_stock_error_from_the_server_shows_next_to_its_quantity(page: Any, sit
     quantity.fill("3000000000")  # a whole number, past the largest quantity the API takes
     with page.expect_response(lambda response: response.url.endswith(f"/{made['id']}/stock")
                               and response.request.method == "PUT") as answer:
-        page.get_by_role("button", name="Save stock").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert answer.value.status == 400
     message = json.loads(answer.value.body())["error"]
     assert message.startswith("[0].quantity: ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from typing import Any
@@ -108,3 +109,105 @@ def test_images_may_come_only_from_here_and_the_public_media_url(site: Any) -> N
     images = next(part for part in headers["Content-Security-Policy"].split("; ")
                   if part.startswith("img-src"))
     assert images == f"img-src 'self' data: blob: {site.url}"
+
+
+# ---- issue 13: the sign-in help, the API reference's icon and its key ------------------
+
+WIDE = {"width": 1440, "height": 900}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def test_the_sign_in_help_shows_the_commands_as_code(signed_out_page: Any, browser: Any, site: Any) -> None:
+    page = signed_out_page
+    page.set_viewport_size(WIDE)
+    page.goto("/")
+    hint = page.locator(".signin-form .hint")
+    expect(hint.locator("code")).to_have_text(["micropim serve --demo", "micropim create-key --org NAME"])
+    assert "`" not in hint.inner_text()
+    assert hint.locator("code").first.evaluate("c => getComputedStyle(c).fontFamily").startswith("ui-monospace")
+    screenshot(page, "sign-in-help")
+    phone = browser.new_context(base_url=site.url, **PHONE)
+    try:
+        tab = phone.new_page()
+        tab.goto("/")
+        expect(tab.locator(".signin-form .hint code")).to_have_count(2)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(tab, "sign-in-help-phone")
+    finally:
+        phone.close()
+
+
+def test_the_api_reference_has_an_icon_and_asks_for_no_missing_file(signed_out_page: Any, site: Any) -> None:
+    page = signed_out_page
+    page.set_viewport_size(WIDE)
+    answers: list[tuple[int, str]] = []
+    page.on("response", lambda response: answers.append((response.status, response.url)))
+    page.goto("/docs")
+    page.locator(".swagger-ui .info").wait_for()
+    icon = page.locator("link[rel=icon]")
+    assert icon.get_attribute("href") == "/ui/icon.svg"
+    page.wait_for_function("() => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/ui/icon.svg'))")
+    status, headers, body = fetch(site.url + "/ui/icon.svg")
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml") and body.startswith(b"<svg")
+    assert (200, site.url + "/ui/icon.svg") in answers
+    assert [answer for answer in answers if answer[0] >= 400] == []
+    screenshot(page, "docs-icon")
+
+
+# A docs tab starts without the key, as in a browser that gives a new tab an empty
+# session storage (the fixtures' own script puts the key in every tab of the context).
+DOCS_TAB_STARTS_EMPTY = "if (location.pathname === '/docs') sessionStorage.removeItem('micropim.key');"
+
+
+def docs_key(tab: Any) -> str:
+    """The key Swagger UI sends with "Try it out", or "" when it has none."""
+    return str(tab.evaluate("""() => {
+        const found = window.micropimDocs && window.micropimDocs.authSelectors.authorized();
+        const entry = found && found.toJS().ApiKey;
+        return (entry && entry.value) || '';
+    }"""))
+
+
+def open_reference(page: Any, link: Any) -> Any:
+    with page.context.expect_page() as popup:
+        link.click()
+    docs = popup.value
+    docs.wait_for_load_state()
+    return docs
+
+
+def test_the_api_reference_opens_in_a_new_tab_with_the_key_handed_over_not_in_its_address(
+        page: Any, phone: Any, site: Any) -> None:
+    page.set_viewport_size(WIDE)
+    page.context.add_init_script(DOCS_TAB_STARTS_EMPTY)
+    page.goto("/#/categories")
+    page.get_by_role("heading", name="Categories", exact=True).wait_for()
+    sent: list[str] = []
+    page.context.on("request", lambda request: sent.append(request.url))
+    docs = open_reference(page, page.get_by_role("link", name="API reference"))
+    expect(docs.locator("#key-note")).to_have_text(re.compile("^Using the API key of your web UI session"))
+    assert docs_key(docs) == site.key
+    assert docs.url == site.url + "/docs" and not [url for url in sent if site.key in url]
+    assert docs.evaluate("sessionStorage.getItem('micropim.key')") == site.key  # a reload keeps it
+    assert page.url.endswith("#/categories") and page.evaluate("sessionStorage.getItem('micropim.key')") == site.key
+    screenshot(docs, "docs-signed-in")
+
+    # On a phone the link is in the menu; the menu closes behind the new tab.
+    phone.context.add_init_script(DOCS_TAB_STARTS_EMPTY)
+    phone.goto("/#/products")
+    phone.get_by_role("button", name="Menu").click()
+    docs = open_reference(phone, phone.get_by_role("link", name="API reference"))
+    expect(docs.locator("#key-note")).to_have_text(re.compile("^Using the API key of your web UI session"))
+    assert docs_key(docs) == site.key
+    expect(phone.get_by_role("link", name="API reference")).to_be_hidden()
+    screenshot(docs, "docs-signed-in-phone")
+
+
+def test_a_docs_tab_nobody_opened_takes_no_key_from_a_message(signed_out_page: Any) -> None:
+    page = signed_out_page
+    page.goto("/docs")
+    expect(page.locator("#key-note")).to_have_text(re.compile("press “Authorize”"))
+    page.evaluate("window.postMessage({ type: 'micropim:key', key: 'mpk_from-someone' }, '*')")
+    page.wait_for_timeout(300)
+    assert docs_key(page) == ""
+    assert page.evaluate("sessionStorage.getItem('micropim.key')") is None

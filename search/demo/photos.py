@@ -2,11 +2,13 @@
 
 Each kind of product has its own silhouette (a shirt's sleeves, a mug's handle, a lamp's
 arm...), filled with the product's colour. On top of that every product gets its own
-look from a seed: a pattern on the body (stripes, dots, checks, a band or none) in an
-accent colour, a small logo, a slight tilt, size and offset, and a tinted backdrop. Two
-products of one kind and colour therefore look alike but not the same, which is what
-image search should show: a product's own photo (or a crop of it) finds it first, and
-its look-alikes next.
+look from a seed: a pattern on the body (stripes, dots, checks, a band or none) in a
+lighter or darker tone of that colour, a small logo, a slight tilt, size and offset, and
+a tinted backdrop. The pattern is thin and tonal, so a product is the colour its name
+says ("Sweater – Black" is a black sweater, its stripes dark grey); most of the item
+is that colour (tests/test_demo.py checks it). Two products of one kind and colour
+therefore look alike but not the same, which is what image search should show: a
+product's own photo (or a crop of it) finds it first, and its look-alikes next.
 
 Shapes are drawn at twice the size and scaled down, for smooth edges.
 """
@@ -54,7 +56,8 @@ class Look:
     def __init__(self, colour: RGB, seed: int) -> None:
         rng = random.Random(seed)
         self.colour = colour
-        self.accent = _far_from(colour, rng)
+        self.accent = _far_from(colour, rng)  # the logo's, on a plain body
+        self.tone = _tone(colour)  # the pattern's: the body's colour, lighter or darker
         self.pattern = rng.choice(PATTERNS)
         self.stripe = rng.randrange(28, 72)  # pattern period, in canvas pixels
         self.logo = rng.choice(LOGOS)
@@ -74,6 +77,13 @@ def _far_from(colour: RGB, rng: random.Random) -> RGB:
     would not show)."""
     choices = [c for c in ACCENTS if sum(abs(a - b) for a, b in zip(c, colour)) > 180]
     return rng.choice(choices or ACCENTS)
+
+
+def _tone(colour: RGB) -> RGB:
+    """A tone of `colour` that shows on it without changing what colour the item is:
+    lighter for a dark colour, darker for a light one."""
+    luma = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+    return _shade(colour, 1.3) if luma < 110 else _shade(colour, 0.78)
 
 
 def _shade(colour: RGB, factor: float) -> RGB:
@@ -130,12 +140,13 @@ def _jacket(body: Pen, parts: Pen, look: Look) -> None:
 def _sneaker(body: Pen, parts: Pen, look: Look) -> None:
     body.polygon(_pts([(0.12, 0.66), (0.14, 0.5), (0.3, 0.47), (0.42, 0.36), (0.56, 0.36),
                        (0.62, 0.46), (0.8, 0.52), (0.9, 0.6), (0.9, 0.68)]), fill=255)
-    parts.rounded_rectangle(_box(0.1, 0.64, 0.92, 0.74), radius=30, fill=(244, 244, 240))
-    parts.line(_pts([(0.1, 0.7), (0.92, 0.7)]), fill=(200, 200, 196), width=8)
+    # A slim white sole and laces in the upper's own tone: the shoe is its colour.
+    parts.rounded_rectangle(_box(0.1, 0.645, 0.92, 0.715), radius=24, fill=(244, 244, 240))
+    parts.line(_pts([(0.1, 0.69), (0.92, 0.69)]), fill=(200, 200, 196), width=6)
     for i in range(4):
         x = 0.44 + i * 0.05
         parts.line(_pts([(x, 0.42 + i * 0.02), (x + 0.06, 0.4 + i * 0.03)]),
-                   fill=(245, 245, 245), width=10)
+                   fill=look.tone, width=10)
 
 
 def _boot(body: Pen, parts: Pen, look: Look) -> None:
@@ -159,26 +170,28 @@ def _mug(body: Pen, parts: Pen, look: Look) -> None:
 def _bottle(body: Pen, parts: Pen, look: Look) -> None:
     body.polygon(_pts([(0.42, 0.22), (0.58, 0.22), (0.6, 0.3), (0.66, 0.36), (0.66, 0.86),
                        (0.34, 0.86), (0.34, 0.36), (0.4, 0.3)]), fill=255)
-    parts.rounded_rectangle(_box(0.41, 0.1, 0.59, 0.22), radius=14, fill=(60, 62, 66))
-    parts.rectangle(_box(0.44, 0.07, 0.56, 0.11), fill=(60, 62, 66))
+    cap = _shade(look.colour, 0.55)  # the lid: a dark tone of the bottle's colour
+    parts.rounded_rectangle(_box(0.41, 0.1, 0.59, 0.22), radius=14, fill=cap)
+    parts.rectangle(_box(0.44, 0.07, 0.56, 0.11), fill=cap)
     parts.line(_pts([(0.38, 0.4), (0.38, 0.8)]), fill=_shade(look.colour, 1.5), width=12)
 
 
 def _lamp(body: Pen, parts: Pen, look: Look) -> None:
     body.polygon(_pts([(0.52, 0.14), (0.7, 0.1), (0.88, 0.36), (0.6, 0.42)]), fill=255)  # shade
     body.ellipse(_box(0.14, 0.8, 0.46, 0.88), fill=255)  # base
-    metal = (150, 152, 158)
-    parts.line(_pts([(0.3, 0.83), (0.4, 0.46), (0.64, 0.27)]), fill=metal, width=22)
+    # The arm is lacquered like the shade; only the joint is bare metal, and the light
+    # is a faint glow: the lamp is the colour its name says.
+    parts.line(_pts([(0.3, 0.83), (0.4, 0.46), (0.64, 0.27)]), fill=_shade(look.colour, 0.85), width=26)
     parts.ellipse(_box(0.37, 0.43, 0.43, 0.49), fill=(90, 92, 96))
     parts.polygon(_pts([(0.6, 0.42), (0.88, 0.36), (0.98, 0.8), (0.52, 0.84)]),
-                  fill=(255, 228, 110, 80))  # the light
+                  fill=(255, 228, 110, 40))  # the light
 
 
 def _backpack(body: Pen, parts: Pen, look: Look) -> None:
     body.rounded_rectangle(_box(0.26, 0.2, 0.74, 0.86), radius=90, fill=255)
     dark = _shade(look.colour, 0.6)
     parts.arc(_box(0.4, 0.1, 0.6, 0.28), start=180, end=360, fill=dark, width=18)
-    parts.rounded_rectangle(_box(0.33, 0.58, 0.67, 0.82), radius=30, fill=_shade(look.colour, 0.8))
+    parts.rounded_rectangle(_box(0.33, 0.58, 0.67, 0.82), radius=30, fill=_shade(look.colour, 0.9))
     parts.line(_pts([(0.33, 0.62), (0.67, 0.62)]), fill=(170, 170, 176), width=8)
     parts.rectangle(_box(0.2, 0.34, 0.26, 0.74), fill=dark)
     parts.rectangle(_box(0.74, 0.34, 0.8, 0.74), fill=dark)
@@ -202,35 +215,39 @@ SHAPES: dict[str, Callable[[Pen, Pen, Look], None]] = {
 # ---- the fill: colour, pattern, logo -------------------------------------------------------
 
 def _pattern(pen: Pen, look: Look) -> None:
-    step, accent = look.stripe, look.accent
+    """Thin lines and small dots in the body's own tone: each pattern covers at most
+    about a quarter of the body, so the body stays its named colour."""
+    step, tone = look.stripe, look.tone
     if look.pattern == "stripes":
         for y in range(0, CANVAS, step * 2):
-            pen.rectangle((0, y, CANVAS, y + step * 0.7), fill=accent)
+            pen.rectangle((0, y, CANVAS, y + step * 0.4), fill=tone)
     elif look.pattern == "diagonal":
         for x in range(-CANVAS, CANVAS, step * 2):
-            pen.polygon([(x, 0), (x + step, 0), (x + step + CANVAS, CANVAS), (x + CANVAS, CANVAS)],
-                        fill=accent)
+            pen.polygon([(x, 0), (x + step * 0.45, 0), (x + step * 0.45 + CANVAS, CANVAS), (x + CANVAS, CANVAS)],
+                        fill=tone)
     elif look.pattern == "dots":
-        r = step * 0.3
+        r = step * 0.22
         for y in range(step // 2, CANVAS, step):
             for x in range((y // step % 2) * step // 2, CANVAS, step):
-                pen.ellipse((x - r, y - r, x + r, y + r), fill=accent)
-    elif look.pattern == "checks":
-        for y in range(0, CANVAS, step):
-            for x in range((y // step % 2) * step, CANVAS, step * 2):
-                pen.rectangle((x, y, x + step, y + step), fill=accent)
+                pen.ellipse((x - r, y - r, x + r, y + r), fill=tone)
+    elif look.pattern == "checks":  # a windowpane check: thin lines both ways
+        width = max(2, step // 8)
+        for at in range(0, CANVAS, step):
+            pen.rectangle((0, at, CANVAS, at + width), fill=tone)
+            pen.rectangle((at, 0, at + width, CANVAS), fill=tone)
     elif look.pattern == "band":
         middle = CANVAS // 2
-        pen.rectangle((0, middle - step, CANVAS, middle + step), fill=accent)
+        pen.rectangle((0, middle - step // 2, CANVAS, middle + step // 2), fill=tone)
     elif look.pattern == "chevrons":
         for y in range(0, CANVAS + step * 3, step * 3):
-            pen.line([(0, y), (CANVAS / 2, y - CANVAS * 0.15), (CANVAS, y)], fill=accent, width=step // 2)
+            pen.line([(0, y), (CANVAS / 2, y - CANVAS * 0.15), (CANVAS, y)], fill=tone, width=max(2, step // 4))
 
 
 def _logo(pen: Pen, look: Look) -> None:
     cx, cy = look.logo_at[0] * CANVAS, look.logo_at[1] * CANVAS
     r = CANVAS * 0.045
-    # On a pattern the accent would vanish: the logo is then a darker or lighter body colour.
+    # On a pattern the accent would look like part of it: the logo is then a much
+    # darker or lighter body colour.
     contrast = 0.35 if sum(look.colour) > 300 else 2.0
     ink = look.accent if look.pattern == "plain" else _shade(look.colour, contrast)
     if look.logo == "circle":
@@ -306,6 +323,11 @@ def _placement(look: Look, flip: bool) -> tuple[float, ...]:
 def draw_product(kind: str, colour: str, seed: int, view: int = 0) -> Image.Image:
     """The photo of a product of `kind` in `colour`; `seed` picks its look, `view` > 0
     a second shot of the same product (mirrored, tilted the other way)."""
+    return draw_product_and_mask(kind, colour, seed, view)[0]
+
+
+def draw_product_and_mask(kind: str, colour: str, seed: int, view: int = 0) -> tuple[Image.Image, Image.Image]:
+    """`draw_product` and where the item is in it (L: 255 on the item, 0 on the backdrop)."""
     look = Look(COLOUR_RGB[colour], seed)
     if view:
         look.angle = -look.angle - 6.0
@@ -323,7 +345,7 @@ def draw_product(kind: str, colour: str, seed: int, view: int = 0) -> Image.Imag
     item = Image.composite(Image.new("RGB", item.size, (0, 0, 0)), item, _light())
     image = _backdrop(look, mask)
     image.paste(item, (0, 0), mask)
-    return image
+    return image, mask
 
 
 def render(kind: str, colour: str, seed: int, view: int = 0) -> tuple[MediaFiles, Image.Image]:

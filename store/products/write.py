@@ -16,6 +16,7 @@ import peewee as pw
 from store import attributes
 from store.db import Database
 from store.errors import BadRequest, NotFound
+from store.html import clean_description
 from store.identity import check_ean_free, check_product_slug_free, check_sku_free, unique_product_slug
 from store.models import ChannelsField, JsonField, MoneyField, Product, column_names
 from store.products.read import get_product
@@ -106,6 +107,8 @@ def product_columns(db: Database, org_id: int, data: dict[str, Any],
     of the stored row `current`); a 400 naming the field for anything wrong."""
     product_id = current["id"] if current else None
     columns: dict[str, Any] = {field: data[field] for field in _DIRECT if field in data}
+    if "description" in columns:  # HTML: stored sanitised, whoever wrote it (store/html.py)
+        columns["description"] = clean_description("description", columns["description"])
     for field in _MONEY:
         if field in data:
             columns[field] = money_to_db(data[field])

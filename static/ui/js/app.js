@@ -140,8 +140,9 @@ function showSignIn(notice) {
   const button = h('button', { class: 'btn btn-primary btn-block', type: 'submit' }, 'Sign in');
   const problem = h('p', { class: 'alert alert-error', role: 'alert', hidden: !notice }, notice || '');
   const form = h('form', { class: 'signin-form', novalidate: true },
-    field('API key', input, 'Printed by `micropim serve --demo` or `micropim create-key --org NAME`. '
-      + 'It stays in this browser tab only and is forgotten when you close it.'),
+    field('API key', input, ['Printed by ', h('code', {}, 'micropim serve --demo'), ' or ',
+      h('code', {}, 'micropim create-key --org NAME'),
+      '. It stays in this browser tab only and is forgotten when you close it.']),
     problem,
     button);
   form.addEventListener('submit', async (event) => {
@@ -203,6 +204,28 @@ function signOut(reason) {
   sessionStorage.setItem(SIGNED_OUT, reason);
   location.reload();
 }
+
+// The API reference opens in a tab of its own, which starts with a session storage of
+// its own: the key would be lost there. So a plain click opens it with window.open, and
+// the new tab asks this one for the key by message (static/docs/docs.js); the answer
+// goes only to a tab this one opened, on this origin. The key is never put in an
+// address. A blocked pop-up opens the reference in this tab, which keeps the key.
+// (Ctrl-click or middle-click opens it without the key: "Authorize" still works.)
+const docsTabs = new WeakSet();
+topbar.querySelector('[data-action="api-reference"]').addEventListener('click', (event) => {
+  if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey || !getKey()) return;
+  event.preventDefault();
+  closeMenu();
+  const tab = window.open('/docs', '_blank');
+  if (tab) docsTabs.add(tab);
+  else location.assign('/docs');
+});
+window.addEventListener('message', (event) => {
+  if (event.origin !== location.origin || !event.source || !docsTabs.has(event.source)) return;
+  if (!event.data || event.data.type !== 'micropim:key-request') return;
+  const key = getKey();
+  if (key) event.source.postMessage({ type: 'micropim:key', key }, location.origin);
+});
 
 topbar.querySelector('[data-action="sign-out"]').addEventListener('click', () => signOut('signed-out'));
 window.addEventListener('micropim:signed-out', () => signOut('expired'));

@@ -234,6 +234,19 @@ export function thumbnail(url, width) {
   return `${url}${String(url).includes('?') ? '&' : '?'}w=${width}`;
 }
 
+/**
+ * Cut text gets a tooltip: each `[data-clip]` element in `root` whose content does not
+ * fit (CSS ends it with an ellipsis) gets a title with the whole text (the attribute's
+ * value, else the element's text); one that fits gets none. Call it after drawing and
+ * when the width changes.
+ */
+export function titleClipped(root) {
+  for (const node of root.querySelectorAll('[data-clip]')) {
+    if (node.scrollWidth > node.clientWidth + 1) node.title = node.dataset.clip || node.textContent.trim();
+    else node.removeAttribute('title');
+  }
+}
+
 /** "1.4 MB" for a byte count. */
 export function formatBytes(bytes) {
   if (!Number.isFinite(bytes)) return '';

@@ -77,6 +77,19 @@ function countText(count) {
   return `${count} product${count === 1 ? '' : 's'}`;
 }
 
+/**
+ * The count a row shows: the products of the category and all its subcategories when
+ * the API sends `total_product_count`, else (an older server) the category's own
+ * `product_count`; `words` says which it is.
+ */
+function shownCount(node) {
+  const total = node.total_product_count;
+  if (typeof total === 'number') {
+    return { count: total, words: `${countText(total)} in this category and its subcategories` };
+  }
+  return { count: node.product_count, words: `${countText(node.product_count)} in this category itself` };
+}
+
 export async function render(view, ctx) {
   title('Categories');
   const tree = { roots: [], byId: new Map() };
@@ -91,12 +104,14 @@ export async function render(view, ctx) {
     h('div', { class: 'page-header' },
       h('div', {},
         h('h1', {}, 'Categories'),
+        // The drag sentence is hidden on touch screens (no drag and drop there), so the
+        // next one stands on its own.
         h('p', { class: 'muted cat-lede' },
           h('span', { class: 'cat-lede-drag' },
             'Drag a category onto another to nest it, or onto the top or bottom edge of a row to '
             + 'put it before or after. '),
-          'A category’s Move action does the same from the keyboard or a touch screen. '
-          + 'Click a name to see its products.')),
+          'A category’s Move action nests it in another or puts it before or after one, from the '
+          + 'keyboard or a touch screen. A category’s name opens its products.')),
       h('div', { class: 'page-actions' },
         h('button', { class: 'btn btn-primary', type: 'button', onclick: () => openCreate(null) },
           icon('plus'), 'New category'))),
@@ -169,6 +184,7 @@ export async function render(view, ctx) {
         },
       }, icon('chevron'))
       : h('span', { class: 'cat-toggle-space', 'aria-hidden': 'true' });
+    const shown = shownCount(node);
     const row = h('div', {
       class: 'cat-row', draggable: 'true', dataset: { id: String(node.id) },
     },
@@ -179,9 +195,9 @@ export async function render(view, ctx) {
       href: `#/products?category=${node.id}&include_subcategories=true`,
       title: `Show the products of ${node.name} and its subcategories`,
     }, node.name),
-    h('span', { class: `cat-count${node.product_count ? '' : ' is-zero'}`, title: `${countText(node.product_count)} in this category itself` },
-      h('span', { 'aria-hidden': 'true' }, String(node.product_count)),
-      h('span', { class: 'visually-hidden' }, countText(node.product_count))),
+    h('span', { class: `cat-count${shown.count ? '' : ' is-zero'}`, title: shown.words },
+      h('span', { 'aria-hidden': 'true' }, String(shown.count)),
+      h('span', { class: 'visually-hidden' }, shown.words)),
     h('span', { class: 'cat-actions' },
       actionButton('plus', `Add a subcategory to ${node.name}`, () => openCreate(node.id)),
       actionButton('edit', `Edit ${node.name}`, () => openEdit(node)),
@@ -353,7 +369,7 @@ export async function render(view, ctx) {
     }, icon(name), label);
     const sheet = h('dialog', { class: 'dialog cat-dialog cat-sheet', 'aria-label': `Actions for ${node.name}` },
       h('h2', {}, node.name),
-      h('p', { class: 'muted small' }, `${countText(node.product_count)} in this category itself`),
+      h('p', { class: 'muted small' }, shownCount(node).words),
       h('div', { class: 'cat-sheet-actions' },
         h('a', {
           class: 'btn btn-primary cat-sheet-action', href: `#/products?category=${node.id}&include_subcategories=true`,

@@ -11,6 +11,18 @@ const MAX_BYTES = 20 * 1024 * 1024; // the server's cap (README "Image search")
 const LIMITS = [5, 10, 20, 50];
 let chosenLimit = 10; // kept while the tab is open
 
+/** Whether the screen is touched rather than pointed at (a phone, a tablet): nothing is
+ *  dropped or pasted with a keyboard shortcut there, and the file picker offers the camera. */
+function touchScreen() {
+  return window.matchMedia('(hover: none) and (pointer: coarse)').matches;
+}
+
+/** The paste shortcut in this system's words. */
+function pasteKeys() {
+  const platform = (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform || '';
+  return /mac|iphone|ipad/i.test(platform) ? '\u2318V' : 'Ctrl+V';
+}
+
 /** A picture-frame icon for the empty drop zone. */
 function photoIcon() {
   return svgIcon(['M3 6a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z',
@@ -57,9 +69,11 @@ export async function render(view, ctx) {
   let previewUrl = null;
   let running = null; // the AbortController of the search in flight
 
+  const touch = touchScreen();
   const results = h('section', { class: 'is-results', 'aria-label': 'Matching products', 'aria-live': 'polite' },
     emptyState('Search the catalog with a photo',
-      'Drop a photo of a product, choose one, or paste it from the clipboard. '
+      (touch ? 'Choose a photo of a product, or take one with the camera. '
+        : 'Drop a photo of a product, choose one, or paste it from the clipboard. ')
       + 'The products whose images look most like it are shown here, best first.'));
 
   const zone = h('div', { class: 'dropzone is-zone' });
@@ -89,9 +103,9 @@ export async function render(view, ctx) {
     if (!file) {
       replace(zone,
         photoIcon(),
-        h('strong', {}, 'Drop a photo here'),
+        h('strong', {}, touch ? 'Search with a photo' : 'Drop a photo here'),
         h('button', { class: 'btn btn-small is-choose', type: 'button' }, 'Choose a photo…'),
-        h('span', { class: 'small' }, 'or paste one with Ctrl+V'),
+        h('span', { class: 'small' }, touch ? 'or take one with the camera' : `or paste one with ${pasteKeys()}`),
         h('span', { class: 'small muted' }, 'JPEG, PNG, WebP or GIF, up to 20\u00a0MB'),
         keep);
       zone.classList.remove('has-photo');
@@ -157,8 +171,8 @@ export async function render(view, ctx) {
       return h('div', {},
         errorBox(error, () => search()),
         h('p', { class: 'muted small' },
-          'The image index was built with another model. An administrator can rebuild it with '
-          + '`micropim reindex`; searching works again once that is done.'));
+          'The image index was built with another model. An administrator can rebuild it with ',
+          h('code', {}, 'micropim reindex'), '; searching works again once that is done.'));
     }
     return errorBox(error, error.status && error.status < 500 ? null : () => search());
   }

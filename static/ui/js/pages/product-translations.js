@@ -1,12 +1,15 @@
 // The product page's translations section (mounted by pages/product.js): a tab per
 // locale the product has, plus "Add language". Each tab edits the locale's name, short
-// description, description and slug, with the default text shown as the placeholder and
-// under each field for reference; Save replaces the whole translation (PUT), Delete
-// removes the locale.
+// description, description (formatted text) and slug, with the default text shown as
+// the placeholder and under each field for reference. The open tab's form is a part of
+// the page's one Save bar (ctx.edits): Save replaces the whole translation (PUT) along
+// with the product's other changes. Delete removes the locale at once.
 import { api, ApiError } from '../api.js';
 import {
   clearFieldErrors, confirmDialog, errorBox, errorText, field, h, replace, showFieldError, spinner, toast,
 } from '../ui.js';
+import { plainText } from '../html.js';
+import { editorValue, richTextField } from '../rich-text.js';
 import { remember, sectionGone } from './product-sections-common.js';
 
 const COMMON = [
@@ -16,7 +19,7 @@ const COMMON = [
 const FIELDS = [
   { name: 'name', label: 'Name', max: 255 },
   { name: 'short_description', label: 'Short description', max: 2000, area: 3 },
-  { name: 'description', label: 'Description', max: 65535, area: 5 },
+  { name: 'description', label: 'Description', max: 65535, area: 5, rich: true },
   { name: 'slug', label: 'Slug', max: 200, hint: 'Empty: made from the translated name.' },
 ];
 // The same shape the server accepts (README "Translations"); it has the last word.
@@ -54,8 +57,27 @@ class TranslationsSection {
     this.count = h('span', { class: 'muted small' });
     this.tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Languages' });
     this.panel = h('div', { class: 'translation-panel', role: 'tabpanel', tabindex: '-1', id: `translations-${product.id}-panel` });
-    this.dirty = false;
+    this.editing = null; // the open form: { form, controls, translation, isNew, locale }
+    this.part = null; // what this section gave the Save bar (ctx.edits)
     this.draft = drafts.get(product.id) || null;
+    // Replaced (the page refreshed) or left: the Save bar no longer saves this form.
+    ctx.signal.addEventListener('abort', () => this.unregister(), { once: true });
+  }
+
+  /** Whether the open form holds something other than the saved translation. */
+  get dirty() {
+    const editing = this.editing;
+    if (!editing) return false;
+    return FIELDS.some((spec) => {
+      const typed = editing.controls[spec.name].value;
+      const stored = editing.translation[spec.name] || '';
+      return spec.rich ? typed !== editorValue(stored) : typed.trim() !== stored.trim();
+    });
+  }
+
+  unregister() {
+    if (this.part && this.ctx.edits) this.ctx.edits.unregister('translation', this.part);
+    this.part = null;
   }
 
   start() {
@@ -102,7 +124,7 @@ class TranslationsSection {
       list.map((t) => tab(t.locale, `${languageName(t.locale)} (${t.locale})`)),
       tab('+', '+ Add language'));
     this.tabs.onkeydown = (event) => this.arrowKeys(event);
-    this.dirty = false;
+    this.editing = null;
     if (this.draft && this.restore(this.draft)) return;
     if (this.current === '+') this.renderAdd();
     else this.renderForm(list.find((t) => t.locale === this.current));
@@ -138,7 +160,6 @@ class TranslationsSection {
       }
       this.renderForm(found, false, draft.values);
     }
-    this.dirty = true;
     return true;
   }
 
@@ -172,6 +193,8 @@ class TranslationsSection {
 
   /** Choose a language: the common ones not yet added, or any BCP 47 tag. */
   renderAdd() {
+    this.editing = null;
+    this.unregister();
     const taken = new Set(this.translations.map((t) => t.locale));
     const input = h('input', {
       type: 'text', name: 'locale', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. de-AT, pt-BR, zh-Hant',
@@ -229,81 +252,99 @@ class TranslationsSection {
     const controls = {};
     const form = h('form', { class: 'translation-form', novalidate: true, lang: locale });
     const fields = FIELDS.map((spec) => {
-      const reference = this.product[spec.name] || '';
-      const attrs = {
-        name: spec.name, maxlength: spec.max, autocomplete: 'off',
-        value: typed ? typed[spec.name] || '' : translation[spec.name] || '',
-        placeholder: spec.area ? '' : reference,
-      };
-      const control = spec.area ? h('textarea', { ...attrs, rows: spec.area }) : h('input', { type: 'text', ...attrs });
+      // The default text for reference: a description's words, not its HTML.
+      const reference = spec.rich ? plainText(this.product[spec.name] || '') : this.product[spec.name] || '';
+      const value = typed ? typed[spec.name] || '' : translation[spec.name] || '';
+      const label = `${spec.label} (${locale})`;
+      let control;
+      let wrapper;
+      let after;
+      if (spec.rich) {
+        const editor = richTextField(label, { name: spec.name, rows: spec.area, hint: spec.hint, lang: locale });
+        editor.set(value);
+        // The same face as the other controls: .value, .focus().
+        control = { get value() { return editor.get(); }, set value(text) { editor.set(text); }, focus: () => editor.focus() };
+        wrapper = editor.node;
+        after = wrapper.querySelector('.rte').nextSibling;
+      } else {
+        const attrs = {
+          name: spec.name, maxlength: spec.max, autocomplete: 'off', value, placeholder: spec.area ? '' : reference,
+        };
+        control = spec.area ? h('textarea', { ...attrs, rows: spec.area }) : h('input', { type: 'text', ...attrs });
+        wrapper = field(label, control, spec.hint);
+        after = control.nextSibling;
+      }
       controls[spec.name] = control;
-      control.addEventListener('input', () => {
-        this.dirty = true;
+      wrapper.addEventListener('input', (event) => {
+        if (event.target.closest('.rte-link')) return; // the link address being typed, not the text
         const values = Object.fromEntries(Object.entries(controls).map(([name, node]) => [name, node.value]));
         remember(drafts, this.product.id, { locale, isNew, values });
       });
-      const wrapper = field(`${spec.label} (${locale})`, control, spec.hint);
       if (reference) {
         wrapper.insertBefore(h('p', { class: 'translation-reference' },
           h('span', { class: 'translation-reference-label' }, 'Default: '),
-          h('span', { lang: '' }, reference)), control.nextSibling);
+          h('span', { lang: '' }, reference)), after);
       }
       return wrapper;
     });
-    const save = h('button', { class: 'btn btn-primary', type: 'submit' }, isNew ? 'Add translation' : 'Save translation');
     const remove = isNew ? null : h('button', {
       class: 'btn btn-danger-ghost', type: 'button', onclick: () => this.remove(locale, remove),
     }, 'Delete translation');
     const cancel = isNew ? h('button', {
       class: 'btn', type: 'button', onclick: () => { drafts.delete(this.product.id); this.current = '+'; this.render(); },
     }, 'Cancel') : null;
-    const problem = h('div');
     form.append(
-      h('p', { class: 'muted small' }, `Fields left empty show the default text in ${languageName(locale)}.`),
-      ...fields, problem,
-      h('div', { class: 'form-actions translation-actions' }, remove, h('span', { class: 'grow' }), cancel, save));
-    form.addEventListener('submit', (event) => this.save(event, form, controls, locale, save, problem, isNew));
+      h('p', { class: 'muted small' }, `Fields left empty show the default text in ${languageName(locale)}. `
+        + (isNew ? 'Save adds the language.' : 'Save saves it with the product\'s other changes.')),
+      ...fields,
+      remove || cancel ? h('div', { class: 'form-actions translation-actions' }, remove, h('span', { class: 'grow' }), cancel) : null);
+    form.addEventListener('submit', (event) => { // Enter in a field: the page's Save
+      event.preventDefault();
+      if (this.ctx.edits) this.ctx.edits.save();
+    });
     replace(this.panel, form);
     this.labelPanel(locale);
+    this.editing = { form, controls, translation, isNew, locale };
+    this.unregister();
+    this.part = {
+      form,
+      dirty: () => this.editing !== null && this.editing.form === form && this.dirty,
+      check: () => (this.body(controls) ? null : new ApiError(isNew
+        ? 'name: fill in at least one field to add this language, or cancel'
+        : 'name: fill in at least one field, or delete the translation', { field: 'name' })),
+      save: () => this.save(locale, controls),
+      discard: () => {
+        drafts.delete(this.product.id);
+        if (isNew) this.current = '+';
+        this.render();
+      },
+    };
+    if (this.ctx.edits) this.ctx.edits.register('translation', this.part);
     if (isNew) controls.name.focus();
   }
 
-  async save(event, form, controls, locale, button, problem, isNew) {
-    event.preventDefault();
-    clearFieldErrors(form);
-    replace(problem);
+  /** The PUT body: the fields filled in (one left out is not translated); null for none. */
+  body(controls) {
     const body = {};
     for (const spec of FIELDS) {
       const value = controls[spec.name].value.trim();
-      if (value) body[spec.name] = value; // left out: not translated (PUT replaces the whole)
+      if (value) body[spec.name] = value;
     }
-    if (!Object.keys(body).length) {
-      showFieldError(form, new ApiError(isNew
-        ? 'name: fill in at least one field to add this language'
-        : 'name: fill in at least one field, or delete the translation', { field: 'name' }));
-      return;
-    }
-    button.disabled = true;
-    button.textContent = 'Saving…';
-    try {
-      const saved = await api('PUT', `/api/products/${this.product.id}/translations/${encodeURIComponent(locale)}`,
-        { body });
-      drafts.delete(this.product.id);
-      toast(`${languageName(saved.locale)} translation saved.`, 'success');
-      if (sectionGone(this.ctx, this.product.id)) return;
-      const others = this.translations.filter((t) => t.locale !== saved.locale);
-      this.setTranslations([...others, saved]);
-      this.current = saved.locale;
-      this.render();
-    } catch (error) {
-      if (this.ctx.signal.aborted) {
-        toast(`${languageName(locale)} translation not saved: ${errorText(error)}`, 'error');
-        return;
-      }
-      if (!showFieldError(form, error)) replace(problem, errorBox(error));
-      button.disabled = false;
-      button.textContent = isNew ? 'Add translation' : 'Save translation';
-    }
+    return Object.keys(body).length ? body : null;
+  }
+
+  /** For the page's Save bar: PUT the open translation; throws the server's ApiError
+   *  (the page shows it by its field). A write that lands after this section was
+   *  replaced refreshes the page instead. */
+  async save(locale, controls) {
+    const saved = await api('PUT', `/api/products/${this.product.id}/translations/${encodeURIComponent(locale)}`,
+      { body: this.body(controls) });
+    drafts.delete(this.product.id);
+    if (sectionGone(this.ctx, this.product.id)) return;
+    const others = this.translations.filter((t) => t.locale !== saved.locale);
+    this.setTranslations([...others, saved]);
+    this.current = saved.locale;
+    this.render();
   }
 
   async remove(locale, button) {

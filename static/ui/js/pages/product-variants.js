@@ -112,7 +112,6 @@ class VariantsSection {
       return;
     }
     const columns = this.columns();
-    const currency = this.product.currency || 'EUR';
     const rows = variants.map((variant) => {
       const values = new Map(variant.attributes.map((a) => [a.attribute_code, a.value]));
       const enabled = h('input', {
@@ -129,9 +128,7 @@ class VariantsSection {
           h('div', { class: 'muted small' }, variant.name)),
         columns.map((column) => h('td', { class: 'nowrap variant-cell', dataset: { label: column.name } },
           showValue(values.get(column.code)))),
-        h('td', { class: 'right nowrap variant-cell', dataset: { label: 'Price' } }, variant.sale_price
-          ? h('span', {}, h('s', { class: 'muted' }, money(variant.price, currency)), ' ', money(variant.sale_price, currency))
-          : money(variant.price, currency)),
+        h('td', { class: 'right nowrap variant-cell', dataset: { label: 'Price' } }, priceCell(variant, this.product)),
         h('td', { class: 'right nowrap variant-cell', dataset: { label: 'Stock' } },
           h('span', { class: 'variant-qty' }, String(variant.stock_quantity)), ' ',
           h('span', { class: `badge ${STOCK_BADGES[variant.stock_status] || ''}` },
@@ -292,7 +289,8 @@ class VariantForm {
         field('Name', input('name', { value: v.name || '', placeholder: 'Made from the product and the options' }))),
       h('div', { class: 'form-grid variant-grid-4' },
         MONEY_FIELDS.map(([name, label]) => field(name === 'weight' ? label : `${label} (${product.currency || 'EUR'})`,
-          input(name, { value: decimalText(v[name]), inputmode: 'decimal', placeholder: name === 'price' ? decimalText(product.price) : '' })))),
+          input(name, { value: decimalText(v[name]), inputmode: 'decimal', placeholder: name === 'price' ? decimalText(product.price) : '' }),
+          name === 'price' && !unset(product.price) ? 'Empty: the product\'s price.' : null))),
       h('div', { class: 'form-grid variant-grid-3' },
         field('Stock quantity', input('stock_quantity', { type: 'number', min: 0, step: 1, value: String(v.stock_quantity ?? 0), inputmode: 'numeric' })),
         field('Stock status', status),
@@ -392,6 +390,23 @@ function axisValue(axis, control) {
   if (raw === '') return null;
   if (axis.type === 'boolean') return raw === 'true';
   return raw; // numbers go as decimal strings: the server keeps them exactly
+}
+
+const unset = (value) => value === null || value === undefined || value === '';
+
+/** A variant's price; one without a price of its own sells at the product's, shown
+ *  greyed and said to be inherited (to the eye by its tooltip, to a screen reader in words). */
+function priceCell(variant, product) {
+  const currency = product.currency || 'EUR';
+  const inherited = unset(variant.price) && !unset(product.price);
+  const regular = inherited
+    ? h('span', { class: 'price-inherited', title: 'Inherited from the product' },
+      money(product.price, currency), h('span', { class: 'visually-hidden' }, ' (inherited from the product)'),
+      // A touch screen shows no tooltip: the words are on the phone's card instead.
+      h('span', { class: 'inherited-note', 'aria-hidden': 'true' }, 'from the product'))
+    : money(variant.price, currency);
+  if (unset(variant.sale_price)) return regular;
+  return h('span', {}, h('s', { class: 'muted' }, regular), ' ', money(variant.sale_price, currency));
 }
 
 function showValue(value) {

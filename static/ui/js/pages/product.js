@@ -3,15 +3,22 @@
 // The form holds every writable field of the product, grouped in cards. Each control is
 // a "field" that knows the API value it started from (its baseline) and the value it
 // holds now, so that Save sends a PATCH with only the changed fields and the page can
-// warn before unsaved changes are lost. Stock per warehouse has its own card and call
-// (PUT …/stock); the media, variants and translations sections come from their own
-// modules, mounted below through `mount(container, product, ctx)`.
+// warn before unsaved changes are lost. The media, variants and translations sections
+// come from their own modules, mounted below through `mount(container, product, ctx)`.
+//
+// One save model: the Save bar at the bottom of the window saves everything edited on
+// the page — the fields (PATCH), the stock per warehouse (PUT …/stock) and the open
+// translation (PUT …/translations/{locale}) — each a "part" with its own call; it is
+// disabled while nothing has changed. A part the server refuses keeps its changes and
+// shows the server's words by its field; the others are saved. (Media and variants act
+// at once: uploads, moves, the variant dialog.)
 
 import { api, apiAll, ApiError } from '../api.js';
 import {
   clearFieldErrors, confirmDialog, dateTime, decimalText, emptyState, errorText, field, h, option, replace,
   showFieldError, statusBadge, textInput, title, toast,
 } from '../ui.js';
+import { editorValue, richTextField } from '../rich-text.js';
 import * as media from './product-media.js';
 import * as translations from './product-translations.js';
 import * as variants from './product-variants.js';
@@ -120,6 +127,21 @@ function longText(fields, name, label, rows, hint) {
   return field(label, area, hint);
 }
 
+/** The description: formatted text, saved as sanitised HTML (rich-text.js). A stored
+ *  text that sanitises to the same HTML counts as unchanged, so that an older
+ *  description the editor tidies is not sent back unasked. */
+function richText(fields, name, label, rows) {
+  const editor = richTextField(label, { name, rows });
+  bind(fields, {
+    name,
+    pick: (p) => p[name] ?? '',
+    get: () => editor.get(),
+    set: (value) => editor.set(value ?? ''),
+    same: (a, b) => a === b || editorValue(a) === editorValue(b),
+  });
+  return editor.node;
+}
+
 function moneyField(fields, name, label, hint) {
   const input = textInput(name, { inputmode: 'decimal', placeholder: '0.00' });
   bind(fields, {
@@ -163,11 +185,14 @@ function choiceField(fields, name, label, choices, { hint, blank = null, numeric
 
 // ---- attributes ---------------------------------------------------------------------------
 
+/** "Capacity (ml)": an attribute's name with its unit. */
+const attributeLabel = (definition) => `${definition.name}${definition.unit ? ` (${definition.unit})` : ''}`;
+
 /** One control for an attribute definition, by its type (store/attributes.py's rules). */
 function attributeField(fields, definition) {
   const { code, type } = definition;
   const name = `attributes.${code}`;
-  const label = `${definition.name}${definition.unit ? ` (${definition.unit})` : ''}${definition.is_required ? ' *' : ''}`;
+  const label = `${attributeLabel(definition)}${definition.is_required ? ' *' : ''}`;
   const hint = definition.is_variant_axis ? 'Variant axis: variants set their own value.' : null;
   const pickRaw = (p) => ((p.attributes || {})[code] ?? null);
   const spec = { name, attribute: code };
@@ -349,6 +374,10 @@ class ProductPage {
     this.saving = false;
     this.asking = false;
     this.refreshing = null; // the AbortController of the refresh in flight
+    // Edits saved by the Save bar besides the fields: 'stock' (this page's card) and
+    // 'translation' (the translations section registers its open form).
+    // A part: { form, dirty(), check() → ApiError|null, save(signal), discard() }.
+    this.parts = new Map();
     // What a section hands to its next mount after a refresh (media: failed uploads, the
     // focus); it lives as long as this page, never longer.
     this.carry = new Map();
@@ -377,11 +406,11 @@ class ProductPage {
       event.stopPropagation();
       this.askToLeave(() => { location.hash = link.getAttribute('href'); });
     };
-    // Ctrl+S / ⌘S saves the form, as in a desktop editor.
+    // Ctrl+S / ⌘S saves the page, as in a desktop editor.
     this.onKey = (event) => {
       if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 's') {
         event.preventDefault();
-        this.form.requestSubmit();
+        this.save();
       }
     };
     document.addEventListener('keydown', this.onKey);
@@ -395,6 +424,9 @@ class ProductPage {
       if (this.sectionsController) this.sectionsController.abort();
       if (this.refreshing) this.refreshing.abort();
       this.carry.clear();
+      this.barSize.disconnect();
+      document.body.classList.remove('has-save-bar');
+      document.body.style.removeProperty('--save-bar-height');
     };
   }
 
@@ -403,8 +435,14 @@ class ProductPage {
     return !this.leaving && (this.asking || this.dirty());
   }
 
-  dirty() {
+  /** Whether the product's own fields have changes. */
+  fieldsDirty() {
     return this.fields.some(isDirty);
+  }
+
+  /** Whether anything the Save bar saves has changes. */
+  dirty() {
+    return this.fieldsDirty() || [...this.parts.values()].some((part) => part.dirty());
   }
 
   build() {
@@ -418,7 +456,24 @@ class ProductPage {
       this.sectionsHost = h('div', { class: 'product-sections' });
       parts.push(this.stockCard, this.sectionsHost);
     }
-    replace(this.view, h('div', { class: 'page product-page' }, parts));
+    const bar = this.buildSaveBar();
+    const root = h('div', { class: 'page product-page' }, parts, bar);
+    // Any edit on the page (the fields, the stock, a translation) updates the bar, and
+    // takes the edited control's error away (the server's words no longer apply).
+    const edited = (event) => {
+      clearOwnError(event.target);
+      this.showState();
+    };
+    root.addEventListener('input', edited);
+    root.addEventListener('change', edited);
+    replace(this.view, root);
+    // The bar is fixed over the bottom of the window: the page keeps room for it below
+    // its last card, and toasts sit above it (app.css: .has-save-bar).
+    document.body.classList.add('has-save-bar');
+    this.barSize = new ResizeObserver(() => {
+      document.body.style.setProperty('--save-bar-height', `${Math.ceil(bar.getBoundingClientRect().height)}px`);
+    });
+    this.barSize.observe(bar);
     if (this.isNew) {
       for (const entry of this.fields) entry.baseline = entry.get();
     } else {
@@ -515,7 +570,7 @@ class ProductPage {
           attrs: { maxlength: 200, spellcheck: 'false' }, hint: 'Made from the name when left empty.',
         })),
         h('div', { class: 'span-2' }, longText(fields, 'short_description', 'Short description', 2)),
-        h('div', { class: 'span-2' }, longText(fields, 'description', 'Description', 6))));
+        h('div', { class: 'span-2' }, richText(fields, 'description', 'Description', 6))));
 
     const pricing = card('Pricing',
       h('div', { class: 'form-grid form-grid-3' },
@@ -527,9 +582,7 @@ class ProductPage {
           refs.vatRates.map((v) => [v.id, `${v.name} · ${Number(v.rate)}% (${v.country_code})`]),
           { blank: '— None —', numeric: true, pickValue: (p) => (p.vat_rate ? p.vat_rate.id : null) }))));
 
-    const attributes = card('Attributes', refs.attributes.length
-      ? h('div', { class: 'form-grid' }, refs.attributes.map((definition) => attributeField(fields, definition)))
-      : h('p', { class: 'muted' }, 'No attributes are defined for this organization yet.'));
+    const attributes = card('Attributes', this.attributesBody());
     this.legacy = h('div', { class: 'legacy-attributes' });
     attributes.append(this.legacy);
 
@@ -576,31 +629,112 @@ class ProductPage {
 
     const categories = card('Categories', categoryPicker(fields, refs.tree));
 
-    this.stateText = h('span', { class: 'save-state', role: 'status' });
-    this.saveButton = h('button', {
-      type: 'submit', class: 'btn btn-primary', title: 'Ctrl+S', 'aria-keyshortcuts': 'Control+S Meta+S',
-    }, this.isNew ? 'Create product' : 'Save');
-    this.discardButton = h('button', { type: 'button', class: 'btn', onclick: () => this.discard() },
-      this.isNew ? 'Cancel' : 'Discard');
-    const bar = h('div', { class: 'save-bar' }, this.stateText,
-      h('div', { class: 'save-actions' }, this.discardButton, this.saveButton));
-
     const form = h('form', { class: 'product-form', novalidate: true, 'aria-label': 'Product details' },
       h('div', { class: 'product-columns' },
         h('div', { class: 'product-main' }, basics, pricing, attributes),
-        h('div', { class: 'product-side' }, organization, channels, categories)),
-      bar);
-    form.addEventListener('submit', (event) => {
+        h('div', { class: 'product-side' }, organization, channels, categories)));
+    form.addEventListener('submit', (event) => { // Enter in a field
       event.preventDefault();
       this.save();
     });
-    const edited = (event) => {
-      clearOwnError(event.target);
-      this.showState();
-    };
-    form.addEventListener('input', edited);
-    form.addEventListener('change', edited);
     return form;
+  }
+
+  /** The one Save bar of the page, fixed at the bottom of the window. */
+  buildSaveBar() {
+    this.stateText = h('span', { class: 'save-state', role: 'status' });
+    this.saveButton = h('button', {
+      type: 'button', class: 'btn btn-primary', title: 'Ctrl+S', 'aria-keyshortcuts': 'Control+S Meta+S',
+      onclick: () => this.save(),
+    }, this.isNew ? 'Create product' : 'Save');
+    this.discardButton = h('button', { type: 'button', class: 'btn', onclick: () => this.discard() },
+      this.isNew ? 'Cancel' : 'Discard');
+    return h('div', { class: 'save-bar', role: 'region', 'aria-label': 'Save changes' },
+      h('div', { class: 'save-bar-inner' }, this.stateText,
+        h('div', { class: 'save-actions' }, this.discardButton, this.saveButton)));
+  }
+
+  /** For the sections (ctx.edits): what the Save bar saves besides the fields. A part
+   *  registered under a name replaces the one before; unregistering removes only the
+   *  part given, so a replaced section cannot remove its successor's. */
+  edits() {
+    return {
+      register: (name, part) => {
+        this.parts.set(name, part);
+        this.showState();
+      },
+      unregister: (name, part) => {
+        if (this.parts.get(name) === part) this.parts.delete(name);
+        this.showState();
+      },
+      changed: () => this.showState(),
+      save: () => this.save(),
+    };
+  }
+
+  /** The attributes card: a field for each attribute the product has a value for and
+   *  for each required one; the others wait in the "Add attribute" picker (a T-shirt has
+   *  no use for "Capacity (ml)"). Every field is built at the start, hidden until it is
+   *  used, so that Save, Discard and the unsaved-changes check treat them all alike. */
+  attributesBody() {
+    const { fields, refs } = this;
+    this.attributeSlots = [];
+    if (!refs.attributes.length) return h('p', { class: 'muted' }, 'No attributes are defined for this organization yet.');
+    this.attributeSlots = refs.attributes.map((definition) => {
+      const node = attributeField(fields, definition);
+      node.hidden = !definition.is_required;
+      return { definition, node, entry: fields[fields.length - 1] };
+    });
+    this.attributeNone = h('p', { class: 'muted small attribute-none' }, 'No attribute values yet.');
+    this.attributePicker = h('select', { id: 'f-add-attribute', 'aria-describedby': 'f-add-attribute-hint' });
+    this.attributePicker.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault(); // not the form's submit: Enter adds the chosen attribute
+        this.addAttribute();
+      }
+    });
+    this.attributeAdder = h('div', { class: 'attribute-add' },
+      h('label', { for: 'f-add-attribute' }, 'Add attribute'),
+      h('div', { class: 'attribute-add-row' }, this.attributePicker,
+        h('button', { type: 'button', class: 'btn', onclick: () => this.addAttribute() }, 'Add')),
+      h('p', { class: 'hint', id: 'f-add-attribute-hint' }, 'Only the attributes this product has values for are shown.'));
+    this.refreshAttributePicker();
+    return [h('div', { class: 'form-grid' }, this.attributeSlots.map((slot) => slot.node)), this.attributeNone,
+      this.attributeAdder];
+  }
+
+  /** Show the fields of the attributes `product` has values for (someone may have set
+   *  one meanwhile); a field once shown stays, even when its value is cleared. */
+  showUsedAttributes(product) {
+    if (!this.attributeSlots.length) return;
+    for (const slot of this.attributeSlots) {
+      if (slot.node.hidden && slot.entry.pick(product) !== null) slot.node.hidden = false;
+    }
+    this.refreshAttributePicker();
+  }
+
+  refreshAttributePicker() {
+    const waiting = this.attributeSlots.filter((slot) => slot.node.hidden)
+      .sort((a, b) => attributeLabel(a.definition).localeCompare(attributeLabel(b.definition)));
+    const chosen = this.attributePicker.value;
+    replace(this.attributePicker, option('', 'Choose an attribute…'),
+      waiting.map((slot) => option(slot.definition.code, attributeLabel(slot.definition), slot.definition.code === chosen)));
+    this.attributeAdder.hidden = !waiting.length;
+    this.attributeNone.hidden = this.attributeSlots.some((slot) => !slot.node.hidden);
+  }
+
+  /** "Add attribute": show the chosen attribute's field and put the focus in it. */
+  addAttribute() {
+    const slot = this.attributeSlots.find((item) => item.definition.code === this.attributePicker.value);
+    if (!slot) {
+      this.attributePicker.focus();
+      return;
+    }
+    slot.node.hidden = false;
+    this.attributePicker.value = '';
+    this.refreshAttributePicker();
+    const control = slot.node.querySelector('input, select, textarea, [tabindex]');
+    if (control) control.focus();
   }
 
   /** Attribute values the product holds without a definition (older data), shown so
@@ -616,12 +750,16 @@ class ProductPage {
   }
 
   showState() {
+    if (!this.stateText) return;
     const dirty = this.dirty();
-    this.form.classList.toggle('is-dirty', dirty && !this.isNew);
+    this.stateText.closest('.save-bar').classList.toggle('is-dirty', dirty && !this.isNew);
+    this.saveButton.disabled = this.saving || !dirty;
+    this.discardButton.disabled = this.saving || (!dirty && !this.isNew);
     if (this.saving) {
       this.stateText.textContent = 'Saving…';
     } else if (this.isNew) {
-      this.stateText.textContent = 'Name and SKU are required.';
+      const named = ['name', 'sku'].every((name) => this.fields.find((entry) => entry.name === name).get());
+      this.stateText.textContent = named ? 'Not created yet.' : 'Name and SKU are required.';
     } else {
       this.stateText.textContent = dirty ? 'Unsaved changes' : `All changes saved · ${dateTime(this.product.updated_at)}`;
     }
@@ -637,6 +775,7 @@ class ProductPage {
       entry.baseline = value;
     }
     this.showLegacy(product);
+    this.showUsedAttributes(product);
     title(product.name);
     if (this.header) this.renderHeader();
     if (this.stateText) this.showState();
@@ -650,6 +789,10 @@ class ProductPage {
     const dirty = this.dirty();
     for (const entry of this.fields) entry.set(entry.baseline);
     clearFieldErrors(this.form);
+    for (const part of [...this.parts.values()]) {
+      clearFieldErrors(part.form);
+      if (part.dirty()) part.discard();
+    }
     this.showState();
     toast(dirty ? 'Changes discarded.' : 'No changes to discard.');
   }
@@ -675,38 +818,77 @@ class ProductPage {
     return body;
   }
 
+  /** Save everything changed on the page: the fields, then each part. Local checks come
+   *  first (nothing is sent while one fails); then each call on its own, so a refusal
+   *  keeps that part's changes with the server's words by its field while the others
+   *  are saved. */
   async save() {
     if (this.saving) return;
+    const parts = [...this.parts.values()];
     clearFieldErrors(this.form);
+    for (const part of parts) clearFieldErrors(part.form);
     const body = this.body();
-    if (!this.isNew && !Object.keys(body).length) {
+    const pending = parts.filter((part) => part.dirty());
+    if (!this.isNew && !Object.keys(body).length && !pending.length) {
       toast('No changes to save.');
       return;
     }
-    this.setSaving(true);
-    try {
-      if (this.isNew) {
-        const created = await api('POST', '/api/products', { body, signal: this.ctx.signal });
-        this.leaving = true;
-        toast(`Created “${created.name}”.`, 'success');
-        this.ctx.navigate(`/products/${created.id}`, null, { replace: true });
+    for (const part of pending) {
+      const problem = part.check ? part.check() : null;
+      if (problem) {
+        if (!showFieldError(part.form, problem)) toast(errorText(problem), 'error');
         return;
       }
-      const saved = await api('PATCH', `/api/products/${this.product.id}`, { body, signal: this.ctx.signal });
-      this.apply({ ...saved, stock_levels: this.product.stock_levels }, { force: true });
-      toast('Changes saved.', 'success');
-    } catch (error) {
-      if (error.name === 'AbortError') return;
-      if (!showFieldError(this.form, error)) toast(errorText(error), 'error');
-    } finally {
-      this.setSaving(false);
     }
+    this.setSaving(true);
+    const refused = []; // [form, error]
+    try {
+      if (this.isNew) {
+        try {
+          const created = await api('POST', '/api/products', { body, signal: this.ctx.signal });
+          this.leaving = true;
+          toast(`Created “${created.name}”.`, 'success');
+          this.ctx.navigate(`/products/${created.id}`, null, { replace: true });
+        } catch (error) {
+          if (error.name === 'AbortError') return;
+          refused.push([this.form, error]);
+        }
+      } else {
+        if (Object.keys(body).length) {
+          try {
+            const saved = await api('PATCH', `/api/products/${this.product.id}`, { body, signal: this.ctx.signal });
+            this.apply({ ...saved, stock_levels: this.product.stock_levels }, { force: true });
+          } catch (error) {
+            if (error.name === 'AbortError') return;
+            refused.push([this.form, error]);
+          }
+        }
+        for (const part of pending) {
+          try {
+            await part.save(this.ctx.signal);
+          } catch (error) {
+            if (error.name === 'AbortError' || this.ctx.signal.aborted) return;
+            refused.push([part.form, error]);
+          }
+        }
+      }
+    } finally {
+      if (!this.ctx.signal.aborted) this.setSaving(false);
+    }
+    if (this.isNew && !refused.length) return;
+    if (!refused.length) {
+      toast('Changes saved.', 'success');
+      return;
+    }
+    // The last shown takes the focus: show them from the last to the first.
+    const unplaced = [...refused].reverse().filter(([form, error]) => !showFieldError(form, error));
+    const saved = !this.isNew && refused.length < (Object.keys(body).length ? 1 : 0) + pending.length;
+    if (unplaced.length) toast(errorText(unplaced[unplaced.length - 1][1]), 'error');
+    else if (saved) toast('The other changes were saved; the marked field was not.', 'error');
   }
 
   setSaving(saving) {
     this.saving = saving;
-    this.saveButton.disabled = saving;
-    this.discardButton.disabled = saving;
     this.saveButton.textContent = saving ? 'Saving…' : this.isNew ? 'Create product' : 'Save';
     this.form.setAttribute('aria-busy', String(saving));
     this.showState();
@@ -728,16 +910,21 @@ class ProductPage {
 
   renderStock(product) {
     const heading = h('h2', { id: 'stock-heading' }, 'Stock');
+    // Quantities typed and not saved stay through a re-render (another section's refresh).
+    const typed = this.parts.has('stock') ? this.parts.get('stock').typed() : new Map();
+    this.parts.delete('stock');
     if (product.product_type === 'variable') {
       replace(this.stockCard, h('div', { class: 'card-header' }, heading,
         h('span', { class: 'stock-total' }, `${product.stock} in stock`)),
       h('p', { class: 'muted' }, 'This product has variants: its stock is the sum of its enabled variants\' '
         + 'stock and is read-only here. Change quantities in the Variants section.'));
+      this.showState();
       return;
     }
     const levels = product.stock_levels || [];
     const inputs = levels.map((level, index) => h('input', {
-      type: 'number', min: 0, step: 1, inputmode: 'numeric', value: String(level.quantity),
+      type: 'number', min: 0, step: 1, inputmode: 'numeric',
+      value: typed.has(level.warehouse_id) ? typed.get(level.warehouse_id) : String(level.quantity),
       name: `stock-${level.warehouse_id}`, 'data-field': `[${index}].quantity`,
       id: `stock-${level.warehouse_id}`, 'aria-describedby': `stock-${level.warehouse_id}-error`,
       'aria-label': `Quantity in ${level.warehouse_name}`, class: 'stock-input',
@@ -748,7 +935,6 @@ class ProductPage {
       total.textContent = `${sum} in stock`;
     };
     showTotal();
-    const button = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save stock');
     const form = h('form', { novalidate: true, 'aria-label': 'Stock per warehouse' },
       h('div', { class: 'table-wrap stock-table' }, h('table', {},
         h('thead', {}, h('tr', {}, h('th', {}, 'Warehouse'), h('th', {}, 'Code'), h('th', { class: 'right' }, 'Quantity'))),
@@ -758,40 +944,36 @@ class ProductPage {
           h('td', { class: 'right' }, inputs[index],
             h('p', { class: 'field-error', id: `${inputs[index].id}-error`, hidden: true }))))
           : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No warehouses yet.'))))),
-      h('div', { class: 'form-actions' }, button));
-    form.addEventListener('input', (event) => {
-      clearOwnError(event.target);
-      showTotal();
-    });
-    form.addEventListener('submit', async (event) => {
+      h('p', { class: 'hint stock-hint' }, 'Saved with the product\'s other changes (Save, below).'));
+    form.addEventListener('input', showTotal);
+    form.addEventListener('submit', (event) => { // Enter in a quantity
       event.preventDefault();
-      clearFieldErrors(form);
-      const bad = inputs.findIndex((input) => !/^\d+$/.test(input.value.trim()));
-      if (bad >= 0) {
-        showFieldError(form, { field: `[${bad}].quantity`, message: 'Enter a whole number of 0 or more.' });
-        return;
-      }
-      const changed = levels.some((level, index) => Number(inputs[index].value) !== level.quantity);
-      if (!changed) {
-        toast('No changes to the stock.');
-        return;
-      }
-      const body = levels.map((level, index) => ({ warehouse_id: level.warehouse_id, quantity: Number(inputs[index].value) }));
-      button.disabled = true;
-      button.textContent = 'Saving…';
-      try {
-        const saved = await api('PUT', `/api/products/${this.product.id}/stock`, { body, signal: this.ctx.signal });
+      this.save();
+    });
+    const changed = (index) => inputs[index].value.trim() !== String(levels[index].quantity);
+    this.parts.set('stock', {
+      form,
+      dirty: () => levels.some((level, index) => changed(index)),
+      typed: () => new Map(levels.filter((level, index) => changed(index))
+        .map((level) => [level.warehouse_id, inputs[levels.indexOf(level)].value])),
+      check: () => {
+        const bad = inputs.findIndex((input) => !/^\d+$/.test(input.value.trim()));
+        return bad < 0 ? null : new ApiError('Enter a whole number of 0 or more.', { field: `[${bad}].quantity` });
+      },
+      save: async (signal) => {
+        const body = levels.map((level, index) => ({ warehouse_id: level.warehouse_id, quantity: Number(inputs[index].value) }));
+        const saved = await api('PUT', `/api/products/${this.product.id}/stock`, { body, signal });
+        this.parts.delete('stock'); // what was typed is saved: nothing to carry
         this.apply(saved);
         this.renderStock(saved);
-        toast('Stock saved.', 'success');
-      } catch (error) {
-        if (error.name === 'AbortError') return;
-        if (!showFieldError(form, error)) toast(errorText(error), 'error');
-        button.disabled = false;
-        button.textContent = 'Save stock';
-      }
+      },
+      discard: () => {
+        levels.forEach((level, index) => { inputs[index].value = String(level.quantity); });
+        showTotal();
+      },
     });
     replace(this.stockCard, h('div', { class: 'card-header' }, heading, total), form);
+    this.showState();
   }
 
   // ---- the sections from their own modules ---------------------------------------------
@@ -804,6 +986,7 @@ class ProductPage {
     this.ctx.signal.addEventListener('abort', () => controller.abort(), { once: true, signal: controller.signal });
     const ctx = {
       signal: controller.signal, refresh: () => this.refresh(), navigate: this.ctx.navigate, carry: this.carry,
+      edits: this.edits(),
     };
     // New containers each time: work a replaced section still finishes lands nowhere.
     const containers = SECTIONS.map(([name]) => h('section', {

@@ -13,8 +13,8 @@
 
 import { api, apiAll, ApiError } from '../api.js';
 import {
-  clearFieldErrors, dateTime, emptyState, errorBox, errorText, field, h, money, option, replace,
-  showFieldError, spinner, statusBadge, thumbnail, title, toast,
+  clearFieldErrors, dateTime, debounce, emptyState, errorBox, errorText, field, h, money, option, replace,
+  showFieldError, spinner, statusBadge, thumbnail, title, titleClipped, toast,
 } from '../ui.js';
 
 const PATH = '/products';
@@ -413,6 +413,7 @@ function productList(ctx) {
       announcer.textContent = info.total_items ? `No products on page ${info.current_page}.` : 'No products found.';
     } else {
       replace(results, table(data.products));
+      titleClipped(results);
       announcer.textContent = `${count(info.total_items, 'product', 'products')} found.`;
     }
     updatePagination(info);
@@ -533,20 +534,25 @@ function productList(ctx) {
       h('td', { class: 'col-thumb' }, image
         ? h('img', { class: 'thumb', src: image, alt: '', loading: 'lazy', width: 48, height: 48 })
         : h('span', { class: 'thumb thumb-empty', 'aria-hidden': 'true' }, initial(product.name))),
+      // On a wide screen each value keeps to one line; cut text shows whole in a tooltip
+      // (data-clip: titleClipped()).
       h('td', { class: 'col-name' },
-        h('a', { class: 'product-link', href }, product.name),
-        categories ? h('span', { class: 'product-categories' }, categories) : null),
-      h('td', { class: 'col-sku' }, h('span', { class: 'mono' }, product.sku)),
-      h('td', { class: `col-brand${product.brand ? '' : ' no-brand'}` }, product.brand ? product.brand.name : h('span', { class: 'muted' }, '—')),
+        h('a', { class: 'product-link', href, 'data-clip': '' }, product.name),
+        categories ? h('span', { class: 'product-categories', 'data-clip': '' }, categories) : null),
+      h('td', { class: 'col-sku' }, h('span', { class: 'mono', 'data-clip': '' }, product.sku)),
+      h('td', { class: `col-brand${product.brand ? '' : ' no-brand'}` }, product.brand
+        ? h('span', { class: 'brand-name', 'data-clip': '' }, product.brand.name) : h('span', { class: 'muted' }, '—')),
       h('td', { class: 'col-price right' }, priceCell(product)),
       h('td', { class: `col-stock right${product.stock > 0 ? '' : ' stock-none'}` },
         h('span', { class: 'stock-number' }, Number(product.stock).toLocaleString()),
         h('span', { class: 'stock-unit' }, ' in stock')),
       h('td', { class: 'col-status' }, statusBadge(product.status)),
-      h('td', { class: 'col-channels' }, h('span', { class: 'channel-list' },
-        (product.publishing_channels || []).map((value) => h('span', {
-          class: 'chip', title: channelLabels[value] || value,
-        }, CHANNEL_SHORT[value] || value)))),
+      h('td', { class: 'col-channels' }, h('span', {
+        class: 'channel-list',
+        'data-clip': (product.publishing_channels || []).map((value) => channelLabels[value] || value).join(', '),
+      }, (product.publishing_channels || []).map((value) => h('span', {
+        class: 'chip', title: channelLabels[value] || value,
+      }, CHANNEL_SHORT[value] || value)))),
       h('td', { class: 'col-updated' },
         h('time', { datetime: product.updated_at, title: dateTime(product.updated_at) },
           h('span', { class: 'updated-prefix' }, 'Updated '), ago(product.updated_at))));
@@ -580,9 +586,14 @@ function productList(ctx) {
   sort.addEventListener('change', () => apply({ sort: sort.value }));
   limit.addEventListener('change', () => apply({ limit: limit.value }));
 
+  // A new width cuts other texts: their tooltips follow.
+  const onResize = debounce(() => titleClipped(results), 150);
+  window.addEventListener('resize', onResize);
+
   ctx.signal.addEventListener('abort', () => {
     clearTimeout(searchTimer);
     if (controller) controller.abort();
+    window.removeEventListener('resize', onResize);
   });
 
   return {
