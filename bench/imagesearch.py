@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/imagesearch.py [--images N] [--sizes 10000,100000]
                                           [--queries Q] [--db-dir DIR] [--skip-retrieval]
-                                          [--data clustered,continuum]
+                                          [--data clustered,continuum] [--serve]
 
 (`--sizes 10000,100000,1000000 --data clustered --queries 30` adds 1M: ~15 minutes,
 2.6 GB of temporary database and ~6 GB of memory, the benchmark's own copy of the
@@ -46,9 +46,13 @@ import gc
 import io
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from typing import Callable
 
 import numpy as np
@@ -269,7 +273,11 @@ def exact_top(data: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
     return best_i[np.argsort(-best_s)[:k]]
 
 
-def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: str) -> None:
+def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: str, digest: str,
+                serve: bool = False) -> None:
+    """One size and set: build, load as a start does, search, and (with `serve`) run a
+    server on it. The vectors are stored under the model's `digest`, so that a server
+    with that model searches them."""
     rng = np.random.default_rng(size)
     path = os.path.join(workdir, f"index-{size}.db")
     db = open_database(path)
@@ -277,7 +285,6 @@ def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: s
     data = generate(kind, base, size, rng)
     ids = _products(db, org, size)
     other_ids = _products(db, other, max(1, size // 100))
-    digest = "bench-synthetic"
     start = time.perf_counter()
     batch = 10_000
     for offset in range(0, size, batch):
@@ -347,9 +354,55 @@ def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: s
           + f"; memory the load took {rss_mb:,.0f} MB; reading the rows {read_mapped:.2f} s"
           f" memory-mapped, {read_plain:.2f} s not; search after a write p50 {np.percentile(after, 50) * 1000:.1f} ms")
     db.close()
+    if serve:
+        server_rss(path, qs[0])
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
+
+
+def server_rss(path: str, query: np.ndarray) -> None:
+    """Start `micropim serve` on the file, search by photo once (the model loaded and the
+    index ready) and print the server's resident memory and its peak."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "micropim.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MICROPIM_") or k == "MICROPIM_MODEL_CACHE"}
+    made = subprocess.run([sys.executable, script, "create-key", "--org", "Bench", "--db", path],
+                          capture_output=True, text=True, env=env, check=True)
+    key = made.stdout.splitlines()[-1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, script, "serve", "--db", path, "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        picture = io.BytesIO()
+        draw_product(7).save(picture, "JPEG", quality=90)
+        boundary = "micropimbench"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"q.jpg\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode() + picture.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+        started = time.perf_counter()
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/products/image-search", data=body, method="POST",
+                    headers={"X-API-KEY": key, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+                with urllib.request.urlopen(request, timeout=120) as answer:
+                    answer.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.perf_counter() - started > 300:
+                    raise
+                time.sleep(0.2)
+        ready = time.perf_counter() - started
+        status = dict(line.split(":", 1) for line in open(f"/proc/{server.pid}/status") if ":" in line)
+        rss, anon, peak = (int(status[name].split()[0]) / 1024 for name in ("VmRSS", "RssAnon", "VmHWM"))
+        print(f"{'':>9} {'':>9}         server: first photo search answered {ready:.1f} s after start;"
+              f" RSS {rss:,.0f} MB ({anon:,.0f} MB its own, the rest mapped file pages; peak {peak:,.0f} MB)"
+              f" with the model loaded")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def _read_seconds(db: Database, mmap_size: int) -> float:
@@ -381,6 +434,8 @@ def main() -> None:
     parser.add_argument("--data", default="clustered,continuum",
                         help="synthetic vector sets for step 3: clustered, continuum or both")
     parser.add_argument("--db-dir", help="directory for the benchmark databases (default: a temp dir)")
+    parser.add_argument("--serve", action="store_true",
+                        help="also start `micropim serve` on each index and print its RSS with the model loaded")
     parser.add_argument("--skip-retrieval", action="store_true",
                         help="skip step 1")
     args = parser.parse_args()
@@ -396,7 +451,7 @@ def main() -> None:
               f" organization, IVF above), {args.queries} queries, limit 10 ==")
         for size in (int(s) for s in args.sizes.split(",") if s.strip()):
             for kind in args.data.split(","):
-                index_scale(base, size, args.queries, workdir, kind.strip())
+                index_scale(base, size, args.queries, workdir, kind.strip(), model.digest, args.serve)
     finally:
         if not args.db_dir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -26,6 +26,7 @@ reindex` starts with) empties it for the new one.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -34,13 +35,13 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from search.ann import AnnIndex, Hit, Sizing, TrainingState
+from search.ann import AnnIndex, Hit, Sizing, TrainingState, release_free_memory
 from store.db import Database
 from store.values import utcnow
 
 log = logging.getLogger("micropim.search")
 
-LOAD_CHUNK = 20_000  # embeddings read per query when the index loads
+LOAD_CHUNK = 10_000  # embeddings read per query when the index loads (~25 MB)
 LOAD_WAIT = 60.0  # seconds a search waits for the index to load
 PRUNE_AFTER = 5_000  # applied change entries kept before they are deleted
 CODE_BITS = 2560  # what `image_index.code_bits` records (migration 8; no longer searched)
@@ -145,8 +146,12 @@ def decode(blob: bytes, dim: int) -> np.ndarray:
     return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float16)
 
 
-def store_states(db: Database, states: dict[int, TrainingState]) -> None:
-    """Keep the organizations' trained cells (a retrain's outcome)."""
+def store_states(db: Database, states: dict[int, TrainingState], exact: Sequence[int] = ()) -> None:
+    """Keep the organizations' trained cells (a retrain's outcome), and forget those of
+    the organizations in `exact` (shrunk back to exact search)."""
+    if exact:
+        db.execute_sql(f"DELETE FROM image_index_state WHERE org_id IN ({','.join('?' * len(exact))})",
+                       list(exact))
     now = utcnow()
     db.connection().executemany(
         "INSERT INTO image_index_state (org_id, state, updated_at) VALUES (?, ?, ?)"
@@ -204,7 +209,22 @@ class ImageIndex:
             self._ready.set()
 
     def _load(self) -> _Loaded | None:
-        """Read every embedding in one snapshot, an organization and a chunk at a time."""
+        """Read every embedding in one snapshot, an organization and a chunk at a time.
+
+        Not through the memory map: every page read once would stay mapped and count as
+        the server's resident memory (at 100k images the file's 460 MB on top of the
+        index's 260), though reading them is barely slower (bench/imagesearch.py)."""
+        db = self.db
+        mapped = db.execute_sql("PRAGMA mmap_size").fetchone()[0]
+        db.execute_sql("PRAGMA mmap_size = 0")
+        try:
+            return self._read_all()
+        finally:
+            db.execute_sql(f"PRAGMA mmap_size = {int(mapped)}")
+            db.execute_sql("PRAGMA shrink_memory")  # this connection's page cache: the rows read
+            release_free_memory()  # the chunks' rows, freed in pieces glibc would keep
+
+    def _read_all(self) -> _Loaded | None:
         db = self.db
         with db.atomic():
             model = index_model(db)
@@ -219,7 +239,7 @@ class ImageIndex:
                 state = states.get(int(org_id))
                 if state is not None and state.centroids.shape[1] != dim:
                     state = None
-                ann.load_shard(int(org_id), self._chunks(int(org_id), dim), state)
+                ann.load_shard(int(org_id), functools.partial(self._chunks, int(org_id), dim), state)
         log.info("image index loaded: %d images", len(ann))
         return _Loaded(ann, model, seq)
 
@@ -308,8 +328,9 @@ class ImageIndex:
             try:
                 done = ann.retrain(due)
                 states = {org: state for org, state in ann.training_states().items() if org in done}
-                if states:
-                    self.db.submit_write(store_states, states).result()
+                exact = [org for org in done if org not in states]
+                if states or exact:
+                    self.db.submit_write(store_states, states, exact).result()
                     log.info("image index retrained for %d organization(s)", len(done))
             except Exception:
                 log.exception("image index retrain failed")

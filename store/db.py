@@ -65,9 +65,9 @@ PRAGMAS = {
     "synchronous": "full",
     "cache_size": -32000,
     "temp_store": "memory",
-    # Pages read through a memory map rather than copied into the page cache: the
-    # image index's load reads 100k embeddings in 0.19 s instead of 0.23-0.38 s
-    # (bench/imagesearch.py prints both).
+    # Pages read through a memory map rather than copied into the page cache: reading
+    # 100k embeddings takes 0.16-0.19 s instead of 0.21-0.38 s (bench/imagesearch.py).
+    # (The image index's load turns it off: see search/vectors.py.)
     "mmap_size": 1 << 30,
 }
 

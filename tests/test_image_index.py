@@ -102,6 +102,23 @@ def test_searches_go_on_while_an_organization_is_retrained(db: Database, org_id:
     assert index.stats()["organizations"][org_id]["nlist"] > 8  # trained: not the exhaustive 8 lists
 
 
+def test_an_organization_shrunk_back_to_exact_search_forgets_its_cells(db: Database, org_id: int) -> None:
+    fill(db, org_id, clustered(3_000, seed=5))
+    sizing = Sizing(exact_max=2_000, exact_min=1_500, nlist_min=16)
+    index = ImageIndex(db, sizing)
+    index.sync()
+    index.retraining().join()  # type: ignore[union-attr]
+    assert db.execute_sql("SELECT count(*) FROM image_index_state").fetchone()[0] == 1
+    db.execute_sql("DELETE FROM image_embedding WHERE media_id > 1000")
+    index.sync()
+    index.retraining().join()  # type: ignore[union-attr]
+    assert index.stats()["organizations"][org_id]["exact"]
+    assert db.execute_sql("SELECT count(*) FROM image_index_state").fetchone()[0] == 0
+    again = ImageIndex(db, sizing)  # the next start: exact, with nothing to retrain
+    again.sync()
+    assert again.stats()["organizations"][org_id]["exact"] and again.retraining() is None
+
+
 def test_the_index_follows_what_another_process_writes(db: Database, org_id: int, db_path: str) -> None:
     index = ImageIndex(db)
     first = fill(db, org_id, clustered(50, seed=1))
