@@ -47,6 +47,7 @@ from store.db import Database
 from store.errors import BadRequest
 from store.products import bulk
 from store.products.export import Exported
+from store.products.text import text_index_deferred
 from store.values import canonical_locale, check_text
 
 log = logging.getLogger("micropim.bulk")
@@ -557,23 +558,28 @@ class Importer:
             return [_Applied(result, None) for result in done.results]
 
     def _apply_batch(self, db: Database, batch: list[Line]) -> list[_Applied]:
-        applied = [self._apply_line(db, line) for line in batch]
+        if self.kind == PRODUCTS:
+            with text_index_deferred(db):  # the batch's index rows in one statement
+                known = bulk.known_state(db, self.org_id, [line.data for line in batch if line.data is not None])
+                applied = [self._apply_line(db, line, known) for line in batch]
+        else:
+            applied = [self._apply_line(db, line) for line in batch]
         if self.dry_run:
             raise _DryRun([item.result for item in applied])
         if self.job_id is not None:
             _record(db, self.job_id, [item.result for item in applied])
         return applied
 
-    def _apply_line(self, db: Database, line: Line) -> _Applied:
+    def _apply_line(self, db: Database, line: Line, known: bulk.Known | None = None) -> _Applied:
         if line.error is not None or line.data is None:
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED, line.error), None)
         try:
-            with db.atomic():  # a savepoint: a bad line writes nothing of itself
+            with db.savepoint():  # a bad line writes nothing of itself
                 if self.kind == CATEGORIES:
                     category_id, status = categories.upsert_by_path(db, self.org_id, line.data)
                     return _Applied(Result(line.number, line.data.get("path"), category_id, status, None,
                                            "category"), None)
-                outcome = bulk.apply_line(db, self.org_id, line.data, self.refs)
+                outcome = bulk.apply_line(db, self.org_id, line.data, self.refs, known)
         except BadRequest as exc:
             self.refs.forget()  # what the line created is gone with its savepoint
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED, exc.message,
