@@ -17,17 +17,21 @@ fetches after the line's data is committed (`search.pipeline`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
-from store import translations, variants
+from store import attributes, translations, variants
 from store.categories import create_category
 from store.db import Database
 from store.errors import BadRequest
+from store.html import clean_description
 from store.products.stock import apply_stock_levels
-from store.products.write import apply_update, insert_product, product_row
-from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
+from store.products.write import (
+    ROW_COLUMNS, ROW_NAMES, apply_update, insert_product, product_row, product_values, sale_price_error,
+)
+from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES, default_warehouse_id
 from store.values import parse_money
 
 CREATED, UPDATED, UNCHANGED, FAILED = "created", "updated", "unchanged", "failed"
@@ -58,17 +62,27 @@ class References:
     def __init__(self, db: Database, org_id: int, create: bool) -> None:
         self.db, self.org_id, self.create = db, org_id, create
         self._found: dict[tuple[str, str], int] = {}
+        self._finding_only = False
 
     def forget(self) -> None:
         """A rolled-back batch may have taken created rows with it."""
         self._found.clear()
+
+    @contextlib.contextmanager
+    def finding_only(self) -> Iterator[None]:
+        """Names that are not there fail (BadRequest) even with `create`: nothing is made."""
+        self._finding_only = True
+        try:
+            yield
+        finally:
+            self._finding_only = False
 
     def _cached(self, kind: str, key: str, find: Any, make: Any, missing: str) -> int:
         if (kind, key) in self._found:
             return self._found[(kind, key)]
         row = find()
         if row is None:
-            if not self.create:
+            if not self.create or self._finding_only:
                 raise BadRequest(missing)
             row = make()
         self._found[(kind, key)] = int(row)
@@ -153,6 +167,125 @@ class References:
                                   f"{where}: no category '{so_far}' (create_references=true creates it)")
         assert parent is not None
         return parent
+
+
+@dataclass
+class Known:
+    """What the products a batch's lines name hold, read in a few queries when the
+    batch starts (inside its transaction): their rows by SKU, category links, stock
+    levels and translations, with the organization's attribute definitions and
+    warehouses. A line that repeats what its product holds is told `unchanged` from
+    these without a query of its own (`_certainly_unchanged`); `written` are the
+    products an earlier line of the batch wrote, whose rows here are out of date."""
+
+    rows: dict[str, dict[str, Any]]
+    links: dict[int, set[int]]
+    levels: dict[int, dict[int, int]]
+    texts: dict[int, dict[str, dict[str, Any]]]
+    variants: dict[int, dict[str, dict[str, Any]]]  # product id -> variant SKU -> its columns
+    definitions: dict[str, attributes.Definition]
+    default_warehouse: int
+    warehouses: set[int]
+    written: set[int] = field(default_factory=set)
+
+
+def _by_product(db: Database, sql: str, ids: list[int]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows += db.execute_sql(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
+    return rows
+
+
+def known_state(db: Database, org_id: int, lines: list[dict[str, Any]]) -> Known:
+    """`Known` for the product lines among `lines` (validated line data)."""
+    skus = list(dict.fromkeys(line["sku"] for line in lines if line.get("parent_sku") is None))
+    rows: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(skus), 500):
+        chunk = skus[start:start + 500]
+        for row in db.execute_sql(f"SELECT {ROW_COLUMNS} FROM product WHERE org_id = ?"
+                                  f" AND sku IN ({','.join('?' * len(chunk))})", [org_id, *chunk]):
+            product = dict(zip(ROW_NAMES, row))
+            rows[product["sku"]] = product
+    ids = [product["id"] for product in rows.values()]
+    links: dict[int, set[int]] = {}
+    for product_id, category_id in _by_product(
+            db, "SELECT product_id, category_id FROM product_category WHERE product_id IN ({marks})", ids):
+        links.setdefault(product_id, set()).add(category_id)
+    levels: dict[int, dict[int, int]] = {}
+    for product_id, warehouse_id, quantity in _by_product(
+            db, "SELECT product_id, warehouse_id, quantity FROM stock_level WHERE product_id IN ({marks})", ids):
+        levels.setdefault(product_id, {})[warehouse_id] = quantity
+    texts: dict[int, dict[str, dict[str, Any]]] = {}
+    for product_id, locale, *values in _by_product(
+            db, f"SELECT product_id, locale, {', '.join(translations.TRANSLATED)} FROM product_translation"
+                " WHERE product_id IN ({marks})", ids):
+        texts.setdefault(product_id, {})[locale] = dict(zip(translations.TRANSLATED, values))
+    by_product: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in _by_product(db, f"SELECT {', '.join(variants.FIELDS)} FROM product_variant"
+                               " WHERE product_id IN ({marks})", ids):
+        variant = dict(zip(variants.FIELDS, row))
+        by_product.setdefault(variant["product_id"], {})[variant["sku"]] = variant
+    codes = [code for (code,) in db.execute_sql("SELECT code FROM product_attribute WHERE org_id = ?", (org_id,))]
+    warehouses = {int(w) for (w,) in db.execute_sql("SELECT id FROM warehouse WHERE org_id = ?", (org_id,))}
+    return Known(rows, links, levels, texts, by_product, attributes.definitions(db, org_id, codes),
+                 default_warehouse_id(db, org_id), warehouses)
+
+
+def _certainly_unchanged(db: Database, org_id: int, line: dict[str, Any], refs: References,
+                         known: Known) -> int | None:
+    """The product's id when applying `line` would change nothing and refuse nothing,
+    told from `known` alone; None when that is not certain (the line is then applied
+    as any other, which finds what it changes or why it is refused). Only a line
+    whose every field equals what is stored qualifies: the checks the full path runs
+    on such values (uniqueness, references) pass by the rules every write keeps."""
+    if any(name in line for name in ("images", "parent_sku", "image")):
+        return None
+    row = known.rows.get(line["sku"])
+    if row is None or row["id"] in known.written:
+        return None
+    product_id = row["id"]
+    try:
+        with refs.finding_only():
+            data = _resolve(refs, line)
+            levels = _levels(refs, line)
+        columns = product_values(db, org_id, data, row, known.definitions)
+    except BadRequest:
+        return None
+    if any(row[name] != value for name, value in columns.items()) or sale_price_error(columns, row):
+        return None
+    held = known.levels.get(product_id, {})
+    if "stock" in data and held.get(known.default_warehouse, 0) != data["stock"]:
+        return None
+    if "category_ids" in data and set(data["category_ids"]) != known.links.get(product_id, set()):
+        return None
+    if levels is not None:
+        wanted = [level["warehouse_id"] for level in levels]
+        if (row["product_type"] == "variable" or len(set(wanted)) != len(wanted)
+                or not known.warehouses.issuperset(wanted)
+                or any(held.get(level["warehouse_id"], 0) != level["quantity"] for level in levels)):
+            return None
+    for locale, given in (line.get("translations") or {}).items():
+        stored = known.texts.get(product_id, {}).get(locale)
+        if stored is None:
+            return None
+        merged = {**stored, **given}
+        fields = {name: merged.get(name) or None for name in translations.TRANSLATED}
+        try:
+            fields["description"] = clean_description("description", fields["description"]) or None
+        except BadRequest:
+            return None
+        if not any(fields.values()) or (fields["slug"] is None and fields["name"] is not None):
+            return None  # refused, or a slug would be made: the full path says which
+        if fields != stored:
+            return None
+    held_variants = known.variants.get(product_id, {})
+    for item in line.get("variants") or []:
+        current = held_variants.get(item["sku"])
+        if current is None or "image" in item or not variants.repeats_stored(
+                db, org_id, current, item, len(held_variants), known.definitions):
+            return None
+    return int(product_id)
 
 
 def _product_id(db: Database, org_id: int, sku: str) -> int | None:
@@ -251,9 +384,23 @@ def _variant(db: Database, org_id: int, product_id: int, data: dict[str, Any],
     return variant_id, status
 
 
-def apply_line(db: Database, org_id: int, line: dict[str, Any], refs: References) -> Outcome:
+def apply_line(db: Database, org_id: int, line: dict[str, Any], refs: References,
+               known: Known | None = None) -> Outcome:
     """Apply one validated line (see the module's docstring), in the caller's
-    transaction; raises BadRequest naming the field when the line is refused."""
+    transaction; raises BadRequest naming the field when the line is refused. With
+    `known` (the batch's, see `known_state`), a line that repeats what its product
+    holds is answered without a query."""
+    if known is not None:
+        product_id = _certainly_unchanged(db, org_id, line, refs, known)
+        if product_id is not None:
+            return Outcome(UNCHANGED, product_id, product_id)
+    outcome = _apply(db, org_id, line, refs)
+    if known is not None and outcome.status != UNCHANGED and outcome.product_id is not None:
+        known.written.add(outcome.product_id)
+    return outcome
+
+
+def _apply(db: Database, org_id: int, line: dict[str, Any], refs: References) -> Outcome:
     if line.get("parent_sku") is not None:
         return _apply_variant_line(db, org_id, line)
     sku = line["sku"]
