@@ -19,6 +19,7 @@ that product.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import io
@@ -522,10 +523,14 @@ class Importer:
                     on_batch: Callable[[list[Result]], Any] | None = None) -> Counts:
         """Apply `lines` (from `lines()`) batch by batch until they end or the import is
         cancelled; `on_batch(results)` hears each batch's results, in order."""
+        # The next batch is parsed and validated on a query thread while this one is
+        # written: SQLite runs without the GIL, so the two overlap.
+        upcoming = asyncio.ensure_future(self.db.read(_take, lines, self._batch))
         while not self.cancelled:
-            batch = await self.db.read(_take, lines, self._batch)  # parsed and validated off the loop
+            batch = await upcoming
             if not batch:
                 break
+            upcoming = asyncio.ensure_future(self.db.read(_take, lines, self._batch))
             started = time.monotonic()
             applied = await self._apply(batch)
             self._resize(time.monotonic() - started, len(batch))
@@ -535,6 +540,7 @@ class Importer:
             self.counts.add(results)
             if on_batch is not None:
                 await _maybe_await(on_batch(results))
+        await upcoming  # lines read ahead of a cancellation are not applied
         return self.counts
 
     def lines(self, db: Database, body: Feed) -> Iterator[Line]:
@@ -573,8 +579,13 @@ class Importer:
     def _apply_line(self, db: Database, line: Line, known: bulk.Known | None = None) -> _Applied:
         if line.error is not None or line.data is None:
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED, line.error), None)
+        if known is not None:  # told from the batch's rows: no savepoint, no query
+            product_id = bulk.certainly_unchanged(db, self.org_id, line.data, self.refs, known)
+            if product_id is not None:
+                return _Applied(Result(line.number, line.sku, product_id, bulk.UNCHANGED, None),
+                                bulk.Outcome(bulk.UNCHANGED, product_id, product_id))
         try:
-            with db.savepoint():  # a bad line writes nothing of itself
+            with db.line_savepoint():  # a bad line writes nothing of itself
                 if self.kind == CATEGORIES:
                     category_id, status = categories.upsert_by_path(db, self.org_id, line.data)
                     return _Applied(Result(line.number, line.data.get("path"), category_id, status, None,
@@ -582,10 +593,14 @@ class Importer:
                 outcome = bulk.apply_line(db, self.org_id, line.data, self.refs, known)
         except BadRequest as exc:
             self.refs.forget()  # what the line created is gone with its savepoint
+            if known is not None:
+                known.held.forget()
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED, exc.message,
                                    "variant" if line.data.get("parent_sku") else "product"), None)
         except peewee.IntegrityError as exc:  # a rule no check caught: the line, not the import
             self.refs.forget()
+            if known is not None:
+                known.held.forget()
             log.warning("bulk line %d refused by the database: %s", line.number, exc)
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED,
                                    f"body: the line conflicts with a stored row ({exc})"), None)

@@ -185,7 +185,7 @@ class Database(peewee.SqliteDatabase):
             self.commits += 1
 
     @contextlib.contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def line_savepoint(self) -> Iterator[None]:
         """A savepoint inside the current write transaction: the block's writes are
         undone when it raises. Cheaper than a nested `atomic()` (one fixed name, so
         SQLite's prepared statements are reused; a bulk import opens one per line)."""

@@ -9,6 +9,7 @@ columns are parsed as money, references checked against the organization's rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field as dataclass_field
 from typing import Any
 
 import peewee as pw
@@ -49,25 +50,50 @@ def request_name(field: pw.Field) -> str:
 REQUEST_FIELDS = frozenset([request_name(field) for field in WRITABLE] + ["stock", "category_ids"])
 
 
-def _check_reference(db: Database, org_id: int, field: str, row_id: int) -> None:
+@dataclass
+class Held:
+    """What a caller writing many products in one transaction (a bulk import's batch)
+    holds already, so that each write need not look it up again: every attribute
+    definition of the organization, its default warehouse, and the rows (brands,
+    suppliers, VAT rates, categories) found to be the organization's. Only what no
+    write of that transaction takes away; `owned` is emptied when a savepoint that may
+    have made some of those rows rolls back (`forget`)."""
+
+    definitions: dict[str, attributes.Definition]
+    default_warehouse: int
+    owned: set[tuple[str, int]] = dataclass_field(default_factory=set)
+
+    def forget(self) -> None:
+        self.owned.clear()
+
+
+def _check_reference(db: Database, org_id: int, field: str, row_id: int, held: Held | None = None) -> None:
     table = _REFERENCES[field]
+    if held is not None and (table, row_id) in held.owned:
+        return
     row = db.execute_sql(f"SELECT 1 FROM {table} WHERE id = ? AND org_id = ?", (row_id, org_id))
     if row.fetchone() is None:
         raise BadRequest(f"{field}: no {table.replace('_', ' ')} with id {row_id}")
+    if held is not None:
+        held.owned.add((table, row_id))
 
 
-def check_categories(db: Database, org_id: int, category_ids: list[int]) -> list[int]:
+def check_categories(db: Database, org_id: int, category_ids: list[int], held: Held | None = None) -> list[int]:
     """The ids, each once, in order: 400 naming the first that is not the organization's."""
     wanted = list(dict.fromkeys(category_ids))
     if not wanted:
         return []
-    marks = ",".join("?" * len(wanted))
-    found = {row[0] for row in db.execute_sql(
-        f"SELECT id FROM category WHERE +org_id = ? AND id IN ({marks})", [org_id, *wanted]
-    )}
+    found = {category_id for category_id in wanted if held is not None and ("category", category_id) in held.owned}
+    asked = [category_id for category_id in wanted if category_id not in found]
+    if asked:
+        marks = ",".join("?" * len(asked))
+        found.update(row[0] for row in db.execute_sql(
+            f"SELECT id FROM category WHERE +org_id = ? AND id IN ({marks})", [org_id, *asked]))
     missing = [category_id for category_id in wanted if category_id not in found]
     if missing:
         raise BadRequest(f"category_ids: no category with id {missing[0]}")
+    if held is not None:
+        held.owned.update(("category", category_id) for category_id in wanted)
     return wanted
 
 
@@ -133,8 +159,8 @@ def sale_price_error(columns: dict[str, Any], current: dict[str, Any] | None) ->
     return None
 
 
-def product_columns(db: Database, org_id: int, data: dict[str, Any],
-                    current: dict[str, Any] | None) -> dict[str, Any]:
+def product_columns(db: Database, org_id: int, data: dict[str, Any], current: dict[str, Any] | None,
+                    held: Held | None = None) -> dict[str, Any]:
     """Validated column values for the fields in `data` (a create, or a partial update
     of the stored row `current`); a 400 naming the field for anything wrong.
 
@@ -143,14 +169,14 @@ def product_columns(db: Database, org_id: int, data: dict[str, Any],
     and every later write of another row checked against it). So a PATCH or a bulk
     line that repeats what the product holds costs no uniqueness queries."""
     product_id = current["id"] if current else None
-    columns = product_values(db, org_id, data, current)
+    columns = product_values(db, org_id, data, current, None if held is None else held.definitions)
 
     def changes(field: str) -> bool:
         return current is None or current[field] != columns[field]
 
     for field in _REFERENCES:
         if columns.get(field) is not None and changes(field):
-            _check_reference(db, org_id, field, columns[field])
+            _check_reference(db, org_id, field, columns[field], held)
     if "sku" in columns and changes("sku"):
         check_sku_free(db, org_id, columns["sku"], product_id=product_id)
     if columns.get("ean") is not None and changes("ean"):
@@ -183,11 +209,13 @@ def _set_categories(db: Database, product_id: int, category_ids: list[int], new:
         )
 
 
-def insert_product(db: Database, org_id: int, data: dict[str, Any]) -> int:
-    """Create a product from validated fields; answers its id."""
-    columns = product_columns(db, org_id, data, None)
-    category_ids = check_categories(db, org_id, data.get("category_ids") or [])
-    now = utcnow()
+def insert_product(db: Database, org_id: int, data: dict[str, Any], *, held: Held | None = None,
+                   now: str | None = None) -> int:
+    """Create a product from validated fields; answers its id. A bulk import's batch
+    gives what it `held`s already, and `now`, the time it writes the line at."""
+    columns = product_columns(db, org_id, data, None, held)
+    category_ids = check_categories(db, org_id, data.get("category_ids") or [], held)
+    now = now or utcnow()
     columns.update(org_id=org_id, created_at=now, updated_at=now)
     cursor = db.execute_sql(
         f"INSERT INTO product ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
@@ -197,7 +225,7 @@ def insert_product(db: Database, org_id: int, data: dict[str, Any]) -> int:
     if columns.get("product_type") == "variable":
         drop_stock_levels(db, product_id)
     if data.get("stock"):
-        set_default_stock(db, org_id, product_id, data["stock"], now)
+        set_default_stock(db, org_id, product_id, data["stock"], now, None if held is None else held.default_warehouse)
     _set_categories(db, product_id, category_ids, new=True)
     return product_id
 
@@ -208,17 +236,17 @@ def create_product(db: Database, org_id: int, data: dict[str, Any]) -> dict[str,
 
 
 def apply_update(db: Database, org_id: int, current: dict[str, Any], data: dict[str, Any],
-                 now: str | None = None) -> bool:
+                 now: str | None = None, held: Held | None = None) -> bool:
     """Apply a partial update to the stored row `current` (`product_row`); answers
     whether anything changed. A field sent with the value it has is no change: an
     update that changes nothing writes nothing and moves no `updated_at`."""
     product_id = current["id"]
-    columns = {name: value for name, value in product_columns(db, org_id, data, current).items()
+    columns = {name: value for name, value in product_columns(db, org_id, data, current, held).items()
                if current[name] != value}
     stock_changed = "stock" in data and default_stock(db, org_id, product_id) != data["stock"]
     categories: list[int] | None = None
     if "category_ids" in data:
-        categories = check_categories(db, org_id, data["category_ids"])
+        categories = check_categories(db, org_id, data["category_ids"], held)
         if set(categories) == _category_ids(db, product_id):
             categories = None
     if not columns and not stock_changed and categories is None:
