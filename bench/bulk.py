@@ -198,22 +198,37 @@ def upload(client: Client, path: str, feed: Path) -> tuple[int, bytes]:
 
 # ---- what runs beside a phase ---------------------------------------------------------------
 
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and its parts: RssAnon (the heap: Python objects, SQLite's page caches and
+    prepared statements) and RssFile (file pages mapped in: the database read through
+    its memory map, and the libraries)."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile"):
+            found[name] = int(value.split()[0]) / 1024
+    return found
+
+
 class RssSampler(threading.Thread):
-    """The server's VmRSS every 50 ms; `peak` is the highest seen since `reset()`."""
+    """The server's memory every 50 ms; `peak` (VmRSS) and `peak_anon` (RssAnon) are
+    the highest seen since `reset()`."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stopped = pid, 0.0, threading.Event()
+        self.pid, self.peak, self.peak_anon, self.stopped = pid, 0.0, 0.0, threading.Event()
 
     def reset(self) -> None:
-        self.peak = rss_mb(self.pid)
+        now = memory_mb(self.pid)
+        self.peak, self.peak_anon = now["VmRSS"], now["RssAnon"]
 
     def run(self) -> None:
         while not self.stopped.wait(0.05):
             try:
-                self.peak = max(self.peak, rss_mb(self.pid))
-            except (OSError, ValueError):
+                now = memory_mb(self.pid)
+            except (OSError, ValueError, KeyError):
                 return
+            self.peak, self.peak_anon = max(self.peak, now["VmRSS"]), max(self.peak_anon, now["RssAnon"])
 
 
 class LatencyProbe(threading.Thread):
@@ -282,7 +297,7 @@ class Phase:
 
     def line(self) -> str:
         return (f"server CPU {self.server_pct:.0f} %, other {self.other_pct:.0f} % of the machine;"
-                f" server RSS peak {self.rss.peak:.0f} MB")
+                f" server RSS peak {self.rss.peak:.0f} MB (of which heap, RssAnon, {self.rss.peak_anon:.0f} MB)")
 
 
 def _stamp(text: str) -> float:

@@ -657,10 +657,10 @@ async def _maybe_await(value: Any) -> None:
 # ---- export ----------------------------------------------------------------------------
 
 def ndjson_line(item: Exported) -> str:
-    """The product object with its variants and stock levels, on one line."""
-    extra = json.dumps({"variants": item.variants, "stock_levels": item.stock_levels},
-                       ensure_ascii=False, separators=(",", ":"))
-    return item.json[:-1] + "," + extra[1:] + "\n"
+    """The product object with its variants and stock levels, on one line (texts
+    joined: the product's and its levels' JSON are SQLite's already)."""
+    shown = json.dumps(item.variants, ensure_ascii=False, separators=(",", ":")) if item.variants else "[]"
+    return f'{item.json[:-1]},"variants":{shown},"stock_levels":{item.levels_json}}}\n'
 
 
 @dataclass

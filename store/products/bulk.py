@@ -18,6 +18,7 @@ fetches after the line's data is committed (`search.pipeline`).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -200,23 +201,19 @@ class Known:
 
 
 def _by_product(db: Database, sql: str, ids: list[int]) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        rows += db.execute_sql(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
-    return rows
+    # One JSON array, not a `?` per id: one statement text whatever the batch's size,
+    # so it stays prepared (see store.db.STATEMENT_CACHE).
+    return list(db.execute_sql(sql.format(marks="SELECT value FROM json_each(?)"), (json.dumps(ids),)))
 
 
 def known_state(db: Database, org_id: int, lines: list[dict[str, Any]]) -> Known:
     """`Known` for the product lines among `lines` (validated line data)."""
     skus = list(dict.fromkeys(line["sku"] for line in lines if line.get("parent_sku") is None))
     rows: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(skus), 500):
-        chunk = skus[start:start + 500]
-        for row in db.execute_sql(f"SELECT {ROW_COLUMNS} FROM product WHERE org_id = ?"
-                                  f" AND sku IN ({','.join('?' * len(chunk))})", [org_id, *chunk]):
-            product = dict(zip(ROW_NAMES, row))
-            rows[product["sku"]] = product
+    for row in db.execute_sql(f"SELECT {ROW_COLUMNS} FROM product WHERE org_id = ?"
+                              " AND sku IN (SELECT value FROM json_each(?))", (org_id, json.dumps(skus))):
+        product = dict(zip(ROW_NAMES, row))
+        rows[product["sku"]] = product
     ids = [product["id"] for product in rows.values()]
     links: dict[int, set[int]] = {}
     for product_id, category_id in _by_product(
