@@ -36,18 +36,19 @@ export function safeHref(value) {
 const escapeText = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const escapeAttribute = (text) => escapeText(text).replace(/"/g, '&quot;');
 
-// The page's Content-Security-Policy allows no inline style, and the browser reports
-// each style attribute and <style> element it parses, even in an inert document where
-// nothing is ever applied. Both are dropped anyway, so before parsing they are renamed
-// (a data-inert-style attribute, an <xmp> element: dropped just the same) and the
+// The page's Content-Security-Policy allows no inline style or script, and the browser
+// reports each style attribute, <style> element and event-handler attribute (onclick=)
+// it parses, even in an inert document where nothing is ever applied or run. All are
+// dropped anyway, so before parsing they are renamed (data-inert-style and
+// data-inert-onclick attributes, an <xmp> element: dropped just the same) and the
 // console stays quiet. Quoted attribute values are left as they are.
 const START_TAG_OR_STYLE_END = /<([A-Za-z][^\s/>"']*)((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/style(?=[\s/>])/gi;
-const STYLE_ATTRIBUTE = /("[^"]*"|'[^']*')|(\s)style(?=[\s=/>]|$)/gi;
+const INLINE_ATTRIBUTE = /("[^"]*"|'[^']*')|(\s)(style|on[^\s=/>"']*)(?=[\s=/>]|$)/gi;
 
 function quietStyles(text) {
   return text.replace(START_TAG_OR_STYLE_END, (whole, name, rest) => {
     if (name === undefined) return '</xmp';
-    const attributes = rest.replace(STYLE_ATTRIBUTE, (part, quoted, space) => (quoted ? part : `${space}data-inert-style`));
+    const attributes = rest.replace(INLINE_ATTRIBUTE, (part, quoted, space, name) => (quoted ? part : `${space}data-inert-${name}`));
     return `<${name.toLowerCase() === 'style' ? 'xmp' : name}${attributes}>`;
   });
 }
