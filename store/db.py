@@ -223,6 +223,19 @@ class Database(peewee.SqliteDatabase):
             self.commits += 1
 
     @contextlib.contextmanager
+    def unmapped(self) -> Iterator[None]:
+        """This thread's connection reads without its memory map for the block: for a
+        scan that reads most of the file once (an export), whose mapped pages would
+        otherwise stay in the server's resident memory (the map is dropped when its size
+        changes, and made again after)."""
+        mapped = int(self.execute_sql("PRAGMA mmap_size").fetchone()[0])
+        self.execute_sql("PRAGMA mmap_size = 0")
+        try:
+            yield
+        finally:
+            self.execute_sql(f"PRAGMA mmap_size = {mapped}")
+
+    @contextlib.contextmanager
     def line_savepoint(self) -> Iterator[None]:
         """A savepoint inside the current write transaction: the block's writes are
         undone when it raises. Cheaper than a nested `atomic()` (one fixed name, so
