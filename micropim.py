@@ -70,6 +70,12 @@ log = logging.getLogger("micropim")
 # The largest body a request may send; each handler caps its own below it, and the bulk
 # routes raise it for themselves to --bulk-limit-mb.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: How long a Python thread holds the interpreter before another waiting one may take it
+#: (CPython's default is 5 ms). A bulk import's threads run mostly Python; the event
+#: loop waits for the interpreter after each of a request's system calls, so with the
+#: default a read during an import waits up to 5 ms several times over (see the README's
+#: "Measured facts", bench/bulk.py).
+SWITCH_INTERVAL = 0.001
 ID = r"([0-9]{1,19})"
 
 
@@ -466,6 +472,7 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str, sockets:
             return 128 + (stopped[0] if stopped else signal.SIGINT)
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     server = LimitedHTTPServer(app, ServerLimits(max_connections=args.max_connections),
                                xheaders=args.trust_proxy, max_body_size=MAX_BODY_BYTES)
 

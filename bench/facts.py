@@ -18,7 +18,10 @@ choices in the code can be checked on any machine (README, "Measured facts"):
 6. inserting products one statement per row with the text-index triggers in place,
    against without them and filling the index in one statement;
 7. counting a `sku=` lookup of 20 codes as a join that starts from the codes, against
-   `p.id IN (the codes' products)`.
+   `p.id IN (the codes' products)`;
+8. running 150 distinct statements in turn on a connection that keeps 100 prepared
+   (pysqlite3's default: once full, each new statement is prepared at every run) and on
+   one that keeps `store.db.STATEMENT_CACHE`.
 """
 
 from __future__ import annotations
@@ -183,6 +186,33 @@ def inserts(path: str, org_id: int, count: int) -> None:
           f"  without, index filled once {timings[1]:,.0f} rows/s   {timings[1] / timings[0]:.1f}x")
 
 
+def statement_cache(path: str) -> None:
+    """150 distinct one-product lookups run in turn, 20 rounds, with a prepared-statement
+    cache too small for them and with the store's."""
+    from store.db import STATEMENT_CACHE, sqlite3
+
+    # Shaped like the store's (joins and subqueries): preparing one costs about what
+    # running it does, so a statement prepared at every run costs twice.
+    statements = [f"SELECT p.id, p.sku, b.name, (SELECT count(*) FROM product_category c"
+                  f" WHERE c.product_id = p.id), (SELECT group_concat(t.locale) FROM"
+                  f" product_translation t WHERE t.product_id = p.id AND t.org_id = p.org_id)"
+                  f" FROM product p LEFT JOIN brand b ON b.id = p.brand_id WHERE p.id = ? + {n}"
+                  for n in range(150)]
+    timings = []
+    for cached in (100, STATEMENT_CACHE):
+        conn = sqlite3.connect(path, cached_statements=cached)
+        for sql in statements:  # warm: every statement prepared once
+            conn.execute(sql, (1,)).fetchall()
+        started = time.perf_counter()
+        for _ in range(20):
+            for sql in statements:
+                conn.execute(sql, (1,)).fetchall()
+        timings.append((time.perf_counter() - started) / (20 * len(statements)) * 1e6)
+        conn.close()
+    print(f"{'150 statements in turn':34s} cache of 100 {timings[0]:.1f} us each"
+          f"  cache of {STATEMENT_CACHE} {timings[1]:.1f} us each   {timings[0] / timings[1]:.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--products", type=int, default=100_000)
@@ -205,6 +235,7 @@ def main() -> None:
         text_search(db)
         code_lookups(db, org_id)
         db.close()
+        statement_cache(path)
         inserts(path, org_id, min(20_000, args.products))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -65,7 +65,7 @@ from search.ann import Sizing, release_free_memory  # noqa: E402
 from search.imaging import upright_image  # noqa: E402
 from search.model import ImageModel, ImageModels  # noqa: E402
 from search.pipeline import QUERY_DECODE_SIDE  # noqa: E402
-from store.db import PRAGMAS, Database, open_database  # noqa: E402
+from store.db import Database, open_database  # noqa: E402
 from store.orgs import get_or_create_org  # noqa: E402
 from store.values import utcnow  # noqa: E402
 
@@ -296,9 +296,10 @@ def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: s
         vectors.add_embeddings(db, other, [(product_id, size + j + 1, data[j].astype(np.float32))
                                            for j, product_id in enumerate(other_ids)], digest)
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    mapped = PRAGMAS["mmap_size"]
+    mapped = 1 << 30
     reads = [_read_seconds(db, size) for size in (0, mapped, 0, mapped)]  # both warm: the best of two
     read_plain, read_mapped = min(reads[0::2]), min(reads[1::2])
+    db.execute_sql("PRAGMA mmap_size = 0")  # as the store keeps it
     # A start: the server's index loads from the file (stored cells, if any), then
     # trains the organizations that need it in the background.
     release_free_memory()
@@ -398,7 +399,7 @@ def server_rss(path: str, query: np.ndarray) -> None:
         status = dict(line.split(":", 1) for line in open(f"/proc/{server.pid}/status") if ":" in line)
         rss, anon, peak = (int(status[name].split()[0]) / 1024 for name in ("VmRSS", "RssAnon", "VmHWM"))
         print(f"{'':>9} {'':>9}         server: first photo search answered {ready:.1f} s after start;"
-              f" RSS {rss:,.0f} MB ({anon:,.0f} MB its own, the rest mapped file pages; peak {peak:,.0f} MB)"
+              f" RSS {rss:,.0f} MB ({anon:,.0f} MB its own, the rest mapped files: libraries, the model; peak {peak:,.0f} MB)"
               f" with the model loaded")
     finally:
         server.terminate()

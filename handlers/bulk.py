@@ -19,6 +19,7 @@ that product.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import io
@@ -47,6 +48,7 @@ from store.db import Database
 from store.errors import BadRequest
 from store.products import bulk
 from store.products.export import Exported
+from store.products.text import text_index_deferred
 from store.values import canonical_locale, check_text
 
 log = logging.getLogger("micropim.bulk")
@@ -521,10 +523,14 @@ class Importer:
                     on_batch: Callable[[list[Result]], Any] | None = None) -> Counts:
         """Apply `lines` (from `lines()`) batch by batch until they end or the import is
         cancelled; `on_batch(results)` hears each batch's results, in order."""
+        # The next batch is parsed and validated on a query thread while this one is
+        # written: SQLite runs without the GIL, so the two overlap.
+        upcoming = asyncio.ensure_future(self.db.read(_take, lines, self._batch))
         while not self.cancelled:
-            batch = await self.db.read(_take, lines, self._batch)  # parsed and validated off the loop
+            batch = await upcoming
             if not batch:
                 break
+            upcoming = asyncio.ensure_future(self.db.read(_take, lines, self._batch))
             started = time.monotonic()
             applied = await self._apply(batch)
             self._resize(time.monotonic() - started, len(batch))
@@ -534,6 +540,7 @@ class Importer:
             self.counts.add(results)
             if on_batch is not None:
                 await _maybe_await(on_batch(results))
+        await upcoming  # lines read ahead of a cancellation are not applied
         return self.counts
 
     def lines(self, db: Database, body: Feed) -> Iterator[Line]:
@@ -557,29 +564,43 @@ class Importer:
             return [_Applied(result, None) for result in done.results]
 
     def _apply_batch(self, db: Database, batch: list[Line]) -> list[_Applied]:
-        applied = [self._apply_line(db, line) for line in batch]
+        if self.kind == PRODUCTS:
+            with text_index_deferred(db):  # the batch's index rows in one statement
+                known = bulk.known_state(db, self.org_id, [line.data for line in batch if line.data is not None])
+                applied = [self._apply_line(db, line, known) for line in batch]
+        else:
+            applied = [self._apply_line(db, line) for line in batch]
         if self.dry_run:
             raise _DryRun([item.result for item in applied])
         if self.job_id is not None:
             _record(db, self.job_id, [item.result for item in applied])
         return applied
 
-    def _apply_line(self, db: Database, line: Line) -> _Applied:
+    def _apply_line(self, db: Database, line: Line, known: bulk.Known | None = None) -> _Applied:
         if line.error is not None or line.data is None:
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED, line.error), None)
+        if known is not None:  # told from the batch's rows: no savepoint, no query
+            product_id = bulk.certainly_unchanged(db, self.org_id, line.data, self.refs, known)
+            if product_id is not None:
+                return _Applied(Result(line.number, line.sku, product_id, bulk.UNCHANGED, None),
+                                bulk.Outcome(bulk.UNCHANGED, product_id, product_id))
         try:
-            with db.atomic():  # a savepoint: a bad line writes nothing of itself
+            with db.line_savepoint():  # a bad line writes nothing of itself
                 if self.kind == CATEGORIES:
                     category_id, status = categories.upsert_by_path(db, self.org_id, line.data)
                     return _Applied(Result(line.number, line.data.get("path"), category_id, status, None,
                                            "category"), None)
-                outcome = bulk.apply_line(db, self.org_id, line.data, self.refs)
+                outcome = bulk.apply_line(db, self.org_id, line.data, self.refs, known)
         except BadRequest as exc:
             self.refs.forget()  # what the line created is gone with its savepoint
+            if known is not None:
+                known.held.forget()
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED, exc.message,
                                    "variant" if line.data.get("parent_sku") else "product"), None)
         except peewee.IntegrityError as exc:  # a rule no check caught: the line, not the import
             self.refs.forget()
+            if known is not None:
+                known.held.forget()
             log.warning("bulk line %d refused by the database: %s", line.number, exc)
             return _Applied(Result(line.number, line.sku, None, bulk.FAILED,
                                    f"body: the line conflicts with a stored row ({exc})"), None)
@@ -636,10 +657,10 @@ async def _maybe_await(value: Any) -> None:
 # ---- export ----------------------------------------------------------------------------
 
 def ndjson_line(item: Exported) -> str:
-    """The product object with its variants and stock levels, on one line."""
-    extra = json.dumps({"variants": item.variants, "stock_levels": item.stock_levels},
-                       ensure_ascii=False, separators=(",", ":"))
-    return item.json[:-1] + "," + extra[1:] + "\n"
+    """The product object with its variants and stock levels, on one line (texts
+    joined: the product's and its levels' JSON are SQLite's already)."""
+    shown = json.dumps(item.variants, ensure_ascii=False, separators=(",", ":")) if item.variants else "[]"
+    return f'{item.json[:-1]},"variants":{shown},"stock_levels":{item.levels_json}}}\n'
 
 
 @dataclass

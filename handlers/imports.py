@@ -382,19 +382,22 @@ class ProductExportHandler(ExportHandler):
         if layout is not None:
             self.write(bulk.csv_text([layout.header]))
         while True:
-            chunk = await self.db.read(_next, chunks)
-            if chunk is None:
+            text = await self.db.read(_next_text, chunks, layout)  # read and written off the loop
+            if text is None:
                 break
-            if layout is not None:
-                self.write(bulk.csv_text([row for item in chunk for row in bulk.csv_rows(layout, item)]))
-            else:
-                self.write("".join(bulk.ndjson_line(item) for item in chunk))
+            self.write(text)
             await self.flush()  # waits for the client: memory stays one chunk
         self.finish()
 
 
-def _next(db: Database, chunks: Any) -> Any:
-    return next(chunks, None)
+def _next_text(db: Database, chunks: Any, layout: bulk.CsvLayout | None) -> str | None:
+    """The next chunk of the export as NDJSON (or CSV rows in `layout`), or None at the end."""
+    chunk = next(chunks, None)
+    if chunk is None:
+        return None
+    if layout is not None:
+        return bulk.csv_text([row for item in chunk for row in bulk.csv_rows(layout, item)])
+    return "".join(bulk.ndjson_line(item) for item in chunk)
 
 
 class CategoryExportHandler(ExportHandler):

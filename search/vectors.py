@@ -209,18 +209,12 @@ class ImageIndex:
             self._ready.set()
 
     def _load(self) -> _Loaded | None:
-        """Read every embedding in one snapshot, an organization and a chunk at a time.
-
-        Not through the memory map: every page read once would stay mapped and count as
-        the server's resident memory (at 100k images the file's 460 MB on top of the
-        index's 260), though reading them is barely slower (bench/imagesearch.py)."""
+        """Read every embedding in one snapshot, an organization and a chunk at a time;
+        then give back this connection's page cache and the chunks' freed memory."""
         db = self.db
-        mapped = db.execute_sql("PRAGMA mmap_size").fetchone()[0]
-        db.execute_sql("PRAGMA mmap_size = 0")
         try:
             return self._read_all()
         finally:
-            db.execute_sql(f"PRAGMA mmap_size = {int(mapped)}")
             db.execute_sql("PRAGMA shrink_memory")  # this connection's page cache: the rows read
             release_free_memory()  # the chunks' rows, freed in pieces glibc would keep
 

@@ -361,14 +361,19 @@ def check_value(definition: Definition, value: Any) -> Any:
 
 
 def merge_values(db: Database, org_id: int, changes: dict[str, Any], current: dict[str, Any] | None, *, variant: bool,
-) -> dict[str, Any]:
+                 known: dict[str, Definition] | None = None) -> dict[str, Any]:
     """`current` (None on create) with `changes` applied, every change checked against
     the definitions: a key set to null (or an empty list) is removed. Variants take
     variant-axis attributes only. A required attribute must be present on create and
     cannot be removed later (required axis attributes are required on variants).
     A key held without a definition (the foundation took any keys, such as `Color`, and
-    codes are lower-case now) can still be removed with null, or it could never go."""
-    defs = definitions(db, org_id, changes, required=current is None)
+    codes are lower-case now) can still be removed with null, or it could never go.
+    `known`: every definition of the organization, when the caller holds them already
+    (a bulk import's batch); else the ones needed are looked up."""
+    if known is None:
+        defs = definitions(db, org_id, changes, required=current is None)
+    else:
+        defs = {code: d for code, d in known.items() if code in changes or (current is None and d.is_required)}
     merged = dict(current or {})
     for code, value in changes.items():
         where = f"attributes.{code}"

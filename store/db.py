@@ -53,6 +53,14 @@ LOCK_WAIT_MS = 300
 KEY_CACHE_SECONDS = 5.0
 KEY_CACHE_MAX = 10_000
 KEY_USE_SECONDS = 60.0  # a key's last use is written at most this often
+#: Prepared statements each connection keeps (pysqlite3's default is 100). Its cache
+#: evicts the newest entry when full and ranks entries by use, so once full, a set of
+#: statements met for the first time never gets in: each evicts the one before it and
+#: every execution prepares its statement again (4x the cost of the statements of a
+#: bulk import line; see the README's "Measured facts"). So a connection is opened
+#: afresh, outside any transaction, once it has run RENEW_AFTER distinct statements.
+STATEMENT_CACHE = 256
+RENEW_AFTER = STATEMENT_CACHE - 64  # room for the statements run by other means than execute_sql
 
 # The DB-API driver peewee picked: pysqlite3 when installed, which can load extensions.
 sqlite3 = peewee.sqlite3  # type: ignore[attr-defined]
@@ -65,10 +73,10 @@ PRAGMAS = {
     "synchronous": "full",
     "cache_size": -32000,
     "temp_store": "memory",
-    # Pages read through a memory map rather than copied into the page cache: reading
-    # 100k embeddings takes 0.16-0.19 s instead of 0.21-0.38 s (bench/imagesearch.py).
-    # (The image index's load turns it off: see search/vectors.py.)
-    "mmap_size": 1 << 30,
+    # No memory map: every page read through one stays in the server's resident memory
+    # (an export of 100k products peaked at 0.5 GB RSS, the image index's load at 1.2 GB),
+    # for reads barely faster (README, "Measured facts"; bench/bulk.py, bench/imagesearch.py).
+    "mmap_size": 0,
 }
 
 
@@ -90,7 +98,7 @@ class Database(peewee.SqliteDatabase):
     def __init__(self, path: str, *, urls: MediaUrls | None = None, query_threads: int = 2,
                  lock_wait_ms: int = LOCK_WAIT_MS, clock: Callable[[], float] = time.monotonic) -> None:
         # Connections are per thread; peewee's autoconnect opens them on first use.
-        super().__init__(path, pragmas=PRAGMAS, thread_safe=True)
+        super().__init__(path, pragmas=PRAGMAS, thread_safe=True, cached_statements=STATEMENT_CACHE)
         self.urls = urls or MediaUrls()
         self.lock_wait_ms = lock_wait_ms
         self.query_threads = query_threads
@@ -101,6 +109,7 @@ class Database(peewee.SqliteDatabase):
         self.key_uses = Throttle(KEY_USE_SECONDS, KEY_CACHE_MAX, clock)
         self._listeners: list[Callable[[str], None]] = []
         self._busy_timeout = threading.local()  # this thread's connection's, when changed
+        self._statements = threading.local()  # the distinct SQL this thread's connection has run
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._threads_lock = threading.Lock()
@@ -114,11 +123,33 @@ class Database(peewee.SqliteDatabase):
         finally:
             conn.enable_load_extension(False)
         conn.set_trace_callback(self._trace)
+        self._statements.seen = set()
         return conn
 
     def _close(self, conn: Any) -> None:
         self._busy_timeout.__dict__.clear()
         super()._close(conn)  # type: ignore[misc]
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        seen = getattr(self._statements, "seen", None)
+        if seen is not None:
+            seen.add(sql)
+        return super().execute_sql(sql, params)
+
+    def renew_if_full(self) -> bool:
+        """Open this thread's connection afresh when its statement cache may be full
+        (see STATEMENT_CACHE), unless a transaction is open; answers whether it did."""
+        seen = getattr(self._statements, "seen", None)
+        if seen is None or len(seen) <= RENEW_AFTER or self.is_closed() or self.in_transaction():
+            return False
+        return self._renew()
+
+    def _renew(self) -> bool:
+        if self.database == ":memory:" or "mode=memory" in str(self.database):
+            return False  # a new connection would be a new, empty database
+        peewee.SqliteDatabase.close(self)  # this thread's connection only
+        self.connect()
+        return True
 
     # ---- threads -------------------------------------------------------------------
 
@@ -138,12 +169,17 @@ class Database(peewee.SqliteDatabase):
         """`fn(self, *args)` on the query pool (at once on this thread when `quick`)."""
         if quick:
             return self.quick(fn, *args)
-        return await asyncio.get_running_loop().run_in_executor(self._executor(False), fn, self, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor(False), self._read_now, fn, args)
+
+    def _read_now(self, fn: Callable[..., Result], args: tuple[Any, ...]) -> Result:
+        self.renew_if_full()
+        return fn(self, *args)
 
     def quick(self, fn: Callable[..., Result], *args: Any) -> Result:
         """`fn(self, *args)` now, on this thread: for reads an index answers in well
         under a millisecond. This thread's connection waits for a lock held elsewhere
         no longer than an ordinary write does."""
+        self.renew_if_full()
         self._wait_for_lock(self.lock_wait_ms)
         return fn(self, *args)
 
@@ -161,6 +197,7 @@ class Database(peewee.SqliteDatabase):
         return self._executor(True).submit(self._write_now, wait, fn, args)
 
     def _write_now(self, wait_ms: int, fn: Callable[..., Result], args: tuple[Any, ...]) -> Result:
+        self.renew_if_full()
         self._wait_for_lock(wait_ms)
         with self._write_transaction():
             return fn(self, *args)
@@ -168,6 +205,7 @@ class Database(peewee.SqliteDatabase):
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         """A write transaction on this thread (command line, scripts, tests)."""
+        self.renew_if_full()
         with self._write_transaction():
             yield
 
@@ -184,6 +222,21 @@ class Database(peewee.SqliteDatabase):
                 yield
         finally:
             self.commits += 1
+
+    @contextlib.contextmanager
+    def line_savepoint(self) -> Iterator[None]:
+        """A savepoint inside the current write transaction: the block's writes are
+        undone when it raises. Cheaper than a nested `atomic()` (one fixed name, so
+        SQLite's prepared statements are reused; a bulk import opens one per line)."""
+        conn = self.connection()
+        conn.execute("SAVEPOINT micropim_line")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO micropim_line")
+            conn.execute("RELEASE micropim_line")
+            raise
+        conn.execute("RELEASE micropim_line")
 
     def snapshot(self) -> tuple[int, int] | None:
         """What names the data this thread's connection sees, for `SnapshotCache`: its
@@ -261,6 +314,7 @@ def open_database(path: str, **options: Any) -> Database:
     try:
         db.connect()
         migrations.migrate(db)
+        db._renew()  # the migrations' statements would fill this connection's statement cache
     except BaseException:
         db.close()
         raise

@@ -2,10 +2,12 @@
 
 A bulk load drops the per-row triggers of the product table, inserts its rows, fills
 what the triggers would have written in one statement each, and makes the triggers
-again: five to seven times faster than firing them row by row. What it drops and makes
-must be exactly what the schema holds now, which is what this module says; the
-migrations keep their own frozen copies (`store/migrations/`), and
-`tests/test_schema.py` checks that the two agree.
+again: five to seven times faster than firing them row by row. A bulk import's batch
+does the same for the text index alone (`TEXT_INDEX_DEFERRED`, see
+`store.products.text.text_index_deferred`). What they drop and make must be exactly
+what the schema holds now, which is what this module says; the migrations keep their
+own frozen copies (`store/migrations/`), and `tests/test_schema.py` checks that the
+two agree.
 """
 
 from __future__ import annotations
@@ -78,3 +80,49 @@ ROW_TRIGGERS = TEXT_INDEX_TRIGGERS + COUNT_TRIGGERS + STOCK_TRIGGERS
 ROW_TRIGGER_NAMES = ("product_fts_ai", "product_fts_au", "product_fts_ad",
                      "product_count_ai", "product_count_au", "product_count_ad",
                      "stock_level_ai", "stock_level_au", "stock_level_ad")
+
+# A translation written or removed makes its product's text index row again (migration 4).
+_REINDEX_PRODUCT = (
+    "    DELETE FROM product_fts WHERE rowid = {row}.product_id;\n"
+    f"    INSERT INTO product_fts({FTS_COLUMNS})\n"
+    f"    SELECT {TEXT_INDEX_VALUES.format(t='p')} FROM product p WHERE p.id = {{row}}.product_id;\n"
+)
+TRANSLATION_TEXT_INDEX_TRIGGERS = (
+    "CREATE TRIGGER product_translation_fts_ai AFTER INSERT ON product_translation BEGIN\n"
+    + _REINDEX_PRODUCT.format(row="new") + "END;\n"
+    "CREATE TRIGGER product_translation_fts_au\n"
+    "AFTER UPDATE OF name, description, short_description ON product_translation BEGIN\n"
+    + _REINDEX_PRODUCT.format(row="new") + "END;\n"
+    "CREATE TRIGGER product_translation_fts_ad AFTER DELETE ON product_translation BEGIN\n"
+    + _REINDEX_PRODUCT.format(row="old") + "END;\n"
+)
+
+#: Every trigger that keeps the text index, as the schema holds them.
+TEXT_INDEX_ALL_TRIGGERS = TEXT_INDEX_TRIGGERS + TRANSLATION_TEXT_INDEX_TRIGGERS
+
+#: The text-index triggers a bulk import's batch drops for its run (inserts and
+#: updates: a batch deletes neither products nor translations; the delete triggers stay).
+TEXT_INDEX_DEFERRED = ("product_fts_ai", "product_fts_au", "product_translation_fts_ai",
+                       "product_translation_fts_au")
+
+# While they are dropped, these TEMP triggers (this connection's only, never in the
+# file) note which products' index rows are due: the rows those four would have made.
+TEXT_INDEX_PENDING = "text_index_pending"
+TEXT_INDEX_NOTE_TRIGGERS = f"""
+CREATE TEMP TRIGGER text_index_note_ai AFTER INSERT ON main.product BEGIN
+    INSERT OR IGNORE INTO {TEXT_INDEX_PENDING} (product_id) VALUES (new.id);
+END;
+CREATE TEMP TRIGGER text_index_note_au
+AFTER UPDATE OF org_id, status, sku, ean, name, description, short_description ON main.product BEGIN
+    INSERT OR IGNORE INTO {TEXT_INDEX_PENDING} (product_id) VALUES (new.id);
+END;
+CREATE TEMP TRIGGER text_index_note_translation_ai AFTER INSERT ON main.product_translation BEGIN
+    INSERT OR IGNORE INTO {TEXT_INDEX_PENDING} (product_id) VALUES (new.product_id);
+END;
+CREATE TEMP TRIGGER text_index_note_translation_au
+AFTER UPDATE OF name, description, short_description ON main.product_translation BEGIN
+    INSERT OR IGNORE INTO {TEXT_INDEX_PENDING} (product_id) VALUES (new.product_id);
+END;
+"""
+TEXT_INDEX_NOTE_TRIGGER_NAMES = ("text_index_note_ai", "text_index_note_au", "text_index_note_translation_ai",
+                                 "text_index_note_translation_au")

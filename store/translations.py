@@ -143,9 +143,11 @@ def _check_fallback(db: Database, org_id: int, product_id: int, locale: str) -> 
         )
 
 
-def _fields(db: Database, org_id: int, product_id: int, locale: str, data: dict[str, Any]) -> dict[str, Any]:
+def _fields(db: Database, org_id: int, product_id: int, locale: str, data: dict[str, Any],
+            held: dict[str, Any] | None) -> dict[str, Any]:
     """The four stored fields: those not sent, null or empty are not translated; a
-    slug not sent is made from the translated name (when there is one)."""
+    slug not sent is made from the translated name (when there is one). `held`: the
+    locale's translation as stored, or None."""
     fields = {field: (data.get(field) or None) for field in TRANSLATED}
     # HTML, as the product's own description: stored sanitised (store/html.py).
     fields["description"] = clean_description("description", fields["description"]) or None
@@ -154,25 +156,27 @@ def _fields(db: Database, org_id: int, product_id: int, locale: str, data: dict[
             "body: give at least one of name, description, short_description, slug"
         )
     if fields["slug"] is not None:
-        clash = _clashes(db, org_id, product_id, locale, fields["slug"])
-        if clash:
-            raise BadRequest(f"slug: slug '{fields['slug']}' is already taken in locale {clash[0][1]}")
+        # A slug kept as it is was checked when it was stored (see store.products.write).
+        if held is None or held["slug"] != fields["slug"]:
+            clash = _clashes(db, org_id, product_id, locale, fields["slug"])
+            if clash:
+                raise BadRequest(f"slug: slug '{fields['slug']}' is already taken in locale {clash[0][1]}")
     elif fields["name"] is not None:
         fields["slug"] = _unique_slug(db, org_id, locale, fields["name"], product_id)
-    else:
-        held = _find(db, product_id, locale)
-        if held is not None and held["slug"] is not None:
-            _check_fallback(db, org_id, product_id, locale)
+    elif held is not None and held["slug"] is not None:
+        _check_fallback(db, org_id, product_id, locale)
     return fields
 
 
 def apply_translation(db: Database, org_id: int, product_id: int, locale: str,
-                      data: dict[str, Any], now: str | None = None) -> tuple[bool, bool]:
+                      data: dict[str, Any], now: str | None = None, *, new_product: bool = False) -> tuple[bool, bool]:
     """Create or replace the translation for `locale` (fields not in `data` are no
     longer translated); answers (whether it is new, whether anything changed). The
-    same texts again write nothing and move no `updated_at`."""
-    fields = _fields(db, org_id, product_id, locale, data)
-    held = _find(db, product_id, locale)
+    same texts again write nothing and move no `updated_at`. `new_product`: the product
+    was created in this transaction (a bulk line), so it holds no translation yet and
+    its `updated_at` is already this write's."""
+    held = None if new_product else _find(db, product_id, locale)
+    fields = _fields(db, org_id, product_id, locale, data, held)
     if held is not None and all(held[name] == fields[name] for name in TRANSLATED):
         return False, False
     now = now or utcnow()
@@ -185,7 +189,8 @@ def apply_translation(db: Database, org_id: int, product_id: int, locale: str,
         (product_id, org_id, locale, fields["name"], fields["description"],
          fields["short_description"], fields["slug"], now, now),
     )
-    _touch(db, product_id, now)
+    if not new_product:
+        _touch(db, product_id, now)
     return held is None, True
 
 

@@ -153,11 +153,13 @@ def get_variant(db: Database, org_id: int, product_id: int, variant_id: int) -> 
 
 # ---- writes -------------------------------------------------------------------------------
 
-def _default_name(db: Database, org_id: int, product_name: str, values: dict[str, Any]) -> str:
+def _default_name(db: Database, org_id: int, product_name: str, values: dict[str, Any],
+                  known: dict[str, Definition] | None = None) -> str:
     """"T-Shirt - Red, M": the product's name and the axis values in attribute order."""
     if not values:
         return product_name
-    defs: dict[str, Definition] = attributes.definitions(db, org_id, values)
+    defs: dict[str, Definition] = (attributes.definitions(db, org_id, values) if known is None
+                                   else {code: d for code, d in known.items() if code in values})
     order = sorted(values, key=lambda code: defs[code].id if code in defs else 0)
     return f"{product_name} - {', '.join(_value_text(defs.get(c), values[c]) for c in order)}"[:255]
 
@@ -220,15 +222,18 @@ def _touch(db: Database, org_id: int, product_id: int, now: str) -> None:
     attributes.touch_products(db, org_id, [product_id], now)
 
 
-def insert_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> int:
+def insert_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any],
+                   definitions: dict[str, Definition] | None = None) -> int:
     """Add a variant; a simple product becomes variable (it must hold no warehouse
-    stock). Answers the variant's id."""
-    _, product_name, product_type, _ = _product(db, org_id, product_id)
+    stock). Answers the variant's id. `definitions`: every attribute definition of the
+    organization, when the caller holds them (a bulk import's batch)."""
+    _, product_name, product_type, stock = _product(db, org_id, product_id)
     if product_type != "variable":
-        check_can_become_variable(get_product(db, org_id, product_id))
+        check_can_become_variable({"stock": stock})
         db.execute_sql("UPDATE product SET product_type = 'variable' WHERE id = ?", (product_id,))
         drop_stock_levels(db, product_id)
-    values = attributes.merge_values(db, org_id, data.get("attributes") or {}, None, variant=True)
+    values = attributes.merge_values(db, org_id, data.get("attributes") or {}, None, variant=True,
+                                     known=definitions)
     columns: dict[str, Any] = {
         "sku": data["sku"], "ean": data.get("ean"), "attributes": attributes.encode(values),
         "stock_quantity": data.get("stock_quantity", 0),
@@ -238,7 +243,7 @@ def insert_variant(db: Database, org_id: int, product_id: int, data: dict[str, A
     _check_media(db, org_id, product_id, columns["media_id"])
     columns.update(_money_columns(data, {}))
     columns.update(_stock_columns(data, columns["stock_quantity"]))
-    columns["name"] = data.get("name") or _default_name(db, org_id, product_name, values)
+    columns["name"] = data.get("name") or _default_name(db, org_id, product_name, values, definitions)
     siblings = _siblings(product_id)
     columns["position"] = clamp(data.get("position"), siblings.count(db))
     siblings.open_at(db, columns["position"])
@@ -273,7 +278,9 @@ def apply_variant_update(db: Database, org_id: int, product_id: int, variant_id:
     if "attributes" in data:
         values = attributes.merge_values(db, org_id, data["attributes"], values, variant=True)
         columns["attributes"] = attributes.encode(values)
-    _check_unique(db, org_id, product_id, columns, variant_id)
+    # A value sent as it is stored was checked when it was stored (see product_columns).
+    _check_unique(db, org_id, product_id, {name: value for name, value in columns.items()
+                                           if current[name] != value}, variant_id)
     columns.update(_money_columns(data, current))
     quantity = columns.get("stock_quantity", current["stock_quantity"])
     columns.update(_stock_columns(data, quantity))
@@ -296,6 +303,32 @@ def apply_variant_update(db: Database, org_id: int, product_id: int, variant_id:
     )
     _touch(db, org_id, product_id, now)
     return True
+
+
+def repeats_stored(db: Database, org_id: int, current: dict[str, Any], data: dict[str, Any], siblings: int,
+                   definitions: dict[str, Definition]) -> bool:
+    """True when `apply_variant_update` of `data` on the stored variant `current` (a
+    dict of FIELDS; the product has `siblings` variants) would change nothing and refuse
+    nothing: the same columns, worked out as it does, without a query (a bulk import's
+    unchanged lines). False when not certain. Keep in step with `apply_variant_update`."""
+    if "media_id" in data or ("name" in data and not data["name"]):
+        return False
+    columns: dict[str, Any] = {field: data[field] for field in ("sku", "ean", "stock_quantity", "is_enabled")
+                               if field in data}
+    try:
+        if "attributes" in data:
+            columns["attributes"] = attributes.encode(attributes.merge_values(
+                db, org_id, data["attributes"], attributes.decode(current["attributes"]), variant=True,
+                known=definitions))
+        columns.update(_money_columns(data, current))
+        columns.update(_stock_columns(data, columns.get("stock_quantity", current["stock_quantity"])))
+    except BadRequest:
+        return False
+    if "name" in data:
+        columns["name"] = data["name"]
+    if "position" in data:
+        columns["position"] = clamp(data["position"], siblings - 1)
+    return all(current[name] == value for name, value in columns.items())
 
 
 def update_variant(db: Database, org_id: int, product_id: int, variant_id: int,

@@ -21,3 +21,14 @@ def test_the_row_triggers_are_the_ones_the_migrations_made(store: Database) -> N
     assert set(ours) == set(schema.ROW_TRIGGER_NAMES)
     for name, sql in ours.items():
         assert made[name] == sql, name
+
+
+def test_the_text_index_triggers_are_the_ones_the_migrations_made(store: Database) -> None:
+    made = {name: _normal(sql) for name, sql in store.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    ours = {re.match(r"CREATE TRIGGER (\w+)", statement).group(1): _normal(statement)  # type: ignore[union-attr]
+            for statement in split_sql(schema.TEXT_INDEX_ALL_TRIGGERS)}
+    assert set(schema.TEXT_INDEX_DEFERRED) <= set(ours)
+    assert set(ours) == {name for name in made if "fts" in name}
+    for name, sql in ours.items():
+        assert made[name] == sql, name

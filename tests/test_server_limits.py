@@ -111,25 +111,26 @@ def serving() -> Iterator[Callable[..., Running]]:
 # ---- a raw HTTP/1.1 client -------------------------------------------------------------
 
 def read_response(sock: socket.socket, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
-    """One response from `sock`: status, headers (lower-case names), body."""
+    """One response from `sock`: status, headers (lower-case names), body. Reads no byte
+    past it, so that the next pipelined response stays for the next call."""
     sock.settimeout(timeout)
     data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
+    while not data.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
         if not chunk:
             raise ConnectionError(f"closed before a response: {data!r}")
         data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
+    lines = data[:-4].decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ")[1])
     headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
     length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
         if not chunk:
             raise ConnectionError("closed in the middle of a body")
-        rest += chunk
-    return status, headers, rest[:length]
+        body += chunk
+    return status, headers, body
 
 
 def get(sock: socket.socket, extra: str = "") -> tuple[int, dict[str, str], bytes]:

@@ -141,3 +141,33 @@ def test_a_backup_is_readable_by_the_owner_only(db: Database, tmp_path: Any, ope
     backup(db, dest)
     assert _mode(dest) == 0o600
     assert not os.path.exists(dest + ".partial")
+
+
+def test_a_connection_is_renewed_before_its_statement_cache_fills(db: Database) -> None:
+    """pysqlite3's statement cache, once full, keeps out every statement met for the
+    first time (each evicts the one before it), so a connection that has run many
+    distinct statements is opened afresh between transactions (store.db.STATEMENT_CACHE)."""
+    from store.db import RENEW_AFTER
+
+    first = db.connection()
+    calls = 0
+    while db.quick(lambda d, n=calls: (d.execute_sql(f"SELECT {n}").fetchone(), d.connection())[1]) is first:
+        calls += 1
+        assert calls <= RENEW_AFTER + 1
+    assert calls > RENEW_AFTER // 2
+    with db.writing():
+        renewed = db.connection()
+        for n in range(RENEW_AFTER + 1):
+            db.execute_sql(f"SELECT {n} + 1").fetchone()
+        assert db.renew_if_full() is False  # never inside a transaction
+        assert db.connection() is renewed
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1  # with the pragmas again
+    assert db.quick(lambda d: d.connection()) is not renewed
+
+
+def test_migrations_leave_no_statements_in_the_connection_cache(fresh_path: str) -> None:
+    db = open_database(fresh_path)
+    try:
+        assert db.renew_if_full() is False and len(db._statements.seen) < 10
+    finally:
+        db.close()

@@ -17,18 +17,23 @@ fetches after the line's data is committed (`search.pipeline`).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
-from store import translations, variants
+from store import attributes, translations, variants
 from store.categories import create_category
 from store.db import Database
 from store.errors import BadRequest
+from store.html import clean_description
 from store.products.stock import apply_stock_levels
-from store.products.write import apply_update, insert_product, product_row
-from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
-from store.values import parse_money
+from store.products.write import (
+    ROW_COLUMNS, ROW_NAMES, Held, apply_update, insert_product, product_row, product_values, sale_price_error,
+)
+from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES, default_warehouse_id
+from store.values import parse_money, utcnow
 
 CREATED, UPDATED, UNCHANGED, FAILED = "created", "updated", "unchanged", "failed"
 PATH_SEPARATOR = " > "
@@ -58,17 +63,27 @@ class References:
     def __init__(self, db: Database, org_id: int, create: bool) -> None:
         self.db, self.org_id, self.create = db, org_id, create
         self._found: dict[tuple[str, str], int] = {}
+        self._finding_only = False
 
     def forget(self) -> None:
         """A rolled-back batch may have taken created rows with it."""
         self._found.clear()
+
+    @contextlib.contextmanager
+    def finding_only(self) -> Iterator[None]:
+        """Names that are not there fail (BadRequest) even with `create`: nothing is made."""
+        self._finding_only = True
+        try:
+            yield
+        finally:
+            self._finding_only = False
 
     def _cached(self, kind: str, key: str, find: Any, make: Any, missing: str) -> int:
         if (kind, key) in self._found:
             return self._found[(kind, key)]
         row = find()
         if row is None:
-            if not self.create:
+            if not self.create or self._finding_only:
                 raise BadRequest(missing)
             row = make()
         self._found[(kind, key)] = int(row)
@@ -133,6 +148,9 @@ class References:
     def category(self, path: str, where: str) -> int:
         """The category at `path` ("Apparel > Tops"): each name among its parent's
         children (the first by position when two share a name)."""
+        whole = self._found.get(("path", path))
+        if whole is not None:
+            return whole
         names = [name.strip() for name in path.split(PATH_SEPARATOR.strip())]
         if not path.strip() or any(not name for name in names):
             raise BadRequest(f"{where}: '{path}' is not a category path such as 'Apparel > Tops'")
@@ -152,7 +170,129 @@ class References:
             parent = self._cached("category", so_far, find, make,
                                   f"{where}: no category '{so_far}' (create_references=true creates it)")
         assert parent is not None
+        self._found[("path", path)] = parent
         return parent
+
+
+@dataclass
+class Known:
+    """What the products a batch's lines name hold, read in a few queries when the
+    batch starts (inside its transaction): their rows by SKU, category links, stock
+    levels and translations, with the organization's attribute definitions and
+    warehouses. A line that repeats what its product holds is told `unchanged` from
+    these without a query of its own (`certainly_unchanged`); `written` are the
+    products an earlier line of the batch wrote, whose rows here are out of date."""
+
+    rows: dict[str, dict[str, Any]]
+    links: dict[int, set[int]]
+    levels: dict[int, dict[int, int]]
+    texts: dict[int, dict[str, dict[str, Any]]]
+    variants: dict[int, dict[str, dict[str, Any]]]  # product id -> variant SKU -> its columns
+    held: Held  # the organization's definitions, default warehouse, rows found to be its own
+    warehouses: set[int]
+    written: set[int] = field(default_factory=set)
+    created: dict[str, int] = field(default_factory=dict)  # SKU -> id of the products the batch made
+
+    def product_id(self, sku: str) -> int | None:
+        """The organization's product with this SKU now (lines never change a SKU:
+        it is what finds their product)."""
+        row = self.rows.get(sku)
+        return int(row["id"]) if row is not None else self.created.get(sku)
+
+
+def _by_product(db: Database, sql: str, ids: list[int]) -> list[tuple[Any, ...]]:
+    # One JSON array, not a `?` per id: one statement text whatever the batch's size,
+    # so it stays prepared (see store.db.STATEMENT_CACHE).
+    return list(db.execute_sql(sql.format(marks="SELECT value FROM json_each(?)"), (json.dumps(ids),)))
+
+
+def known_state(db: Database, org_id: int, lines: list[dict[str, Any]]) -> Known:
+    """`Known` for the product lines among `lines` (validated line data)."""
+    skus = list(dict.fromkeys(line["sku"] for line in lines if line.get("parent_sku") is None))
+    rows: dict[str, dict[str, Any]] = {}
+    for row in db.execute_sql(f"SELECT {ROW_COLUMNS} FROM product WHERE org_id = ?"
+                              " AND sku IN (SELECT value FROM json_each(?))", (org_id, json.dumps(skus))):
+        product = dict(zip(ROW_NAMES, row))
+        rows[product["sku"]] = product
+    ids = [product["id"] for product in rows.values()]
+    links: dict[int, set[int]] = {}
+    for product_id, category_id in _by_product(
+            db, "SELECT product_id, category_id FROM product_category WHERE product_id IN ({marks})", ids):
+        links.setdefault(product_id, set()).add(category_id)
+    levels: dict[int, dict[int, int]] = {}
+    for product_id, warehouse_id, quantity in _by_product(
+            db, "SELECT product_id, warehouse_id, quantity FROM stock_level WHERE product_id IN ({marks})", ids):
+        levels.setdefault(product_id, {})[warehouse_id] = quantity
+    texts: dict[int, dict[str, dict[str, Any]]] = {}
+    for product_id, locale, *values in _by_product(
+            db, f"SELECT product_id, locale, {', '.join(translations.TRANSLATED)} FROM product_translation"
+                " WHERE product_id IN ({marks})", ids):
+        texts.setdefault(product_id, {})[locale] = dict(zip(translations.TRANSLATED, values))
+    by_product: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in _by_product(db, f"SELECT {', '.join(variants.FIELDS)} FROM product_variant"
+                               " WHERE product_id IN ({marks})", ids):
+        variant = dict(zip(variants.FIELDS, row))
+        by_product.setdefault(variant["product_id"], {})[variant["sku"]] = variant
+    codes = [code for (code,) in db.execute_sql("SELECT code FROM product_attribute WHERE org_id = ?", (org_id,))]
+    warehouses = {int(w) for (w,) in db.execute_sql("SELECT id FROM warehouse WHERE org_id = ?", (org_id,))}
+    held = Held(attributes.definitions(db, org_id, codes), default_warehouse_id(db, org_id))
+    return Known(rows, links, levels, texts, by_product, held, warehouses)
+
+
+def certainly_unchanged(db: Database, org_id: int, line: dict[str, Any], refs: References,
+                         known: Known) -> int | None:
+    """The product's id when applying `line` would change nothing and refuse nothing,
+    told from `known` alone; None when that is not certain (the line is then applied
+    as any other, which finds what it changes or why it is refused). Only a line
+    whose every field equals what is stored qualifies: the checks the full path runs
+    on such values (uniqueness, references) pass by the rules every write keeps."""
+    if any(name in line for name in ("images", "parent_sku", "image")):
+        return None
+    row = known.rows.get(line["sku"])
+    if row is None or row["id"] in known.written:
+        return None
+    product_id = row["id"]
+    try:
+        with refs.finding_only():
+            data = _resolve(refs, line)
+            levels = _levels(refs, line)
+        columns = product_values(db, org_id, data, row, known.held.definitions)
+    except BadRequest:
+        return None
+    if any(row[name] != value for name, value in columns.items()) or sale_price_error(columns, row):
+        return None
+    held = known.levels.get(product_id, {})
+    if "stock" in data and held.get(known.held.default_warehouse, 0) != data["stock"]:
+        return None
+    if "category_ids" in data and set(data["category_ids"]) != known.links.get(product_id, set()):
+        return None
+    if levels is not None:
+        wanted = [level["warehouse_id"] for level in levels]
+        if (row["product_type"] == "variable" or len(set(wanted)) != len(wanted)
+                or not known.warehouses.issuperset(wanted)
+                or any(held.get(level["warehouse_id"], 0) != level["quantity"] for level in levels)):
+            return None
+    for locale, given in (line.get("translations") or {}).items():
+        stored = known.texts.get(product_id, {}).get(locale)
+        if stored is None:
+            return None
+        merged = {**stored, **given}
+        fields = {name: merged.get(name) or None for name in translations.TRANSLATED}
+        try:
+            fields["description"] = clean_description("description", fields["description"]) or None
+        except BadRequest:
+            return None
+        if not any(fields.values()) or (fields["slug"] is None and fields["name"] is not None):
+            return None  # refused, or a slug would be made: the full path says which
+        if fields != stored:
+            return None
+    held_variants = known.variants.get(product_id, {})
+    for item in line.get("variants") or []:
+        current = held_variants.get(item["sku"])
+        if current is None or "image" in item or not variants.repeats_stored(
+                db, org_id, current, item, len(held_variants), known.held.definitions):
+            return None
+    return int(product_id)
 
 
 def _product_id(db: Database, org_id: int, sku: str) -> int | None:
@@ -205,17 +345,17 @@ def _in(where: str, exc: BadRequest) -> BadRequest:
     return BadRequest(f"{where}{message}" if message.startswith("[") else f"{where}.{message}")
 
 
-def _translations(db: Database, org_id: int, product_id: int, given: dict[str, Any]) -> bool:
+def _translations(db: Database, org_id: int, product_id: int, given: dict[str, Any], new: bool) -> bool:
     """Each locale's fields merged into what it holds (a field sent as null is no longer
-    translated); answers whether any changed."""
+    translated); answers whether any changed. `new`: the line created the product."""
     changed = False
     for locale, texts in given.items():
-        held = translations.held_translation(db, product_id, locale) or {}
+        held = {} if new else translations.held_translation(db, product_id, locale) or {}
         # Fields not sent keep what they hold (the slug too: storefront URLs stay stable).
         merged = {name: held.get(name) for name in translations.TRANSLATED}
         merged.update(texts)
         try:
-            changed |= translations.apply_translation(db, org_id, product_id, locale, merged)[1]
+            changed |= translations.apply_translation(db, org_id, product_id, locale, merged, new_product=new)[1]
         except BadRequest as exc:
             raise _in(f"translations.{locale}", exc) from None
     return changed
@@ -229,8 +369,8 @@ def _attached(db: Database, product_id: int, url: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _variant(db: Database, org_id: int, product_id: int, data: dict[str, Any],
-             outcome: Outcome) -> tuple[int, str]:
+def _variant(db: Database, org_id: int, product_id: int, data: dict[str, Any], outcome: Outcome,
+             definitions: dict[str, attributes.Definition] | None = None) -> tuple[int, str]:
     """Upsert one variant of the product by its SKU; answers (id, status)."""
     fields = {name: value for name, value in data.items() if name not in ("image", "parent_sku")}
     if "image" in data:
@@ -241,7 +381,7 @@ def _variant(db: Database, org_id: int, product_id: int, data: dict[str, Any],
     if found is not None and found[0] != product_id:
         raise BadRequest(f"sku: SKU '{data['sku']}' is already taken by a variant of another product")
     if found is None:
-        variant_id, status = variants.insert_variant(db, org_id, product_id, fields), CREATED
+        variant_id, status = variants.insert_variant(db, org_id, product_id, fields, definitions), CREATED
     else:
         variant_id = found[1]
         changed = variants.apply_variant_update(db, org_id, product_id, variant_id, fields)
@@ -251,24 +391,35 @@ def _variant(db: Database, org_id: int, product_id: int, data: dict[str, Any],
     return variant_id, status
 
 
-def apply_line(db: Database, org_id: int, line: dict[str, Any], refs: References) -> Outcome:
+def apply_line(db: Database, org_id: int, line: dict[str, Any], refs: References,
+               known: Known | None = None) -> Outcome:
     """Apply one validated line (see the module's docstring), in the caller's
-    transaction; raises BadRequest naming the field when the line is refused."""
+    transaction; raises BadRequest naming the field when the line is refused. `known`:
+    the batch's (see `known_state`), which the line keeps up to date."""
+    outcome = _apply(db, org_id, line, refs, known)
+    if known is not None and outcome.status != UNCHANGED and outcome.product_id is not None:
+        known.written.add(outcome.product_id)
+        if outcome.status == CREATED and outcome.kind == "product":
+            known.created[line["sku"]] = outcome.product_id  # only once the line has gone through
+    return outcome
+
+
+def _apply(db: Database, org_id: int, line: dict[str, Any], refs: References, known: Known | None) -> Outcome:
     if line.get("parent_sku") is not None:
         return _apply_variant_line(db, org_id, line)
     sku = line["sku"]
     data = _resolve(refs, line)
     levels = _levels(refs, line)
-    product_id = _product_id(db, org_id, sku)
+    held = None if known is None else known.held
+    product_id = _product_id(db, org_id, sku) if known is None else known.product_id(sku)
     if product_id is None:
         if "name" not in data:
             raise BadRequest("name: is required")
-        if variants.variant_by_sku(db, org_id, sku) is not None:
-            raise BadRequest(f"sku: SKU '{sku}' is already taken")
-        product_id = insert_product(db, org_id, data)
+        product_id = insert_product(db, org_id, data, held=held, now=utcnow())
         status = CREATED
     else:
-        status = UPDATED if apply_update(db, org_id, product_row(db, org_id, product_id), data) else UNCHANGED
+        status = UPDATED if apply_update(db, org_id, product_row(db, org_id, product_id), data,
+                                         held=held) else UNCHANGED
     outcome = Outcome(status, product_id, product_id)
     changed = False
     if levels is not None:
@@ -277,10 +428,11 @@ def apply_line(db: Database, org_id: int, line: dict[str, Any], refs: References
                                           ["product_type"], levels)
         except BadRequest as exc:
             raise _in("stock_levels", exc) from None
-    changed |= _translations(db, org_id, product_id, line.get("translations") or {})
+    changed |= _translations(db, org_id, product_id, line.get("translations") or {}, status == CREATED)
     for i, item in enumerate(line.get("variants") or []):
         try:
-            changed |= _variant(db, org_id, product_id, item, outcome)[1] != UNCHANGED
+            changed |= _variant(db, org_id, product_id, item, outcome,
+                                None if held is None else held.definitions)[1] != UNCHANGED
         except BadRequest as exc:
             raise _in(f"variants[{i}]", exc) from None
     if changed and status == UNCHANGED:

@@ -5,6 +5,7 @@ its newer form)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -12,7 +13,7 @@ from store import translations, variants
 from store.db import Database
 from store.products.query import ProductQuery, matching
 from store.products.read import keys_of, products_json
-from store.products.stock import levels_of
+from store.products.stock import stock_levels_json
 
 CHUNK = 500
 
@@ -20,14 +21,19 @@ CHUNK = 500
 @dataclass(frozen=True)
 class Exported:
     """One product: its JSON text (the object `GET /api/products/{id}` answers), its
-    variants and stock levels as those routes show them, and, when asked for, its
-    translations (locale -> fields)."""
+    variants and stock levels as those routes show them (the levels as JSON text, which
+    SQLite writes), and, when asked for, its translations (locale -> fields)."""
 
     id: int
     json: str
     variants: list[dict[str, Any]]
-    stock_levels: list[dict[str, Any]]
+    levels_json: str
     translations: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def stock_levels(self) -> list[dict[str, Any]]:
+        levels: list[dict[str, Any]] = json.loads(self.levels_json)
+        return levels
 
 
 def export(db: Database, org_id: int, query: ProductQuery, *, with_translations: bool = False,
@@ -46,9 +52,11 @@ def export(db: Database, org_id: int, query: ProductQuery, *, with_translations:
                 [*params, last, chunk])]
             if not ids:
                 return
-            texts = products_json(db, org_id, keys_of(db, org_id, ids), query.locale)
+            # Not kept in the JSON cache: an export reads each product once, and would
+            # push out what the API's readers read again and again.
+            texts = products_json(db, org_id, keys_of(db, org_id, ids), query.locale, keep=False)
             by_product = variants.variants_of(db, org_id, ids)
-            levels = levels_of(db, org_id, ids)
+            levels = stock_levels_json(db, org_id, ids)
             texts_of = translations.translations_of(db, ids) if with_translations else {}
         yield [Exported(product_id, text, by_product.get(product_id, []), levels[product_id],
                         texts_of.get(product_id, {}) if with_translations else None)

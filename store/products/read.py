@@ -150,15 +150,16 @@ def _cache_key(key: Key, locale: str | None) -> CacheKey:
     return key if locale is None else (key[0], key[1], locale)
 
 
-def products_json(db: Database, org_id: int, keys: list[Key], locale: str | None = None) -> list[str]:
+def products_json(db: Database, org_id: int, keys: list[Key], locale: str | None = None,
+                  keep: bool = True) -> list[str]:
     """The JSON of each product (in `locale` if given), from the cache or built in one
-    query for the ones missing. A product changed since its key was read comes out in
-    its newer form."""
-    return [text for _, text in product_pairs(db, org_id, keys, locale)]
+    query for the ones missing (and kept in the cache unless not `keep`). A product
+    changed since its key was read comes out in its newer form."""
+    return [text for _, text in product_pairs(db, org_id, keys, locale, keep)]
 
 
 def product_pairs(db: Database, org_id: int, keys: list[Key],
-                  locale: str | None = None) -> list[tuple[int, str]]:
+                  locale: str | None = None, keep: bool = True) -> list[tuple[int, str]]:
     """(id, JSON text) of each product, as `products_json`."""
     cache = db.product_json
     texts = {key[0]: text for key in keys
@@ -173,7 +174,8 @@ def product_pairs(db: Database, org_id: int, keys: list[Key],
             [*chain, org_id, *missing],
         ):
             texts[product_id] = text
-            cache.put(_cache_key((product_id, updated_at), locale), text)
+            if keep:
+                cache.put(_cache_key((product_id, updated_at), locale), text)
     return [(key[0], texts[key[0]]) for key in keys if key[0] in texts]
 
 

@@ -76,9 +76,11 @@ def default_stock(db: Database, org_id: int, product_id: int) -> int:
     return 0 if row is None else int(row[0])
 
 
-def set_default_stock(db: Database, org_id: int, product_id: int, quantity: int, now: str) -> None:
-    """`stock` written on a product: its level in the organization's default warehouse."""
-    db.execute_sql(_UPSERT, (product_id, default_warehouse_id(db, org_id), quantity, now))
+def set_default_stock(db: Database, org_id: int, product_id: int, quantity: int, now: str,
+                      warehouse_id: int | None = None) -> None:
+    """`stock` written on a product: its level in the organization's default warehouse
+    (`warehouse_id` when the caller knows it)."""
+    db.execute_sql(_UPSERT, (product_id, warehouse_id or default_warehouse_id(db, org_id), quantity, now))
 
 
 def apply_stock_levels(db: Database, org_id: int, product_id: int, product_type: str,

@@ -20,10 +20,13 @@ function of the data, so pages stay consistent.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
+from store import schema
 from store.db import Database
+from store.migrations import split_sql
 from store.values import STATUSES
 
 RANK_WINDOW = 1000
@@ -106,3 +109,55 @@ def ranked_ids(
     ).fetchall())
     ranked = sorted(ids, key=lambda rowid: (scores.get(rowid, 0.0), -rowid))
     return ranked[offset:offset + limit], total
+
+
+@contextlib.contextmanager
+def text_index_deferred(db: Database) -> Iterator[None]:
+    """Inside a write transaction: the text index rows of the products the block
+    inserts or changes (their own text or their translations') are made once, when the
+    block ends, instead of row by row. A bulk import's batch runs in it: a product's row
+    is then written once, not once for the product and again for each translation, and
+    in one statement for the batch (see the README's "Measured facts").
+
+    The index triggers that inserts and updates fire (`schema.TEXT_INDEX_DEFERRED`) are
+    dropped for the block and made again at its end, in the same transaction, so no
+    other connection ever sees them missing; TEMP triggers on this connection note the
+    products due meanwhile (a savepoint rolled back takes its notes with it). The block
+    must not read the text index. On an error the caller's transaction rolls back,
+    which undoes all of it."""
+    conn = db.connection()
+    pending = f"temp.{schema.TEXT_INDEX_PENDING}"
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {schema.TEXT_INDEX_PENDING} (product_id INTEGER PRIMARY KEY)")
+    conn.execute(f"DELETE FROM {pending}")
+    for name in schema.TEXT_INDEX_DEFERRED:
+        conn.execute(f"DROP TRIGGER main.{name}")
+    for statement in split_sql(schema.TEXT_INDEX_NOTE_TRIGGERS):
+        conn.execute(statement)
+    try:
+        yield
+    except BaseException:
+        # Put the schema back as it was, should the caller commit anyway.
+        with contextlib.suppress(Exception):
+            _restore(conn)
+        raise
+    for name in schema.TEXT_INDEX_NOTE_TRIGGER_NAMES:
+        conn.execute(f"DROP TRIGGER temp.{name}")
+    conn.execute(f"DELETE FROM product_fts WHERE rowid IN (SELECT product_id FROM {pending})")
+    conn.execute(f"INSERT INTO product_fts ({schema.FTS_COLUMNS})"
+                 f" SELECT {schema.TEXT_INDEX_VALUES.format(t='p')} FROM {pending} d"
+                 " JOIN product p ON p.id = d.product_id")
+    conn.execute(f"DELETE FROM {pending}")
+    _remake_deferred(conn)
+
+
+def _remake_deferred(conn: Any) -> None:
+    wanted = set(schema.TEXT_INDEX_DEFERRED)
+    for statement in split_sql(schema.TEXT_INDEX_ALL_TRIGGERS):
+        if statement.split()[2] in wanted:
+            conn.execute(statement)
+
+
+def _restore(conn: Any) -> None:
+    for name in schema.TEXT_INDEX_NOTE_TRIGGER_NAMES:
+        conn.execute(f"DROP TRIGGER IF EXISTS temp.{name}")
+    _remake_deferred(conn)

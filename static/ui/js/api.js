@@ -166,6 +166,39 @@ export function apiUpload(path, form, { onProgress, signal } = {}) {
   });
 }
 
+/**
+ * GET a file the API answers instead of the envelope (an export), as a Blob with the
+ * name its Content-Disposition gives; an error answer (the envelope) throws ApiError
+ * as api() does.
+ *
+ *   const { blob, filename } = await apiDownload('/api/products/export', { query: { format: 'csv' } })
+ */
+export async function apiDownload(path, { query, signal } = {}) {
+  const headers = {};
+  const key = getKey();
+  if (key) headers['X-API-KEY'] = key;
+  let response;
+  try {
+    response = await fetch(path + queryString(query), { headers, signal });
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError('Cannot reach the MicroPIM server. Check that it is running and try again.');
+  }
+  const type = response.headers.get('Content-Type') || '';
+  if (!response.ok || type.startsWith('application/json')) {
+    let envelope = null;
+    try {
+      envelope = await response.json();
+    } catch {
+      envelope = null;
+    }
+    unwrap(response.status, envelope, key, false, (name) => response.headers.get(name));
+    throw new ApiError(`The server answered ${response.status}.`, { status: response.status });
+  }
+  const disposition = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '');
+  return { blob: await response.blob(), filename: disposition ? disposition[1] : 'export' };
+}
+
 /** Every item of a paged list, following pages (for short lists such as brands). */
 export async function apiAll(path, itemsKey, { query = {}, signal } = {}) {
   const items = [];

@@ -5,6 +5,7 @@
 //   #/products/new                               new product
 //   #/products/42                                one product
 //   #/categories                                 category tree
+//   #/import?job=7                               import a file, follow an import job
 //   #/image-search                               search by photo
 //
 // A page module exports `render(view, ctx)`, where ctx = { params, query, signal,
@@ -20,6 +21,7 @@ const ROUTES = [
   { pattern: /^\/products\/?$/, section: 'products', load: () => import('./pages/products.js') },
   { pattern: /^\/products\/(new|\d+)$/, section: 'products', load: () => import('./pages/product.js'), names: ['id'] },
   { pattern: /^\/categories\/?$/, section: 'categories', load: () => import('./pages/categories.js') },
+  { pattern: /^\/import\/?$/, section: 'import', load: () => import('./pages/import.js') },
   { pattern: /^\/image-search\/?$/, section: 'image-search', load: () => import('./pages/image-search.js') },
 ];
 

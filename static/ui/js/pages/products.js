@@ -11,7 +11,7 @@
 // Every list request aborts the one before it, so an older answer never overwrites a
 // newer one.
 
-import { api, apiAll, ApiError } from '../api.js';
+import { api, apiAll, apiDownload, ApiError } from '../api.js';
 import {
   clearFieldErrors, dateTime, debounce, emptyState, errorBox, errorText, field, h, money, option, replace,
   showFieldError, spinner, statusBadge, thumbnail, title, titleClipped, toast,
@@ -227,10 +227,18 @@ function productList(ctx) {
       h('label', { class: 'page-size-label' }, 'Rows per page', limit),
       pagerBox));
 
+  // Export: every product the filters show (all pages, the list's order aside), as a
+  // file the browser saves. The key goes in a header, so this is a fetch, not a link.
+  const exportFormat = h('select', { name: 'export_format', 'aria-label': 'Export format' },
+    option('csv', 'CSV'), option('ndjson', 'NDJSON'));
+  const exportButton = h('button', { type: 'button', class: 'btn', onclick: exportShown }, 'Export');
   const root = h('div', { class: 'products-page' },
     h('div', { class: 'page-header' },
       h('h1', {}, 'Products'),
       h('div', { class: 'page-actions' },
+        h('div', { class: 'export-control', role: 'group', 'aria-label': 'Export the products shown' },
+          exportFormat, exportButton),
+        h('a', { class: 'btn', href: '#/import' }, 'Import'),
         h('a', { class: 'btn btn-primary', href: '#/products/new' }, '+ New product'))),
     form,
     announcer,
@@ -319,6 +327,33 @@ function productList(ctx) {
     activeSummary.textContent = words.length ? `Filtered by ${joinWords(words)}.` : '';
     const active = FILTERS.filter((key) => key !== 'search' && key !== 'include_subcategories' && state[key]).length;
     filtersToggle.textContent = active ? `Filters (${active})` : 'Filters';
+  }
+
+  async function exportShown() {
+    const query = { format: exportFormat.value };
+    for (const key of FILTERS) if (state[key]) query[key] = state[key];
+    const typed = search.value.trim(); // typed but not yet searched for
+    if (typed) query.search = typed;
+    else delete query.search;
+    exportButton.disabled = true;
+    exportButton.textContent = 'Exporting…';
+    try {
+      const { blob, filename } = await apiDownload('/api/products/export', { query, signal: ctx.signal });
+      const url = URL.createObjectURL(blob);
+      const link = h('a', { href: url, download: filename, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      toast(`Saved ${filename}${hasFilters(state) || typed ? ' with the products the filters show' : ''}.`, 'success');
+    } catch (error) {
+      if (error.name === 'AbortError' || ctx.signal.aborted) return;
+      if (error instanceof ApiError && error.status === 401) return; // the app signs out
+      toast(`The export failed: ${errorText(error)}`, 'error');
+    } finally {
+      exportButton.disabled = false;
+      exportButton.textContent = 'Export';
+    }
   }
 
   // ---- loading ---------------------------------------------------------------------
