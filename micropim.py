@@ -41,6 +41,7 @@ from handlers.media import (
     ProductMediaHandler,
     ProductMediaListHandler,
     ProductMediaOriginalHandler,
+    SimilarProductsHandler,
 )
 from handlers.imports import routes as import_routes
 from handlers.openapi import docs_routes
@@ -110,6 +111,7 @@ def routes() -> list[tuple[Any, ...]]:
         (r"/api/products/image-search", ImageSearchHandler),
         (rf"/api/products/{ID}", ProductHandler),
         (rf"/api/products/{ID}/stock", ProductStockHandler),
+        (rf"/api/products/{ID}/similar", SimilarProductsHandler),
         (rf"/api/products/{ID}/translations", TranslationListHandler),
         (rf"/api/products/{ID}/translations/([^/]+)", TranslationHandler),
         (r"/api/channels", ChannelsHandler),
@@ -457,6 +459,7 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str, sockets:
     with app.db.writing():
         if imports.mark_interrupted(app.db):  # jobs the previous run of the server left
             log.info("import jobs left unfinished by the last run are marked interrupted")
+    app.images.index.start()  # photo search is ready a few seconds later (search/vectors.py)
     if args.demo:
         from search import demo
 

@@ -4,11 +4,11 @@ Run from the repository root:
 
     .venv/bin/python bench/imagesearch.py [--images N] [--sizes 10000,100000]
                                           [--queries Q] [--db-dir DIR] [--skip-retrieval]
-                                          [--data clustered,continuum]
-                                          [--coarse-k K]
+                                          [--data clustered,continuum] [--serve]
 
-(`--sizes 10000,100000,1000000 --data clustered --queries 30` adds 1M: ~10 minutes,
-2.2 GB of temporary database and ~3 GB of memory.)
+(`--sizes 10000,100000,1000000 --data clustered --queries 30` adds 1M: ~15 minutes,
+2.6 GB of temporary database and ~6 GB of memory, the benchmark's own copy of the
+vectors included.)
 
 What it does, in one run:
 
@@ -26,10 +26,14 @@ What it does, in one run:
    vectors are synthetic but shaped like real embeddings (non-negative mixes of the
    embeddings of 200 generated images: `clustered` in families like a catalogue,
    `continuum` without structure, the hard case); Q queries (default 200) are perturbed copies
-   of random indexed vectors. Prints insert rate, search p50/p99 (the whole
-   `search_products` call: coarse KNN, re-rank, product join) at limit 10, recall@10
-   against exact float32 search over the same organization, how often the vector the
-   query was made from comes first, and the database size.
+   of random indexed vectors. The index is loaded as a server start loads it
+   (`search.vectors.ImageIndex`; a first start trains its cells in the background, a
+   second one reads them back). Prints insert rate, search p50/p99 (the whole
+   `search_products` call: the change-log check, the in-process search, the archived
+   filter) at limit 10, recall@10 against exact float32 search over the same
+   organization, how often the vector the query was made from comes first, the
+   database size, the start-up load time, the index's memory, and a search right
+   after a write.
 
 Targets (issue 4): embed <= 20 ms; search <= 25 ms at 100k with recall@10 >= 0.99,
 <= 250 ms at 1M.
@@ -38,12 +42,17 @@ Targets (issue 4): embed <= 20 ms; search <= 25 ms at 100k with recall@10 >= 0.9
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from typing import Callable
 
 import numpy as np
@@ -52,6 +61,7 @@ from PIL import Image, ImageDraw, ImageFont
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from search import vectors  # noqa: E402
+from search.ann import Sizing, release_free_memory  # noqa: E402
 from search.imaging import upright_image  # noqa: E402
 from search.model import ImageModel, ImageModels  # noqa: E402
 from search.pipeline import QUERY_DECODE_SIDE  # noqa: E402
@@ -150,12 +160,13 @@ def retrieval(model: ImageModel, count: int, workdir: str) -> None:
         with db.writing():
             for media_id, (product_id, vector) in enumerate(zip(product_ids, index), start=1):
                 vectors.add_embedding(db, org, product_id, media_id, vector, digest=digest)
+        found_by = vectors.ImageIndex(db)
         hits_all = 0
         line = []
         for name, images in queries.items():
             embedded = _embed_with(model, output, images)
             hits = sum(
-                vectors.search_products(db, org, q, 1, digest=digest)[0][0] == product_ids[i]
+                found_by.search_products(org, q, 1, digest)[0][0] == product_ids[i]
                 for i, q in enumerate(embedded)
             )
             hits_all += hits
@@ -262,7 +273,11 @@ def exact_top(data: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
     return best_i[np.argsort(-best_s)[:k]]
 
 
-def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: str) -> None:
+def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: str, digest: str,
+                serve: bool = False) -> None:
+    """One size and set: build, load as a start does, search, and (with `serve`) run a
+    server on it. The vectors are stored under the model's `digest`, so that a server
+    with that model searches them."""
     rng = np.random.default_rng(size)
     path = os.path.join(workdir, f"index-{size}.db")
     db = open_database(path)
@@ -270,7 +285,6 @@ def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: s
     data = generate(kind, base, size, rng)
     ids = _products(db, org, size)
     other_ids = _products(db, other, max(1, size // 100))
-    digest = "bench-synthetic"
     start = time.perf_counter()
     batch = 10_000
     for offset in range(0, size, batch):
@@ -282,29 +296,134 @@ def index_scale(base: np.ndarray, size: int, queries: int, workdir: str, kind: s
         vectors.add_embeddings(db, other, [(product_id, size + j + 1, data[j].astype(np.float32))
                                            for j, product_id in enumerate(other_ids)], digest)
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    mapped = 1 << 30
+    reads = [_read_seconds(db, size) for size in (0, mapped, 0, mapped)]  # both warm: the best of two
+    read_plain, read_mapped = min(reads[0::2]), min(reads[1::2])
+    db.execute_sql("PRAGMA mmap_size = 0")  # as the store keeps it
+    # A start: the server's index loads from the file (stored cells, if any), then
+    # trains the organizations that need it in the background.
+    release_free_memory()
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    index = vectors.ImageIndex(db)
+    index.sync()
+    load_s = time.perf_counter() - start
+    retrain_s = 0.0
+    retrain = index.retraining()
+    if retrain is not None:
+        retrain.join()
+        retrain_s = time.perf_counter() - start - load_s
+        # ... and the next start reads the cells it stored: no k-means.
+        del index, retrain
+        gc.collect()
+        release_free_memory()
+        rss_before = _rss_mb()
+        start = time.perf_counter()
+        index = vectors.ImageIndex(db)
+        index.sync()
+        load_s = time.perf_counter() - start
+    rss_mb = _rss_mb() - rss_before
     picks = rng.integers(0, size, queries)
     noise = np.abs(rng.normal(0, 0.01, (queries, data.shape[1]))).astype(np.float32)
     qs = data[picks].astype(np.float32) + noise
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
     for q in qs[:5]:  # warm the page cache
-        vectors.search_products(db, org, q, 10, digest=digest)
+        index.search_products(org, q, 10, digest)
     times, recall, first = [], [], 0
     for q, pick in zip(qs, picks):
         t0 = time.perf_counter()
-        found = vectors.search_products(db, org, q, 10, digest=digest)
+        found = index.search_products(org, q, 10, digest)
         times.append(time.perf_counter() - t0)
         truth = {ids[i] for i in exact_top(data, q)}
         recall.append(len(truth & {pid for pid, _ in found}) / 10)
         first += bool(found) and found[0][0] == ids[pick]
+    # A search right after a write: the index applies the change log first.
+    after = []
+    for j in range(20):
+        with db.writing():
+            vectors.add_embedding(db, org, ids[j], 10 * size + j, data[j].astype(np.float32), digest)
+        t0 = time.perf_counter()
+        index.search_products(org, qs[j], 10, digest)
+        after.append(time.perf_counter() - t0)
     size_mb = os.path.getsize(path) / 1e6
     print(f"{kind:>9} {size:>9,} images: insert {size / insert_s:,.0f}/s; search p50 "
           f"{np.percentile(times, 50) * 1000:.1f} ms, p99 {np.percentile(times, 99) * 1000:.1f} ms;"
           f" recall@10 {np.mean(recall):.4f} (min {min(recall):.1f}); source first"
           f" {first / len(qs):.3f}; db {size_mb:,.0f} MB")
+    print(f"{'':>9} {'':>9}         start-up load {load_s:.2f} s"
+          + (f" (first start: k-means in the background {retrain_s:.1f} s)" if retrain_s else "")
+          + f"; memory the load took {rss_mb:,.0f} MB; reading the rows {read_mapped:.2f} s"
+          f" memory-mapped, {read_plain:.2f} s not; search after a write p50 {np.percentile(after, 50) * 1000:.1f} ms")
     db.close()
+    if serve:
+        server_rss(path, qs[0])
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
+
+
+def server_rss(path: str, query: np.ndarray) -> None:
+    """Start `micropim serve` on the file, search by photo once (the model loaded and the
+    index ready) and print the server's resident memory and its peak."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "micropim.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MICROPIM_") or k == "MICROPIM_MODEL_CACHE"}
+    made = subprocess.run([sys.executable, script, "create-key", "--org", "Bench", "--db", path],
+                          capture_output=True, text=True, env=env, check=True)
+    key = made.stdout.splitlines()[-1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, script, "serve", "--db", path, "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        picture = io.BytesIO()
+        draw_product(7).save(picture, "JPEG", quality=90)
+        boundary = "micropimbench"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"q.jpg\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode() + picture.getvalue() + f"\r\n--{boundary}--\r\n".encode()
+        started = time.perf_counter()
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/products/image-search", data=body, method="POST",
+                    headers={"X-API-KEY": key, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+                with urllib.request.urlopen(request, timeout=120) as answer:
+                    answer.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.perf_counter() - started > 300:
+                    raise
+                time.sleep(0.2)
+        ready = time.perf_counter() - started
+        status = dict(line.split(":", 1) for line in open(f"/proc/{server.pid}/status") if ":" in line)
+        rss, anon, peak = (int(status[name].split()[0]) / 1024 for name in ("VmRSS", "RssAnon", "VmHWM"))
+        print(f"{'':>9} {'':>9}         server: first photo search answered {ready:.1f} s after start;"
+              f" RSS {rss:,.0f} MB ({anon:,.0f} MB its own, the rest mapped files: libraries, the model; peak {peak:,.0f} MB)"
+              f" with the model loaded")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _read_seconds(db: Database, mmap_size: int) -> float:
+    """Seconds to read every embedding as the index's load does, at this mmap_size."""
+    db.execute_sql(f"PRAGMA mmap_size = {mmap_size}")
+    start = time.perf_counter()
+    last = 0
+    while True:
+        rows = db.execute_sql("SELECT media_id, product_id, vector FROM image_embedding WHERE media_id > ?"
+                              " ORDER BY media_id LIMIT ?", (last, vectors.LOAD_CHUNK)).fetchall()
+        if not rows:
+            break
+        last = int(rows[-1][0])
+    return time.perf_counter() - start
+
+
+def _rss_mb() -> float:
+    """Resident memory now, in MB (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def main() -> None:
@@ -315,9 +434,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries per index size")
     parser.add_argument("--data", default="clustered,continuum",
                         help="synthetic vector sets for step 3: clustered, continuum or both")
-    parser.add_argument("--coarse-k", type=int, default=vectors.COARSE_K,
-                        help="coarse candidates per query (default: what the server uses)")
     parser.add_argument("--db-dir", help="directory for the benchmark databases (default: a temp dir)")
+    parser.add_argument("--serve", action="store_true",
+                        help="also start `micropim serve` on each index and print its RSS with the model loaded")
     parser.add_argument("--skip-retrieval", action="store_true",
                         help="skip step 1")
     args = parser.parse_args()
@@ -329,13 +448,11 @@ def main() -> None:
             retrieval(model, args.images, workdir)
         base = model.embed([draw_product(seed) for seed in range(1000, 1200)])
         embed_timing(model)
-        # The code length is fixed by the table migration 10 made (2560 bits).
-        vectors.COARSE_K = args.coarse_k
-        print(f"\n== index ({vectors.CODE_BITS}-bit coarse KNN k={vectors.COARSE_K}, int8 re-rank), "
-              f"{args.queries} queries, limit 10 ==")
+        print(f"\n== index (in process: exact float16 up to {Sizing().exact_max:,} images an"
+              f" organization, IVF above), {args.queries} queries, limit 10 ==")
         for size in (int(s) for s in args.sizes.split(",") if s.strip()):
             for kind in args.data.split(","):
-                index_scale(base, size, args.queries, workdir, kind.strip())
+                index_scale(base, size, args.queries, workdir, kind.strip(), model.digest, args.serve)
     finally:
         if not args.db_dir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -154,13 +154,15 @@ class ProductMediaListHandler(UploadHandler):
         items = self.db.quick(media.list_media, self.org_id, path_id(raw_id, "product"))
         self.reply({"media": items, "total": len(items)})
 
-    @operation(data=schemas.Media, status=(201,), body=MediaCreate, form=MEDIA_FORM, errors=(503,))
+    @operation(data=schemas.AddedMedia, status=(201,), body=MediaCreate, form=MEDIA_FORM, errors=(503,))
     async def post(self, raw_id: str) -> None:
         """Add an image to a product
 
         By URL (JSON `file_url`, fetched by the server: http/https, public addresses
         only, at most 20 MB) or as a `multipart/form-data` upload with a `file` part.
-        Stores the original, a WebP rendition and the image-search embedding.
+        Stores the original, a WebP rendition and the image-search embedding, and
+        answers the media item with `near_duplicates`: other products whose images are
+        near-identical to this one.
         """
         product_id = path_id(raw_id, "product")
         self.db.quick(require_product, self.org_id, product_id)  # a 404 before reading or fetching
@@ -266,6 +268,28 @@ class ImageSearchHandler(UploadHandler):
         upload, texts = await self.images.compute(self.form)
         limit = texts["limit"] or limit or 10
         found = await self.images.search(self.org_id, upload.body, limit)
+        self.reply({"products": found, "total": len(found)})
+
+
+SIMILAR_LIMIT = IntParam("limit", "How many products to answer (default 10)", 1, MAX_SEARCH_LIMIT)
+
+
+class SimilarProductsHandler(BaseHandler):
+    """GET /api/products/{id}/similar: products that look like this one."""
+
+    path_params = (PRODUCT_ID,)
+
+    @operation(data=schemas.SimilarProducts, query=(SIMILAR_LIMIT,), errors=(503,))
+    async def get(self, raw_id: str) -> None:
+        """Products that look like this one
+
+        The products whose images best match any of this product's images, best first,
+        each with its `score`; the product itself and archived ones left out. For "you
+        may also like": a product without images has none.
+        """
+        product_id = path_id(raw_id, "product")
+        self.db.quick(require_product, self.org_id, product_id)
+        found = await self.images.similar(self.org_id, product_id, self.arg(SIMILAR_LIMIT) or 10)
         self.reply({"products": found, "total": len(found)})
 
 

@@ -34,7 +34,7 @@ SWAGGER_UI_VERSION = "5.35.0"  # static/vendor/swagger-ui/README.md; index.html 
 REF = "#/components/schemas/{model}"
 #: The first path segment of a sub-resource that has a tag of its own.
 SUB_RESOURCES = {"variants": "Variants", "translations": "Translations", "media": "Media",
-                 "stock": "Stock", "image-search": "Image search"}
+                 "stock": "Stock", "image-search": "Image search", "similar": "Image search"}
 TAGS = {"products": "Products", "categories": "Categories", "channels": "Channels",
         "product-attributes": "Attributes", "brands": "Brands", "suppliers": "Suppliers",
         "vat-rates": "VAT rates", "warehouses": "Warehouses", "openapi.json": "Documentation",

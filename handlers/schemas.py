@@ -258,6 +258,19 @@ class Media(Out):
     updated_at: Timestamp
 
 
+class AddedMedia(Media):
+    """A media item just added."""
+
+    near_duplicates: list[ScoredProduct] = Field(
+        description="Other products with a near-identical image (score at least 0.95), best first:"
+                    " perhaps the same product entered twice")
+
+
+class SimilarProducts(Out):
+    products: list[ScoredProduct] = Field(description="Best first, one entry per product")
+    total: int
+
+
 class MediaList(Out):
     media: list[Media]
     total: int

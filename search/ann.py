@@ -189,7 +189,7 @@ def _use_cores() -> None:
         faiss.omp_set_num_threads(_thread_state.threads)
 
 
-def _release_free_memory() -> None:
+def release_free_memory() -> None:
     """Hand freed heap pages back to the OS (glibc's malloc_trim) after a shard was
     dropped: its inverted lists are many blocks of ~1 MB that glibc keeps on its heap
     rather than unmapping: three retrains of a 100k-image shard left RSS 370-530 MB
@@ -777,6 +777,65 @@ class AnnIndex:
         shard.finish_fill()
         return shard
 
+    def load_shard(self, org_id: int, chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+                   state: TrainingState | None = None) -> int:
+        """Fill organization `org_id`'s shard from chunks of (media ids, product ids,
+        float16 or float32 rows) without holding them all at once: the start-up path
+        from the store. `chunks()` is called twice and must yield the same rows in the
+        same order both times (one read transaction): the first pass places each row in
+        its list (with `state`, its stored centroids, the nearest one; without, an
+        exhaustive shard that `retrain_reasons` asks to train once it is past
+        `Sizing.exact_max`), then every list is allocated at its final size and the
+        second pass copies the rows in. Appending chunk by chunk instead let the lists'
+        arrays grow by doubling: at 100k images the load peaked at 1.0 GB and kept
+        400 MB for 260 MB of vectors. Answers how many rows it holds. Meant for an
+        index that is not searched yet (it takes the write lock only to swap in)."""
+        _use_cores()
+        shard = _Shard(org_id, self.dim, self.sizing, state, bulk=True)
+        placed: list[np.ndarray] = []
+        held: list[tuple[np.ndarray, np.ndarray]] = []
+        for ids, prods, rows in chunks():
+            ids = np.ascontiguousarray(ids, np.int64)
+            if not len(ids):
+                continue
+            if rows.shape[1] != self.dim:
+                raise ValueError(f"vectors must have {self.dim} dimensions")
+            if shard.exact:
+                placed.append(_hash_lists(ids, shard.nlist))
+            else:
+                placed.append(shard.quantizer.search(np.ascontiguousarray(rows, np.float32), 1)[1][:, 0])
+            held.append((ids, np.ascontiguousarray(prods, np.int64)))
+        lists = np.concatenate(placed) if placed else np.empty(0, np.int64)
+        sizes = np.bincount(lists, minlength=shard.nlist)
+        invlists = shard.index.invlists
+        for list_no in np.flatnonzero(sizes):
+            invlists.resize(int(list_no), int(sizes[list_no]))
+        filled = np.zeros(shard.nlist, np.int64)
+        start = 0
+        for (ids, _), (again, _, rows) in zip(held, (chunk for chunk in chunks() if len(chunk[0]))):
+            if not np.array_equal(ids, np.asarray(again, np.int64)):
+                raise RuntimeError("the rows changed between the two passes of a load")
+            chunk_lists = lists[start:start + len(ids)]
+            start += len(ids)
+            codes = np.ascontiguousarray(rows, np.float16).view(np.uint8)
+            order = np.argsort(chunk_lists, kind="stable")
+            bounds = np.searchsorted(chunk_lists[order], np.arange(shard.nlist + 1))
+            for list_no in np.flatnonzero(np.diff(bounds)):
+                sel = order[bounds[list_no]:bounds[list_no + 1]]
+                sel_ids = np.ascontiguousarray(ids[sel])
+                sel_codes = np.ascontiguousarray(codes[sel])
+                invlists.update_entries(int(list_no), int(filled[list_no]), len(sel),
+                                        faiss.swig_ptr(sel_ids), faiss.swig_ptr(sel_codes))
+                filled[list_no] += len(sel)
+        if start != len(lists):
+            raise RuntimeError("the rows changed between the two passes of a load")
+        shard.finish_fill()
+        with self._lock.write():
+            self._shards[org_id] = shard
+            for ids, prods in held:
+                self._ids.set_many(ids, np.full(len(ids), org_id, np.int64), prods)
+        return shard.count
+
     def training_states(self) -> dict[int, TrainingState]:
         """Centroids and training figures of every trained shard: with the float16
         vectors, all `build(..., trained=...)` needs to start without k-means."""
@@ -842,7 +901,7 @@ class AnnIndex:
                 self._replay(new, journal.ops)
                 self._shards[org] = new
             del old, new
-            _release_free_memory()
+            release_free_memory()
             return True
         finally:
             with self._lock.write():

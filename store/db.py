@@ -73,9 +73,10 @@ PRAGMAS = {
     "synchronous": "full",
     "cache_size": -32000,
     "temp_store": "memory",
-    # Pages read through a memory map rather than copied into the page cache: the
-    # image index's code scan takes 20 ms instead of 28 at 100k images.
-    "mmap_size": 1 << 30,
+    # No memory map: every page read through one stays in the server's resident memory
+    # (an export of 100k products peaked at 0.5 GB RSS, the image index's load at 1.2 GB),
+    # for reads barely faster (README, "Measured facts"; bench/bulk.py, bench/imagesearch.py).
+    "mmap_size": 0,
 }
 
 
@@ -221,19 +222,6 @@ class Database(peewee.SqliteDatabase):
                 yield
         finally:
             self.commits += 1
-
-    @contextlib.contextmanager
-    def unmapped(self) -> Iterator[None]:
-        """This thread's connection reads without its memory map for the block: for a
-        scan that reads most of the file once (an export), whose mapped pages would
-        otherwise stay in the server's resident memory (the map is dropped when its size
-        changes, and made again after)."""
-        mapped = int(self.execute_sql("PRAGMA mmap_size").fetchone()[0])
-        self.execute_sql("PRAGMA mmap_size = 0")
-        try:
-            yield
-        finally:
-            self.execute_sql(f"PRAGMA mmap_size = {mapped}")
 
     @contextlib.contextmanager
     def line_savepoint(self) -> Iterator[None]:

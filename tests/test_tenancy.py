@@ -177,6 +177,7 @@ PATH_CALLS = [
     ("POST", "/api/categories/{id}/products", "my-products"),
     ("DELETE", "/api/categories/{id}/products/{id}", None),
     ("POST", "/api/categories/{id}/move", {"parent_id": None, "position": 0}),
+    ("GET", "/api/products/{id}/similar", None),
     ("GET", "/api/imports/{id}", None),
     ("DELETE", "/api/imports/{id}", None),
 ]

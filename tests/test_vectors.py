@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from search import vectors
-from search.vectors import StaleIndex, add_embedding, remove_embedding, search_products
+from search.vectors import ImageIndex, StaleIndex, add_embedding, remove_embedding
 from store.db import Database
 from store.products import write as products
 from tests.factories import store_product
@@ -44,8 +44,28 @@ def add(db: Database, org_id: int, product_id: int, media_id: int, vector: np.nd
         add_embedding(db, org_id, product_id, media_id, vector, digest=DIGEST)
 
 
+_indexes: dict[int, ImageIndex] = {}
+
+
+def index_of(db: Database) -> ImageIndex:
+    """The in-memory index that follows this database (one per test's database)."""
+    return _indexes.setdefault(id(db), ImageIndex(db))
+
+
+def search_products(db: Database, org_id: int, vector: np.ndarray, limit: int,
+                    digest: str) -> list[tuple[int, float]]:
+    return index_of(db).search_products(org_id, vector, limit, digest)
+
+
 def search(db: Database, org_id: int, vector: np.ndarray, limit: int = 10) -> list[tuple[int, float]]:
     return search_products(db, org_id, vector, limit, digest=DIGEST)
+
+
+def indexed(db: Database) -> int:
+    """How many images the in-memory index holds, once it has caught up with the file."""
+    index = index_of(db)
+    loaded = index.sync()
+    return 0 if loaded is None else len(loaded.ann)
 
 
 def rows(db: Database, table: str) -> int:
@@ -102,13 +122,13 @@ def test_adding_again_replaces_and_removing_forgets(db: Database, org_id: int) -
     add(db, org_id, a, 1, unit(1))
     add(db, org_id, b, 2, unit(2))
     add(db, org_id, b, 1, unit(3))  # media 1 now shows another picture, of product b
-    assert rows(db, "image_embedding") == 2 and rows(db, "image_vec") == 2
+    assert rows(db, "image_embedding") == 2 and indexed(db) == 2
     assert search(db, org_id, unit(3), limit=1)[0][0] == b
     assert [pid for pid, _ in search(db, org_id, unit(1))] == [b]
     with db.writing():
         remove_embedding(db, 1)
         remove_embedding(db, 12345)  # never indexed: nothing happens
-    assert rows(db, "image_embedding") == 1 and rows(db, "image_vec") == 1
+    assert rows(db, "image_embedding") == 1 and indexed(db) == 1
     assert search(db, org_id, unit(3)) == [(b, pytest.approx(float(unit(2) @ unit(3)), abs=0.01))]
     with db.writing():
         remove_embedding(db, 2)
@@ -141,7 +161,7 @@ def test_a_write_rolled_back_leaves_nothing(db: Database, org_id: int) -> None:
             add_embedding(db, org_id, a, 2, unit(2), digest=DIGEST)
             remove_embedding(db, 1)
             raise RuntimeError("the caller's media insert failed")
-    assert rows(db, "image_embedding") == 1 and rows(db, "image_vec") == 1
+    assert rows(db, "image_embedding") == 1 and indexed(db) == 1
     assert search(db, org_id, unit(1), limit=1)[0][0] == a
 
 
@@ -192,7 +212,7 @@ def test_deleting_a_product_row_drops_its_embeddings(db: Database, org_id: int) 
         for table in ("stock_level", "product_category"):
             db.execute_sql(f"DELETE FROM {table} WHERE product_id = ?", (a,))
         db.execute_sql("DELETE FROM product WHERE id = ?", (a,))
-    assert rows(db, "image_embedding") == 0 and rows(db, "image_vec") == 0
+    assert rows(db, "image_embedding") == 0 and indexed(db) == 0
 
 
 def test_the_digest_of_the_application_model_sets_up_the_index(app: Any, db: Database, org_id: int) -> None:
@@ -212,6 +232,7 @@ def test_search_runs_few_statements(db: Database, org_id: int) -> None:
     ids = [product(db, org_id) for _ in range(30)]
     for media_id, product_id in enumerate(ids, start=1):
         add(db, org_id, product_id, media_id, unit(media_id))
+    index_of(db).sync()  # what a server does once, when it starts
     with count_queries(db) as seen:
         search(db, org_id, unit(4), limit=10)
     assert len(seen) <= 4, seen
@@ -225,7 +246,7 @@ def test_many_at_once_index_like_one_by_one(db: Database, org_id: int) -> None:
         vectors.add_embeddings(db, org_id, [(a, 1, unit(1)), (b, 2, unit(2)), (a, 3, unit(3)),
                                             (b, 1, unit(4))], digest=DIGEST)  # media 1 twice: last wins
         vectors.add_embeddings(db, org_id, [], digest=DIGEST)
-    assert rows(db, "image_embedding") == 3 and rows(db, "image_vec") == 3
+    assert rows(db, "image_embedding") == 3 and indexed(db) == 3
     assert search(db, org_id, unit(4), limit=1) == [(b, pytest.approx(1.0, abs=0.005))]
     assert search(db, org_id, unit(3), limit=1) == [(a, pytest.approx(1.0, abs=0.005))]
 

@@ -46,10 +46,7 @@ def export(db: Database, org_id: int, query: ProductQuery, *, with_translations:
     where, params = found
     last = 0
     while True:
-        # One snapshot per chunk, not read through the memory map: an export reads every
-        # page of its products once, and mapped they would all count as the server's
-        # memory (500 MB for 100k products; bench/bulk.py).
-        with db.unmapped(), db.atomic():
+        with db.atomic():  # one snapshot per chunk
             ids = [int(row[0]) for row in db.execute_sql(
                 f"SELECT p.id FROM product p WHERE {where} AND p.id > ? ORDER BY p.id LIMIT ?",
                 [*params, last, chunk])]

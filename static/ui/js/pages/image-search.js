@@ -30,7 +30,7 @@ function photoIcon() {
 }
 
 /** The score as a whole percentage; the model's cosine similarity is 0…1. */
-function percent(score) {
+export function percent(score) {
   return Math.max(0, Math.min(100, Math.round(Number(score) * 100)));
 }
 
@@ -40,7 +40,8 @@ function productImage(product) {
   return h('img', { class: 'is-thumb', src: thumbnail(url, 320), alt: '', loading: 'lazy' });
 }
 
-function resultCard(product, rank) {
+/** A found product as a card: its image, name, SKU, price and similarity. */
+export function resultCard(product, rank) {
   const score = percent(product.score);
   const link = `#/products/${product.id}`;
   const sale = product.sale_price !== null && product.sale_price !== undefined && product.sale_price !== '';

@@ -8,6 +8,7 @@ import {
   clearFieldErrors, confirmDialog, dropZone, errorBox, errorText, field, formatBytes, h, replace,
   showFieldError, spinner, thumbnail, toast,
 } from '../ui.js';
+import { percent } from './image-search.js';
 import { remember, sectionGone } from './product-sections-common.js';
 
 const THUMB_WIDTH = 320;
@@ -83,7 +84,7 @@ class MediaSection {
 
   /** The product's `images` follow the media: reload the page's product after a change. */
   refreshProduct(focus) {
-    const pending = [...this.uploads.querySelectorAll('.upload-failed')];
+    const pending = [...this.uploads.querySelectorAll('.upload-failed, .upload-duplicate')];
     if (this.ctx.carry) this.ctx.carry.set(CARRY, { uploads: pending, focus });
     this.ctx.refresh();
   }
@@ -272,6 +273,7 @@ class MediaSection {
       try {
         const created = await api('POST', `/api/products/${this.product.id}/media`, { body: { file_url: url } });
         toast('Image added.', 'success');
+        this.warnDuplicates(created, 'The image from that address');
         if (sectionGone(this.ctx, this.product.id)) return;
         input.value = '';
         this.setItems([...(this.items || []), created].sort((a, b) => a.position - b.position));
@@ -290,7 +292,7 @@ class MediaSection {
 
   /** Upload files one after the other (they keep their order), then reload once. */
   async uploadAll(files) {
-    for (const node of this.uploads.querySelectorAll('.upload-done, .upload-failed')) node.remove();
+    for (const node of this.uploads.querySelectorAll('.upload-done, .upload-failed, .upload-duplicate')) node.remove();
     const rows = files.map((file) => this.uploadRow(file));
     let added = 0;
     for (const [index, file] of files.entries()) {
@@ -307,6 +309,7 @@ class MediaSection {
         const created = await apiUpload(`/api/products/${this.product.id}/media`, form, { onProgress: row.progress });
         added += 1;
         row.done();
+        this.warnDuplicates(created, file.name);
         if (this.ctx.signal.aborted) continue;
         this.setItems([...(this.items || []), created].sort((a, b) => a.position - b.position));
         this.render();
@@ -318,6 +321,31 @@ class MediaSection {
       toast(added === 1 ? 'Image uploaded.' : `${added} images uploaded.`, 'success');
       if (!sectionGone(this.ctx, this.product.id)) this.refreshProduct();
     }
+  }
+
+  /** A warning, kept until dismissed, when an added image looks like other products'
+   *  (the server's `near_duplicates`): a duplicated product is seen at once. */
+  warnDuplicates(created, what) {
+    const others = created.near_duplicates || [];
+    if (!others.length) return;
+    if (this.ctx.signal.aborted) { // the section was replaced meanwhile: say it where it shows
+      toast(`${what} looks like an image of ${others.map((other) => other.name).join(', ')}.`);
+      return;
+    }
+    const row = h('li', { class: 'upload-row upload-duplicate', role: 'alert' },
+      h('span', { class: 'upload-warning-icon', 'aria-hidden': 'true' }, '⚠'),
+      h('div', { class: 'upload-text' },
+        h('strong', {}, `${what} looks like ${others.length === 1 ? 'an image of another product' : `images of ${others.length} other products`}:`),
+        h('ul', { class: 'duplicate-list' }, others.map((other) => h('li', {},
+          h('a', { href: `#/products/${other.id}` }, other.name), ' ',
+          h('span', { class: 'mono muted small' }, other.sku), ' ',
+          h('span', { class: 'small' }, `${percent(other.score)}% match`)))),
+        h('span', { class: 'muted small' }, 'Is one of them the same product? Then this one may be a duplicate.')),
+      h('button', {
+        class: 'toast-close upload-dismiss', type: 'button', 'aria-label': `Dismiss the warning about ${what}`,
+        onclick: () => row.remove(),
+      }, '×'));
+    this.uploads.append(row);
   }
 
   uploadRow(file) {

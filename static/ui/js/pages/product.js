@@ -20,6 +20,7 @@ import {
 } from '../ui.js';
 import { editorValue, richTextField } from '../rich-text.js';
 import * as media from './product-media.js';
+import * as similar from './product-similar.js';
 import * as translations from './product-translations.js';
 import * as variants from './product-variants.js';
 
@@ -31,7 +32,8 @@ const TYPES = [['simple', 'Simple'], ['variable', 'Variable (sold in variants)']
 const CHANNELS = {
   web: 'Web Store', mobile: 'Mobile App', api: 'API', marketplace: 'Marketplace', social: 'Social', email: 'Email',
 };
-const SECTIONS = [['Media', media], ['Variants', variants], ['Translations', translations]];
+const SECTIONS = [['Media', media], ['Variants', variants], ['Translations', translations],
+  ['Similar products', similar]];
 
 // ---- values: the API's form of each control's content ---------------------------------
 
