@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -41,10 +42,11 @@ from typing import Any, Callable, Iterator, TypeVar
 import peewee
 import sqlite_vec
 
-from store import migrations
+from store import events, migrations
 from store.cache import ExpiringCache, JsonCache, SnapshotCache, Throttle
 from store.urls import MediaUrls
 
+log = logging.getLogger("micropim.store")
 BUSY_TIMEOUT_MS = 5000
 #: How long an ordinary write (and a quick read) waits for a lock held elsewhere before
 #: giving up: past it the request answers 503 with Retry-After instead of every client
@@ -108,6 +110,10 @@ class Database(peewee.SqliteDatabase):
         self.commits = 0
         self.key_uses = Throttle(KEY_USE_SECONDS, KEY_CACHE_MAX, clock)
         self._listeners: list[Callable[[str], None]] = []
+        #: Called on the committing thread after a transaction that wrote events commits,
+        #: with the ids of the organizations they belong to (the webhook deliveries wait on it).
+        self.event_listeners: list[Callable[[set[int]], None]] = []
+        self._changes = threading.local()  # the open write transaction's `changed()` calls
         self._busy_timeout = threading.local()  # this thread's connection's, when changed
         self._statements = threading.local()  # the distinct SQL this thread's connection has run
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -215,26 +221,54 @@ class Database(peewee.SqliteDatabase):
         BEGIN: a deferred transaction that reads first and writes later fails with
         SQLITE_BUSY, without waiting, when another connection (another process, say
         `create-key`) committed in between; taking the lock up front makes it wait its
-        turn instead. Counted in `commits` once over (committed or not), for
-        `snapshot()`."""
+        turn instead. Just before it commits, the events of what it `changed()` are
+        written in it (`store.events.record`). Counted in `commits` once over
+        (committed or not), for `snapshot()`."""
+        changes: list[events.Change] = []
+        self._changes.pending = changes
+        orgs: set[int] = set()
         try:
             with self.atomic("IMMEDIATE"):
                 yield
+                if changes and events.record(self, changes):
+                    orgs = {change.org_id for change in changes}
         finally:
+            self._changes.pending = None
             self.commits += 1
+        for listener in list(self.event_listeners) if orgs else ():
+            try:
+                listener(orgs)
+            except Exception:  # committed: a listener's failure must not look like the write's
+                log.exception("an event listener failed")
+
+    def changed(self, org_id: int, event_type: str, object_id: int, *, product_id: int | None = None,
+                data: Any = None, describe: events.Describe | None = None) -> None:
+        """Say, inside a write transaction, that an object changed: its event is written
+        when the transaction commits (`store.events`). `data` is the object as the API
+        shows it (a delete's last state); without it, `describe(db, org_id, object_id,
+        product_id)` builds it then, from the final state."""
+        pending = getattr(self._changes, "pending", None)
+        if pending is None:
+            raise RuntimeError(f"{event_type}: a change outside a write transaction has no event")
+        pending.append(events.Change(org_id, event_type, object_id, product_id, data, describe))
 
     @contextlib.contextmanager
     def line_savepoint(self) -> Iterator[None]:
-        """A savepoint inside the current write transaction: the block's writes are
-        undone when it raises. Cheaper than a nested `atomic()` (one fixed name, so
-        SQLite's prepared statements are reused; a bulk import opens one per line)."""
+        """A savepoint inside the current write transaction: the block's writes, and the
+        changes it said, are undone when it raises. Cheaper than a nested `atomic()` (one
+        fixed name, so SQLite's prepared statements are reused; a bulk import opens one
+        per line)."""
         conn = self.connection()
+        pending = getattr(self._changes, "pending", None)
+        said = 0 if pending is None else len(pending)
         conn.execute("SAVEPOINT micropim_line")
         try:
             yield
         except BaseException:
             conn.execute("ROLLBACK TO micropim_line")
             conn.execute("RELEASE micropim_line")
+            if pending is not None:
+                del pending[said:]
             raise
         conn.execute("RELEASE micropim_line")
 

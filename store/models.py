@@ -252,6 +252,53 @@ class ImportJob(BaseModel):
     created_at = pw.TextField(default=utcnow)
 
 
+
+class Event(BaseModel):
+    """A change, written in the change's transaction (migration 15, `store.events`)."""
+
+    id = pw.AutoField()
+    org_id = pw.IntegerField()
+    type = pw.TextField()  # product.created, ... (store.events.TYPES)
+    object_id = pw.IntegerField()
+    product_id = pw.IntegerField(null=True)
+    data = JsonField()  # the object as the API shows it after the change
+    occurred_at = pw.TextField(default=utcnow)
+
+
+class EventFloor(BaseModel):
+    """Per organization, the newest event id that retention removed."""
+
+    org_id = pw.IntegerField(primary_key=True)
+    removed_through = pw.IntegerField()
+
+
+class Webhook(OrgModel):
+    """A subscription to an organization's events (migration 15)."""
+
+    url = pw.TextField()
+    events = JsonField()  # the patterns subscribed to: ["product.*", "stock.updated"]
+    description = pw.TextField(default="")
+    secret = pw.TextField()  # "whsec_" + base64 of the signing key
+    enabled = pw.BooleanField(default=True)
+    status = pw.TextField(default="active")  # active, failing, disabled
+    last_error = pw.TextField(null=True)
+    failing_since = pw.TextField(null=True)
+    delivered_id = pw.IntegerField(default=0)  # the last event the receiver acknowledged
+
+
+class WebhookDelivery(BaseModel):
+    """One attempt to deliver an event to a webhook."""
+
+    id = pw.AutoField()
+    webhook_id = pw.IntegerField()
+    event_id = pw.IntegerField()
+    attempt = pw.IntegerField()  # 1 for the first try of this event
+    attempted_at = pw.TextField(default=utcnow)
+    http_status = pw.IntegerField(null=True)  # None: no answer (timeout, refused)
+    duration_ms = pw.FloatField()
+    error = pw.TextField(null=True)
+
+
 def column_names(model: type[BaseModel], *, without: tuple[str, ...] = ()) -> list[str]:
     """The model's column names in the order answers show them: as declared, the
     timestamps last."""

@@ -21,7 +21,7 @@ from peewee import sqlite3  # type: ignore[attr-defined]
 from store.migrations import (
     m001_initial, m002_attributes, m003_variants, m004_translations, m005_media,
     m006_image_embeddings, m007_category_counts, m008_image_index_code_bits, m009_demo_seed,
-    m010_image_vec, m011_api_key_scope, m012_import_jobs, m014_image_index,
+    m010_image_vec, m011_api_key_scope, m012_import_jobs, m014_image_index, m015_events,
 )
 
 log = logging.getLogger("micropim.store")
@@ -36,7 +36,7 @@ def _entry(module: ModuleType) -> tuple[int, str, str]:
 MIGRATIONS: list[tuple[int, str, str]] = sorted(_entry(module) for module in (
     m001_initial, m002_attributes, m003_variants, m004_translations, m005_media,
     m006_image_embeddings, m007_category_counts, m008_image_index_code_bits,
-    m009_demo_seed, m010_image_vec, m011_api_key_scope, m012_import_jobs, m014_image_index,
+    m009_demo_seed, m010_image_vec, m011_api_key_scope, m012_import_jobs, m014_image_index, m015_events,
 ))
 
 

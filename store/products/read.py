@@ -191,6 +191,11 @@ def get_product(db: Database, org_id: int, product_id: int, locale: str | None =
     return dict(json.loads(get_product_json(db, org_id, product_id, locale)))
 
 
+def product_data(db: Database, org_id: int, product_id: int, _: int | None = None) -> str:
+    """A product event's data (`store.events`): the product as the API shows it."""
+    return get_product_json(db, org_id, product_id)
+
+
 def products_by_id(db: Database, org_id: int, ids: list[int]) -> list[dict[str, Any]]:
     """The organization's products among `ids`, in that order (image search)."""
     with db.atomic():

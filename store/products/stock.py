@@ -68,6 +68,12 @@ def product_with_stock(db: Database, org_id: int, product_id: int,
     return product
 
 
+def stock_data(db: Database, org_id: int, product_id: int, _: int | None = None) -> dict[str, Any]:
+    """A `stock.updated` event's data: the product with its levels, as
+    `GET /api/products/{id}/stock` shows it."""
+    return product_with_stock(db, org_id, product_id)
+
+
 def default_stock(db: Database, org_id: int, product_id: int) -> int:
     """The product's level in the organization's default warehouse (0 where none)."""
     row = db.execute_sql(
@@ -110,6 +116,7 @@ def apply_stock_levels(db: Database, org_id: int, product_id: int, product_type:
     for level in changed:
         db.execute_sql(_UPSERT, (product_id, level["warehouse_id"], level["quantity"], now))
     db.execute_sql("UPDATE product SET updated_at = ? WHERE id = ?", (now, product_id))
+    db.changed(org_id, "stock.updated", product_id, product_id=product_id, describe=stock_data)
     return True
 
 

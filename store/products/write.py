@@ -20,9 +20,9 @@ from store.errors import BadRequest, NotFound
 from store.html import clean_description
 from store.identity import check_ean_free, check_product_slug_free, check_sku_free, unique_product_slug
 from store.models import ChannelsField, JsonField, MoneyField, Product, column_names
-from store.products.read import get_product
+from store.products.read import get_product, product_data
 from store.products.stock import (
-    check_can_become_variable, default_stock, drop_stock_levels, set_default_stock,
+    check_can_become_variable, default_stock, drop_stock_levels, set_default_stock, stock_data,
 )
 from store.values import channels_to_mask, money_to_db, utcnow
 
@@ -227,6 +227,7 @@ def insert_product(db: Database, org_id: int, data: dict[str, Any], *, held: Hel
     if data.get("stock"):
         set_default_stock(db, org_id, product_id, data["stock"], now, None if held is None else held.default_warehouse)
     _set_categories(db, product_id, category_ids, new=True)
+    db.changed(org_id, "product.created", product_id, product_id=product_id, describe=product_data)
     return product_id
 
 
@@ -261,6 +262,12 @@ def apply_update(db: Database, org_id: int, current: dict[str, Any], data: dict[
         drop_stock_levels(db, product_id)
     if categories is not None:
         _set_categories(db, product_id, categories)
+    if len(columns) > 1 or categories is not None:  # more than updated_at
+        archived = columns.get("status") == "archived"
+        db.changed(org_id, "product.archived" if archived else "product.updated", product_id,
+                   product_id=product_id, describe=product_data)
+    if stock_changed:
+        db.changed(org_id, "stock.updated", product_id, product_id=product_id, describe=stock_data)
     return True
 
 
@@ -273,9 +280,11 @@ def update_product(db: Database, org_id: int, product_id: int, data: dict[str, A
 def archive_product(db: Database, org_id: int, product_id: int) -> dict[str, Any]:
     """Soft delete: the product stays, with status `archived`."""
     get_product(db, org_id, product_id)
-    db.execute_sql(
+    archived = db.execute_sql(
         "UPDATE product SET status = 'archived', updated_at = ?"
         " WHERE id = ? AND org_id = ? AND status != 'archived'",
         (utcnow(), product_id, org_id),
-    )
+    ).rowcount
+    if archived:
+        db.changed(org_id, "product.archived", product_id, product_id=product_id, describe=product_data)
     return get_product(db, org_id, product_id)
