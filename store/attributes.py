@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from store.db import Database
 from store.errors import BadRequest, NotFound
 from store.models import ProductAttribute
+from store.products.read import product_data
 from store.values import DECIMAL, check_text, decimal_digits, slugify, utcnow
 
 SELECT_TYPES = ("select", "multiselect")
@@ -75,6 +76,11 @@ def get_attribute(db: Database, org_id: int, attribute_id: int) -> dict[str, Any
     return _to_api(_row(db, org_id, attribute_id))
 
 
+def attribute_data(db: Database, org_id: int, attribute_id: int, _: int | None = None) -> dict[str, Any]:
+    """An attribute event's data: the definition as the API shows it."""
+    return get_attribute(db, org_id, attribute_id)
+
+
 def code_from_name(name: str) -> str:
     """`"Screen size (in)"` -> `"screen_size_in"`: the code when none is given."""
     code = slugify(name).replace("-", "_")[:64]
@@ -111,8 +117,9 @@ def create_attribute(db: Database, org_id: int, data: dict[str, Any]) -> dict[st
     if fields["options"] is not None:
         fields["options"] = json.dumps(fields["options"], ensure_ascii=False)
     _check_code_free(db, org_id, fields["code"], None)
-    attribute_id = ProductAttribute.insert(org_id=org_id, **fields).execute(db)
-    return get_attribute(db, org_id, int(attribute_id))
+    attribute_id = int(ProductAttribute.insert(org_id=org_id, **fields).execute(db))
+    db.changed(org_id, "attribute.created", attribute_id, describe=attribute_data)
+    return get_attribute(db, org_id, attribute_id)
 
 
 def update_attribute(db: Database, org_id: int, attribute_id: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -131,6 +138,8 @@ def update_attribute(db: Database, org_id: int, attribute_id: int, data: dict[st
     columns["options"] = None if merged["options"] is None else json.dumps(merged["options"], ensure_ascii=False)
     ProductAttribute.update(**columns, updated_at=utcnow()).where(
         ProductAttribute.id == attribute_id).execute(db)
+    if any(merged[name] != current[name] for name in current if name in merged):
+        db.changed(org_id, "attribute.updated", attribute_id, describe=attribute_data)
     return get_attribute(db, org_id, attribute_id)
 
 
@@ -209,6 +218,10 @@ def delete_attribute(db: Database, org_id: int, attribute_id: int) -> dict[str, 
     )
     touch_products(db, org_id, product_ids, now)
     ProductAttribute.delete().where(ProductAttribute.id == attribute_id).execute(db)
+    db.changed(org_id, "attribute.deleted", attribute_id, data=shown)
+    # Products that lost values, on themselves or their variants, show otherwise now.
+    for product_id in sorted(product_ids):
+        db.changed(org_id, "product.updated", product_id, product_id=product_id, describe=product_data)
     return {**shown, "products_changed": len(product_ids), "variants_changed": len(variants)}
 
 

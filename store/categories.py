@@ -26,6 +26,7 @@ from store.identity import first_free
 from store.models import Category, column_names
 from store.ordering import Siblings, clamp
 from store.products.query import SUBTREE_SQL, ProductQuery, list_products_json
+from store.products.read import product_data
 from store.values import slugify, utcnow
 
 FIELDS = column_names(Category, without=("org_id",))
@@ -116,6 +117,11 @@ def get_category(db: Database, org_id: int, category_id: int) -> dict[str, Any]:
     with db.atomic():
         row = _row(db, org_id, category_id)
         return _to_api(row, _totals(db, org_id, [category_id], snapshot))
+
+
+def category_data(db: Database, org_id: int, category_id: int, _: int | None = None) -> dict[str, Any]:
+    """A category event's data: the category as the API shows it."""
+    return get_category(db, org_id, category_id)
 
 
 def _current(db: Database, org_id: int, category_id: int) -> dict[str, Any]:
@@ -270,7 +276,9 @@ def create_category(db: Database, org_id: int, data: dict[str, Any]) -> dict[str
         (org_id, parent_id, data["name"], slug, data.get("description", ""),
          _siblings(org_id, parent_id).count(db), now, now),
     )
-    return get_category(db, org_id, int(cursor.lastrowid))
+    category_id = int(cursor.lastrowid)
+    db.changed(org_id, "category.created", category_id, describe=category_data)
+    return get_category(db, org_id, category_id)
 
 
 def _move(db: Database, org_id: int, current: dict[str, Any], parent_id: int | None,
@@ -284,6 +292,7 @@ def _move(db: Database, org_id: int, current: dict[str, Any], parent_id: int | N
     target = clamp(position, siblings.count(db, without=category_id))
     if parent_id == current["parent_id"] and target == current["position"]:
         return
+    db.changed(org_id, "category.moved", category_id, describe=category_data)
     _siblings(org_id, current["parent_id"]).close_at(db, current["position"], now)
     siblings.open_at(db, target, now, without=category_id)
     db.execute_sql(
@@ -315,6 +324,8 @@ def update_category(db: Database, org_id: int, category_id: int, data: dict[str,
         assignments = ", ".join(f"{name} = ?" for name in columns)
         db.execute_sql(f"UPDATE category SET {assignments} WHERE id = ?",
                        [*columns.values(), category_id])
+        if any(current[name] != value for name, value in columns.items() if name != "updated_at"):
+            db.changed(org_id, "category.updated", category_id, describe=category_data)
     if columns.get("name", current["name"]) != current["name"]:
         _touch_products(db, org_id, category_id, now)
     return get_category(db, org_id, category_id)
@@ -327,6 +338,13 @@ def delete_category(db: Database, org_id: int, category_id: int) -> dict[str, An
     parent_id, position = current["parent_id"], current["position"]
     now = utcnow()
     children = _siblings(org_id, category_id).count(db)
+    # Its children move up a level; its products lose it from their category_ids.
+    for (child_id,) in db.execute_sql("SELECT id FROM category WHERE org_id = ? AND parent_id = ?",
+                                      (org_id, category_id)).fetchall():
+        db.changed(org_id, "category.moved", child_id, describe=category_data)
+    for (product_id,) in db.execute_sql("SELECT product_id FROM product_category WHERE category_id = ?",
+                                        (category_id,)).fetchall():
+        db.changed(org_id, "product.updated", product_id, product_id=product_id, describe=product_data)
     # The siblings after it make room for the children (or close its gap).
     _siblings(org_id, parent_id).close_at(db, position, now, by=1 - children)
     db.execute_sql(
@@ -337,6 +355,7 @@ def delete_category(db: Database, org_id: int, category_id: int) -> dict[str, An
     _touch_products(db, org_id, category_id, now)
     db.execute_sql("DELETE FROM product_category WHERE category_id = ?", (category_id,))
     db.execute_sql("DELETE FROM category WHERE id = ?", (category_id,))
+    db.changed(org_id, "category.deleted", category_id, data=current)
     return current
 
 
@@ -371,6 +390,8 @@ def assign_products(db: Database, org_id: int, category_id: int, product_ids: li
             "UPDATE product SET updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
             (utcnow(), new),
         )
+        for product_id in json.loads(new):
+            db.changed(org_id, "product.updated", product_id, product_id=product_id, describe=product_data)
     return get_category(db, org_id, category_id)
 
 
@@ -383,6 +404,7 @@ def remove_product(db: Database, org_id: int, category_id: int, product_id: int)
     )
     if cursor.rowcount:
         db.execute_sql("UPDATE product SET updated_at = ? WHERE id = ?", (utcnow(), product_id))
+        db.changed(org_id, "product.updated", product_id, product_id=product_id, describe=product_data)
     return get_category(db, org_id, category_id)
 
 

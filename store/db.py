@@ -242,22 +242,24 @@ class Database(peewee.SqliteDatabase):
                 log.exception("an event listener failed")
 
     def changed(self, org_id: int, event_type: str, object_id: int, *, product_id: int | None = None,
-                data: Any = None, describe: events.Describe | None = None) -> None:
+                data: Any = None, describe: events.Describe | None = None, key: str = "") -> None:
         """Say, inside a write transaction, that an object changed: its event is written
         when the transaction commits (`store.events`). `data` is the object as the API
         shows it (a delete's last state); without it, `describe(db, org_id, object_id,
-        product_id)` builds it then, from the final state."""
+        product_id)` builds it then, from the final state. `key` tells apart objects that
+        share an id (a product's translations, by locale)."""
         pending = getattr(self._changes, "pending", None)
         if pending is None:
             raise RuntimeError(f"{event_type}: a change outside a write transaction has no event")
-        pending.append(events.Change(org_id, event_type, object_id, product_id, data, describe))
+        pending.append(events.Change(org_id, event_type, object_id, product_id, data, describe, key))
 
     @contextlib.contextmanager
     def line_savepoint(self) -> Iterator[None]:
         """A savepoint inside the current write transaction: the block's writes, and the
         changes it said, are undone when it raises. Cheaper than a nested `atomic()` (one
         fixed name, so SQLite's prepared statements are reused; a bulk import opens one
-        per line)."""
+        per line). The block's events are settled when it ends (`events.settle`): they
+        show the objects as the block left them."""
         conn = self.connection()
         pending = getattr(self._changes, "pending", None)
         said = 0 if pending is None else len(pending)
@@ -271,6 +273,8 @@ class Database(peewee.SqliteDatabase):
                 del pending[said:]
             raise
         conn.execute("RELEASE micropim_line")
+        if pending is not None and len(pending) > said:
+            pending[said:] = events.settle(self, pending[said:])
 
     def snapshot(self) -> tuple[int, int] | None:
         """What names the data this thread's connection sees, for `SnapshotCache`: its

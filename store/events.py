@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from store.errors import BadRequest, NotFound
@@ -57,6 +57,8 @@ class Change:
     product_id: int | None
     data: Any  # the object (dict or JSON text), or None: `describe` it at commit
     describe: Describe | None
+    key: str = ""  # what tells apart objects under one id (a translation's locale)
+    settled: bool = False  # its data was fixed at the end of its unit of work (`settle`)
 
 
 # ---- writing --------------------------------------------------------------------------
@@ -64,12 +66,16 @@ class Change:
 def _kept(changes: list[Change]) -> list[Change]:
     """One change per event: a repeat of (type, object) is dropped, and an `updated`
     of an object `created` in the same transaction is part of its creation."""
-    seen: set[tuple[int, str, int]] = set()
+    seen: set[tuple[int, str, int, str]] = set()
     kept = []
     for change in changes:
+        if change.settled:
+            kept.append(change)
+            continue
         kind, _, action = change.type.partition(".")
-        key = (change.org_id, change.type, change.object_id)
-        if key in seen or (action == "updated" and (change.org_id, f"{kind}.created", change.object_id) in seen):
+        key = (change.org_id, change.type, change.object_id, change.key)
+        created = (change.org_id, f"{kind}.created", change.object_id, change.key)
+        if key in seen or (action == "updated" and created in seen):
             continue
         seen.add(key)
         kept.append(change)
@@ -80,10 +86,9 @@ def _json(data: Any) -> str:
     return data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def record(db: Database, changes: list[Change]) -> int:
-    """Write the events of the transaction's `changes` (inside it); answers how many."""
-    now = utcnow()
-    rows = []
+def _described(db: Database, changes: list[Change]) -> list[Change]:
+    """The changes that make events, each with its data as it is now."""
+    described = []
     for change in _kept(changes):
         data = change.data
         if data is None and change.describe is not None:
@@ -91,8 +96,23 @@ def record(db: Database, changes: list[Change]) -> int:
                 data = change.describe(db, change.org_id, change.object_id, change.product_id)
             except NotFound:
                 continue  # changed, then deleted in the same transaction: its delete says it
-        rows.append((change.org_id, change.type, change.object_id, change.product_id, now,
-                     _json(data if data is not None else {})))
+        described.append(replace(change, data=data if data is not None else {}, describe=None, settled=True))
+    return described
+
+
+def settle(db: Database, changes: list[Change]) -> list[Change]:
+    """The events of one unit of work inside a longer transaction (a bulk line, of a
+    batch that commits together), fixed at its end: each line's events show what that
+    line did, as if it had been its own write, and two lines that change one product
+    make two events."""
+    return _described(db, changes)
+
+
+def record(db: Database, changes: list[Change]) -> int:
+    """Write the events of the transaction's `changes` (inside it); answers how many."""
+    now = utcnow()
+    rows = [(change.org_id, change.type, change.object_id, change.product_id, now, _json(change.data))
+            for change in _described(db, changes)]
     if rows:
         db.connection().executemany(
             "INSERT INTO event (org_id, type, object_id, product_id, occurred_at, data)"
@@ -173,12 +193,12 @@ def feed_json(db: Database, org_id: int, after: int | None, limit: int,
     (None: all). `next_after` is the last event's id, or `after` when there is none:
     a consumer that stores it sees every event once. Raises `Expired` when retention
     removed events above `after`."""
-    if after is not None:
-        floor = removed_through(db, org_id)
-        if after < floor:
-            raise Expired(floor, oldest_id(db, org_id))
     where, params = _type_filter(types)
     with db.atomic():  # the floor and the page from one snapshot
+        if after is not None:
+            floor = removed_through(db, org_id)
+            if after < floor:
+                raise Expired(floor, oldest_id(db, org_id))
         rows = db.execute_sql(
             f"SELECT id, {EVENT_JSON} FROM event WHERE org_id = ? AND id > ?{where} ORDER BY id LIMIT ?",
             [org_id, after or 0, *params, limit]).fetchall()

@@ -89,6 +89,12 @@ def get_media(db: Database, org_id: int, product_id: int, media_id: int) -> dict
     return _to_api(db, row)
 
 
+def media_data(db: Database, org_id: int, media_id: int, product_id: int | None) -> dict[str, Any]:
+    """A media event's data: the item as the API shows it."""
+    assert product_id is not None
+    return get_media(db, org_id, product_id, media_id)
+
+
 def _insert_file(db: Database, media_id: int, kind: str, content_type: str, data: bytes) -> None:
     db.execute_sql(
         "INSERT INTO media_file (media_id, kind, content_type, etag, data) VALUES (?, ?, ?, ?, ?)",
@@ -119,6 +125,7 @@ def add_media(db: Database, org_id: int, product_id: int, files: MediaFiles, alt
     _insert_file(db, media_id, ORIGINAL, CONTENT_TYPES[files.format], files.original)
     _insert_file(db, media_id, RENDITION, CONTENT_TYPES["webp"], files.rendition)
     _touch(db, product_id, now)
+    db.changed(org_id, "media.created", media_id, product_id=product_id, describe=media_data)
     return media_id
 
 
@@ -127,6 +134,8 @@ def update_media(db: Database, org_id: int, product_id: int, media_id: int,
     """Change alt_text and/or position; moving an item shifts the ones between."""
     current = get_media(db, org_id, product_id, media_id)
     now = utcnow()
+    if any(current[name] != value for name, value in fields.items()):
+        db.changed(org_id, "media.updated", media_id, product_id=product_id, describe=media_data)
     if "position" in fields:
         siblings = _siblings(product_id)
         new = clamp(fields["position"], siblings.count(db) - 1)
@@ -152,6 +161,7 @@ def delete_media(db: Database, org_id: int, product_id: int, media_id: int) -> d
                    (utcnow(), media_id))
     _siblings(product_id).close_at(db, current["position"])
     _touch(db, product_id, utcnow())
+    db.changed(org_id, "media.deleted", media_id, product_id=product_id, data=current)
     return current
 
 

@@ -9,6 +9,7 @@ kept in step by triggers (migration 4).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from store.db import Database
@@ -191,6 +192,8 @@ def apply_translation(db: Database, org_id: int, product_id: int, locale: str,
     )
     if not new_product:
         _touch(db, product_id, now)
+    db.changed(org_id, "translation.updated", product_id, product_id=product_id,
+               describe=functools.partial(translation_data, locale=locale), key=locale)
     return held is None, True
 
 
@@ -220,7 +223,14 @@ def delete_translation(db: Database, org_id: int, product_id: int, locale: str) 
         (product_id, locale),
     )
     _touch(db, product_id, utcnow())
+    db.changed(org_id, "translation.deleted", product_id, product_id=product_id, data=found, key=locale)
     return found
+
+
+def translation_data(db: Database, org_id: int, product_id: int, _: int | None = None, *,
+                     locale: str) -> dict[str, Any]:
+    """A translation event's data: the translation as the API shows it (with its locale)."""
+    return get_translation(db, org_id, product_id, locale)
 
 
 def _touch(db: Database, product_id: int, now: str) -> None:

@@ -153,6 +153,12 @@ def get_variant(db: Database, org_id: int, product_id: int, variant_id: int) -> 
 
 # ---- writes -------------------------------------------------------------------------------
 
+def variant_data(db: Database, org_id: int, variant_id: int, product_id: int | None) -> dict[str, Any]:
+    """A variant event's data: the variant as the API shows it."""
+    assert product_id is not None
+    return get_variant(db, org_id, product_id, variant_id)
+
+
 def _default_name(db: Database, org_id: int, product_name: str, values: dict[str, Any],
                   known: dict[str, Definition] | None = None) -> str:
     """"T-Shirt - Red, M": the product's name and the axis values in attribute order."""
@@ -254,7 +260,9 @@ def insert_variant(db: Database, org_id: int, product_id: int, data: dict[str, A
         f" VALUES ({','.join('?' * len(columns))})", list(columns.values()),
     )
     _touch(db, org_id, product_id, now)
-    return int(cursor.lastrowid)
+    variant_id = int(cursor.lastrowid)
+    db.changed(org_id, "variant.created", variant_id, product_id=product_id, describe=variant_data)
+    return variant_id
 
 
 def create_variant(db: Database, org_id: int, product_id: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -302,6 +310,7 @@ def apply_variant_update(db: Database, org_id: int, product_id: int, variant_id:
         [*columns.values(), variant_id],
     )
     _touch(db, org_id, product_id, now)
+    db.changed(org_id, "variant.updated", variant_id, product_id=product_id, describe=variant_data)
     return True
 
 
@@ -351,4 +360,5 @@ def delete_variant(db: Database, org_id: int, product_id: int, variant_id: int) 
     db.execute_sql("DELETE FROM product_variant WHERE id = ?", (variant_id,))
     _siblings(product_id).close_at(db, shown["position"])
     _touch(db, org_id, product_id, utcnow())
+    db.changed(org_id, "variant.deleted", variant_id, product_id=product_id, data=shown)
     return shown
