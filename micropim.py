@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Sequence
 
 import peewee
+import tornado.ioloop
 import tornado.netutil
 
 from handlers.app import Application
@@ -43,7 +44,9 @@ from handlers.media import (
     ProductMediaOriginalHandler,
     SimilarProductsHandler,
 )
+from handlers.events import EventFeedHandler
 from handlers.imports import routes as import_routes
+from handlers.webhooks import routes as webhook_routes
 from handlers.openapi import docs_routes
 from handlers.products import (
     ProductBarcodeHandler,
@@ -60,6 +63,7 @@ from handlers.ui import UIFileHandler, UIPageHandler, missing_files, static_root
 from search.fetch import Fetcher
 from search.model import ImageModels
 from search.pipeline import Images
+from search.webhooks import WebhookSender
 from store.db import Database, open_database
 from store.urls import MediaUrls
 
@@ -77,6 +81,9 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 #: "Measured facts", bench/bulk.py).
 SWITCH_INTERVAL = 0.001
 ID = r"([0-9]{1,19})"
+#: How often a running server removes the events older than --event-retention-days
+#: (and once at start).
+EVENT_RETENTION_EVERY_S = 3600
 
 
 @dataclass
@@ -99,6 +106,8 @@ class Settings:
     # None: one made from `image_model` and `model_cache`.
     image_models: ImageModels | None = None
     bulk_limit_mb: int = 200  # the largest feed `POST /api/products/bulk` and imports take
+    event_retention_days: int = 30  # how long the change feed keeps an event
+    webhook_retry_base: float = 10.0  # seconds before a failed webhook delivery's first retry
 
 
 def routes() -> list[tuple[Any, ...]]:
@@ -115,6 +124,8 @@ def routes() -> list[tuple[Any, ...]]:
         (rf"/api/products/{ID}/translations", TranslationListHandler),
         (rf"/api/products/{ID}/translations/([^/]+)", TranslationHandler),
         (r"/api/channels", ChannelsHandler),
+        (r"/api/events", EventFeedHandler),
+        *webhook_routes(ID),
         # Categories: `/api/categories/{id}` after its sub-resources, so that a walk of
         # the table (tests/test_contract.py) deletes the sample category last.
         (r"/api/categories", CategoryListHandler),
@@ -166,6 +177,8 @@ def make_app(settings: Settings | None = None) -> Application:
         rate_limiter=RateLimiter(settings.read_limit, settings.write_limit, settings.clock),
         public_url=public_url,
         bulk_limit_bytes=settings.bulk_limit_mb * 1024 * 1024,
+        event_retention_days=settings.event_retention_days,
+        webhooks=WebhookSender(db, allow_private=settings.allow_private_urls, retry_base=settings.webhook_retry_base),
         default_handler_class=NotFoundHandler,
     )
 
@@ -205,6 +218,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0.001 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0.001 and 3600, got {text!r}")
     return value
 
 
@@ -304,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bulk-limit-mb", type=_positive, default=_env("BULK_LIMIT_MB", "200"), metavar="N",
                        help=_help("largest body of a bulk import (POST /api/products/bulk, /api/imports), in MB",
                                   "BULK_LIMIT_MB", "200"))
+    serve.add_argument("--event-retention-days", type=_positive, default=_env("EVENT_RETENTION_DAYS", "30"),
+                       metavar="N", help=_help("days the change feed (GET /api/events) keeps an event",
+                                               "EVENT_RETENTION_DAYS", "30"))
+    serve.add_argument("--webhook-retry-base", type=_seconds, default=_env("WEBHOOK_RETRY_BASE", "10"),
+                       metavar="SECONDS", help=_help("wait before a failed webhook delivery's first retry; each"
+                                                     " next waits 3 times longer, 8 tries in all",
+                                                     "WEBHOOK_RETRY_BASE", "10"))
     serve.add_argument("--max-connections", type=_positive, default=_env("MAX_CONNECTIONS"), metavar="N",
                        help=_help("open connections at most; past it a new one is answered 503",
                                   "MAX_CONNECTIONS", f"from the file-descriptor limit, {default_max_connections()} here"))
@@ -370,7 +400,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help=_help("the file's format", "FORMAT", "from the file name, else ndjson"))
     exp.add_argument("--kind", choices=feed_kinds, default=_env("KIND", "products"),
                      help=_help("what to export", "KIND", "products"))
+
+    feed = commands.add_parser("events", help="print an organization's change events as NDJSON",
+                               description="Print the change feed (GET /api/events) as NDJSON, one event"
+                                           " per line, oldest first; with --follow, keep printing new ones.")
+    db_option(feed, created=False)
+    feed.add_argument("--org", default=_env("ORG"), required=_env("ORG") is None, metavar="NAME",
+                      help=_help("the organization whose events to print", "ORG", "none, required"))
+    feed.add_argument("--after", type=_event_id, default=_env("AFTER"), metavar="ID",
+                      help=_help("only the events after this id", "AFTER", "from the oldest kept"))
+    feed.add_argument("--type", default=_env("TYPE"), metavar="PATTERNS",
+                      help=_help("only these types: product.updated, product.*, ... separated by commas",
+                                 "TYPE", "every type"))
+    feed.add_argument("--follow", action="store_true", default=None,
+                      help=_help("keep waiting for new events and print them as they commit (Ctrl-C stops)",
+                                 "FOLLOW", "off"))
     return parser
+
+
+def _event_id(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected an event id (0 or more), got {text!r}")
+    return int(text)
 
 
 def _existing(path: str) -> Database:
@@ -438,7 +489,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings(database=args.db, read_limit=args.read_limit, write_limit=args.write_limit,
                         public_url=public_url, allow_private_urls=args.allow_private_urls,
                         image_model=args.image_model, model_cache=args.model_cache,
-                        bulk_limit_mb=args.bulk_limit_mb)
+                        bulk_limit_mb=args.bulk_limit_mb, event_retention_days=args.event_retention_days,
+                        webhook_retry_base=args.webhook_retry_base)
     try:
         try:
             app = make_app(settings)
@@ -459,6 +511,7 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str, sockets:
     with app.db.writing():
         if imports.mark_interrupted(app.db):  # jobs the previous run of the server left
             log.info("import jobs left unfinished by the last run are marked interrupted")
+    app.remove_old_events_now()
     app.images.index.start()  # photo search is ready a few seconds later (search/vectors.py)
     if args.demo:
         from search import demo
@@ -484,6 +537,9 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str, sockets:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         server.add_sockets(sockets)  # inside the running loop, so they belong to it
+        retention = tornado.ioloop.PeriodicCallback(app.remove_old_events, EVENT_RETENTION_EVERY_S * 1000)
+        retention.start()
+        await app.webhooks.start()
         print(f"MicroPIM listening on {public_url} (database {os.path.abspath(args.db)})", flush=True)
         if args.demo:
             from search import demo
@@ -494,7 +550,9 @@ def _serve(app: Application, args: argparse.Namespace, public_url: str, sockets:
             print(f"Web UI: {public_url}/ (sign in with the key); API reference: {public_url}/docs",
                   flush=True)
         await stop.wait()
+        retention.stop()
         server.stop()
+        await app.webhooks.stop()
 
     asyncio.run(run())
     return 0
@@ -785,6 +843,47 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How often `events --follow` looks for new events.
+FOLLOW_EVERY_S = 0.25
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from store import events
+    from store.errors import BadRequest
+
+    try:
+        types = (events.types_of(events.check_patterns("--type", [p.strip() for p in args.type.split(",")]))
+                 if args.type else None)
+    except BadRequest as exc:
+        fail(exc.message)
+    follow = _flag("FOLLOW") if args.follow is None else args.follow
+    db = _existing(args.db)
+    try:
+        org_id = _org_id(db, args.org)
+        after = args.after
+        while True:
+            try:
+                page = json.loads(events.feed_json(db, org_id, after, events.FEED_LIMIT_MAX, types))
+            except events.Expired as gone:
+                oldest = "none is kept" if gone.oldest_id is None else f"the oldest kept is {gone.oldest_id}"
+                fail(f"--after: the events up to {gone.removed_through} are no longer kept; {oldest}", status=1)
+            for event in page["events"]:
+                sys.stdout.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+            after = page["next_after"]
+            if len(page["events"]) == events.FEED_LIMIT_MAX:
+                continue
+            if not follow:
+                return 0
+            time.sleep(FOLLOW_EVERY_S)
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `micropim events … | head`
+        return 0
+    finally:
+        db.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser()
@@ -794,7 +893,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     commands = {"serve": cmd_serve, "create-key": cmd_create_key, "keys": cmd_keys,
                 "revoke-key": cmd_revoke_key, "backup": cmd_backup, "reindex": cmd_reindex,
-                "import": cmd_import, "export": cmd_export}
+                "import": cmd_import, "export": cmd_export, "events": cmd_events}
     return commands[args.command](args)
 
 

@@ -22,6 +22,7 @@ import pydantic
 import tornado.web
 from pydantic.json_schema import models_json_schema
 
+from handlers import schemas as answers
 from handlers.base import BaseHandler
 from handlers.public import PublicFileHandler, PublicHandler
 from handlers.spec import (
@@ -38,7 +39,8 @@ SUB_RESOURCES = {"variants": "Variants", "translations": "Translations", "media"
 TAGS = {"products": "Products", "categories": "Categories", "channels": "Channels",
         "product-attributes": "Attributes", "brands": "Brands", "suppliers": "Suppliers",
         "vat-rates": "VAT rates", "warehouses": "Warehouses", "openapi.json": "Documentation",
-        "media": "Media", "docs": "Documentation", "ui": "Web UI"}
+        "media": "Media", "docs": "Documentation", "ui": "Web UI", "events": "Events",
+        "webhooks": "Webhooks"}
 # Content Security Policy of the docs page: nothing from another host, no inline
 # script; Swagger UI's stylesheet draws a few icons as data: URIs.
 DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -51,13 +53,15 @@ STATUS_TEXT = {
     403: "The key's organization is disabled (`no organization access`), or a read-only key"
          " was sent to a write (`this API key is read-only`)",
     404: "Not found (an id of another organization answers the same)",
+    410: "The feed cursor (`after`) is older than the events kept: the message gives the oldest"
+         " id kept; resync, then read on from there",
     413: "The JSON body is larger than 1 MB",
     429: "Rate limit exceeded; `Retry-After` says when to retry",
     500: "Server error (details only in the server log)",
     503: "The database is busy with another write (or the image index needs `micropim reindex`);"
          " retry after `Retry-After`",
 }
-ERROR_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+ERROR_NAMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 410: "Gone",
                413: "PayloadTooLarge", 429: "TooManyRequests", 500: "ServerError",
                503: "ServiceUnavailable"}
 RATE_HEADERS = {
@@ -350,9 +354,40 @@ def _components(models: list[type[pydantic.BaseModel]]) -> tuple[dict[str, Any],
     return schemas, refs
 
 
+#: What a webhook receives: not routes of this server, but requests it sends (OpenAPI 3.1 `webhooks`).
+WEBHOOK_HEADERS = (
+    ("webhook-id", "The event's id (`ping_…` for a test ping): the same on every retry; drop repeats by it"),
+    ("webhook-timestamp", "When this try was sent, in Unix seconds; refuse one far from your clock"),
+    ("webhook-signature", "`v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`,"
+                          " keyed with the base64-decoded secret after `whsec_` (Standard Webhooks)"),
+)
+
+
+def _webhooks(refs: dict[type[pydantic.BaseModel], dict[str, Any]]) -> dict[str, Any]:
+    def delivery(summary: str, description: str, model: type[pydantic.BaseModel]) -> dict[str, Any]:
+        return {"post": {
+            "summary": summary, "description": description, "tags": ["Webhooks"], "security": [],
+            "parameters": [{"name": name, "in": "header", "required": True, "description": text,
+                            "schema": {"type": "string"}} for name, text in WEBHOOK_HEADERS],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": refs[model]}}},
+            "responses": {
+                "2XX": {"description": "Received (within 10 seconds): the webhook's next event is sent"},
+                "default": {"description": "Not received (as is a timeout, a refused connection or a"
+                                           " redirect): tried again with backoff, 8 tries, then `failing`"},
+            },
+        }}
+
+    return {
+        "event": delivery("A change event", "Each event a webhook subscribes to, as `GET /api/events` shows it,"
+                          " one request per event, in order.", answers.Event),
+        "ping": delivery("A test ping", "Sent by `POST /api/webhooks/{id}/test`; never retried.",
+                         answers.WebhookPingEvent),
+    }
+
+
 def build_document(routes: list[Route]) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of these routes."""
-    schemas, refs = _components(_models(routes))
+    """The OpenAPI 3.1 document of these routes, and of what webhooks receive."""
+    schemas, refs = _components(list(dict.fromkeys([*_models(routes), answers.Event, answers.WebhookPingEvent])))
     paths: dict[str, Any] = {}
     for route in routes:
         item = paths.setdefault(route.template(), {})
@@ -380,6 +415,7 @@ def build_document(routes: list[Route]) -> dict[str, Any]:
         "security": [{"ApiKey": []}],
         "tags": [{"name": name} for name in tags],
         "paths": paths,
+        "webhooks": _webhooks(refs),
         "components": {
             "securitySchemes": {"ApiKey": {
                 "type": "apiKey", "in": "header", "name": "X-API-KEY",

@@ -8,9 +8,11 @@ field added to an answer without being added here fails a test.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from store import events
 
 Timestamp = Annotated[str, Field(description="UTC, ISO 8601 with microseconds",
                                  examples=["2026-11-27T08:15:52.123456Z"])]
@@ -395,3 +397,87 @@ class ImportJob(Out):
 class ImportPage(Out):
     imports: list[ImportJob]
     pagination: Pagination
+
+
+EventType = Literal[
+    "product.created", "product.updated", "product.archived",
+    "variant.created", "variant.updated", "variant.deleted",
+    "category.created", "category.updated", "category.moved", "category.deleted",
+    "media.created", "media.updated", "media.deleted",
+    "stock.updated",
+    "translation.updated", "translation.deleted",
+    "attribute.created", "attribute.updated", "attribute.deleted",
+]
+# Spelled out for the type checker; the store's list is the one that counts.
+assert get_args(EventType) == events.TYPES, "handlers.schemas.EventType differs from store.events.TYPES"
+
+
+class Event(Out):
+    id: int = Field(description="Increasing in commit order, never reused")
+    type: EventType
+    object_id: int = Field(description="The changed object's id (a translation's: its product's)")
+    product_id: int | None = Field(description="The product the object belongs to, where one applies")
+    occurred_at: Timestamp
+    data: dict[str, Any] = Field(description="The object as the API shows it after the change"
+                                             " (a delete: its last state)")
+
+
+class EventFeed(Out):
+    events: list[Event] = Field(description="Oldest first")
+    next_after: int = Field(description="The `after` of the next page: the last event's id, or the"
+                                        " `after` sent when there is none yet")
+
+
+class Webhook(Out):
+    id: int
+    url: str
+    events: list[str] = Field(description="The event type patterns it receives")
+    description: str
+    enabled: bool
+    status: Literal["active", "failing", "disabled"] = Field(
+        description="`failing`: every retry of an event failed (it is still tried, more slowly);"
+                    " `disabled`: by its owner, or after 3 days failing")
+    last_error: str | None = Field(description="Why it is failing or was disabled")
+    failing_since: Timestamp | None
+    delivered_id: int = Field(description="The last event the receiver acknowledged")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class WebhookWithSecret(Webhook):
+    secret: str = Field(description="The signing secret (`whsec_…`): shown only in this answer")
+
+
+class WebhookPage(Out):
+    webhooks: list[Webhook]
+    pagination: Pagination
+
+
+class WebhookDelivery(Out):
+    id: int
+    event_id: int | None = Field(description="null: a test ping")
+    attempt: int = Field(description="1 for the first try of this event")
+    attempted_at: Timestamp
+    http_status: int | None = Field(description="null: no answer (timeout, refused connection)")
+    duration_ms: float
+    error: str | None
+
+
+class WebhookDeliveries(Out):
+    deliveries: list[WebhookDelivery] = Field(description="Newest first")
+
+
+class WebhookPing(Out):
+    ok: bool = Field(description="The receiver answered 2xx within 10 seconds")
+    http_status: int | None
+    duration_ms: float
+    error: str | None
+    attempted_at: Timestamp
+
+
+class WebhookPingEvent(Out):
+    """What `POST /api/webhooks/{id}/test` sends."""
+
+    type: Literal["ping"]
+    webhook_id: int
+    occurred_at: Timestamp

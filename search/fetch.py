@@ -110,7 +110,7 @@ class TooLarge(HTTPInputError):
     refusal is not a crash."""
 
 
-def _check_url(url: str, field: str) -> str:
+def check_url(url: str, field: str) -> str:
     """The URL to request, or a 400: http(s), a host, no credentials, no spaces or
     control characters (they could split the request line); a non-ASCII host becomes
     its IDNA form and other non-ASCII text is percent-encoded, as browsers do."""
@@ -160,7 +160,7 @@ async def fetch_image_bytes(
     loop = IOLoop.current()
     deadline = loop.time() + timeout  # for the whole fetch, redirects included
     try:
-        current = _check_url(url, field)
+        current = check_url(url, field)
         for _hop in range(MAX_REDIRECTS + 1):
             left = deadline - loop.time()
             if left <= 0:
@@ -169,7 +169,7 @@ async def fetch_image_bytes(
             if code in REDIRECTS:
                 if not location:
                     raise BadRequest(f"{field}: redirect ({code}) without a Location")
-                current = _check_url(urljoin(current, location), field)
+                current = check_url(urljoin(current, location), field)
                 continue
             if code != 200:
                 raise BadRequest(f"{field}: the server answered HTTP {code}")

@@ -291,7 +291,7 @@ class WebhookDelivery(BaseModel):
 
     id = pw.AutoField()
     webhook_id = pw.IntegerField()
-    event_id = pw.IntegerField()
+    event_id = pw.IntegerField(null=True)  # None: a test ping
     attempt = pw.IntegerField()  # 1 for the first try of this event
     attempted_at = pw.TextField(default=utcnow)
     http_status = pw.IntegerField(null=True)  # None: no answer (timeout, refused)

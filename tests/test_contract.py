@@ -98,7 +98,7 @@ def fill(pattern: str, ids: dict[str, int], default_id: int) -> str:
 def sample_ids(db: Database, api: Any, org_id: int) -> dict[str, int]:
     """One row of every resource, so that id routes reach their handler's real work."""
     from search import imaging
-    from store import attributes, categories, imports, media, translations, variants
+    from store import attributes, categories, imports, media, translations, variants, webhooks
     from store.products import write as products
     from store.reference import BRANDS, SUPPLIERS, VAT_RATES, WAREHOUSES
     from tests.factories import draw
@@ -119,6 +119,8 @@ def sample_ids(db: Database, api: Any, org_id: int) -> dict[str, int]:
             "warehouses": WAREHOUSES.create(db, org_id, {"name": "Second", "code": "SEC"})["id"],
             "categories": categories.create_category(db, org_id, {"name": "Mugs"})["id"],
             "imports": imports.create_job(db, org_id, "products", "csv", False, False, 0)["id"],
+            # a private address: its test ping is refused at once, nothing is sent
+            "webhooks": webhooks.create_webhook(db, org_id, {"url": "http://127.0.0.1:9/", "events": ["*"]})["id"],
         }
 
 

@@ -409,6 +409,17 @@ async def _successes(walk: Walk, ids: dict[str, int], images: Any) -> None:  # n
     await walk.call("GET", "/api/products/export?format=csv", expect=200)
     await walk.call("GET", "/api/products/export", expect=200)
     await walk.call("GET", "/api/categories/export?format=csv", expect=200)
+    # Webhooks (not delivering here: the sender is not started; a public address
+    # literal passes the URL check without a lookup, and the ping goes to the sample's
+    # private address, refused before any connection).
+    hook = (await walk.call("POST", "/api/webhooks", {"url": "https://1.1.1.1/hook", "events": ["product.*"],
+                                                      "description": "Shop"}, expect=201)).body["data"]["id"]
+    await walk.call("PATCH", f"/api/webhooks/{hook}", {"events": ["*"], "enabled": False}, expect=200)
+    await walk.call("POST", f"/api/webhooks/{hook}/rotate-secret", expect=200)
+    await walk.call("POST", f"/api/webhooks/{hook}/redeliver", {"after": 0}, expect=200)
+    await walk.call("POST", f"/api/webhooks/{ids['webhooks']}/test", expect=200)
+    await walk.call("GET", f"/api/webhooks/{ids['webhooks']}/deliveries", expect=200)
+    await walk.call("DELETE", f"/api/webhooks/{hook}", expect=200)
     # Deletes last.
     await walk.call("DELETE", f"/api/products/{product}/variants/{variant}", expect=200)
     await walk.call("DELETE", f"/api/products/{product}/media/{uploaded.body['data']['id']}", expect=200)

@@ -2,11 +2,12 @@
 answers what the README says it does.
 
 The commands are taken from the README's ```sh blocks as they are written (a command
-goes on over the next lines while a line ends in `\\` or a quote is open), with three
+goes on over the next lines while a line ends in `\\` or a quote is open), with these
 changes only: the server's address (a free port instead of 8080), `-s -w` to read the
 status, and the media example's
-`https://example.com/lamp.jpg`, served from a local address instead (the server runs
-with `--allow-private-urls`), because a test must not need the internet. `lamp.jpg`
+`https://example.com/lamp.jpg` and the webhook example's URL, served from a local
+address instead (the server runs with `--allow-private-urls`), because a test must not
+need the internet. `lamp.jpg`
 and `photo.jpg` are demo photos in the working directory, and `feed.ndjson` the README's
 feed; `photo.jpg` is product 1's
 own photo, so image search must find product 1 first. A demo of MICROPIM_DEMO_COUNT
@@ -37,6 +38,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 README_BASE = "http://127.0.0.1:8080"
 README_FILE_URL = "https://example.com/lamp.jpg"
+README_HOOK_URL = "https://shop.example.com/hooks/pim"
 
 
 def curl_commands(text: str) -> list[str]:
@@ -131,6 +133,17 @@ def _imported(data: Any, seen: dict[str, Any]) -> None:
         [(1, "LIN-002", "created"), (2, "TSH-0001", "updated")]
 
 
+def _archived_events(data: Any, seen: dict[str, Any]) -> None:
+    events = data["events"]
+    assert [(e["type"], e["object_id"], e["data"]["status"]) for e in events] == [("product.archived", 2, "archived")]
+    assert data["next_after"] == events[-1]["id"]
+
+
+def _webhook(data: Any, seen: dict[str, Any]) -> None:
+    assert (data["events"], data["description"], data["status"]) == (["product.*", "stock.updated"], "Shop sync", "active")
+    assert data["secret"].startswith("whsec_") and data["url"] == seen["hook_url"]
+
+
 def _translated(data: Any, seen: dict[str, Any]) -> None:
     assert (data["locale"], data["name"]) == ("de-AT", "Schwarzes Bio-Leiberl")
 
@@ -171,6 +184,8 @@ EXPECTED: list[tuple[str, str, int, Check]] = [
     ("PUT", "/api/products/1/translations/de-AT", 201, _translated),
     ("GET", "/api/products?search=leiberl&locale=de-AT", 200, _found_translated),
     ("POST", "/api/products/bulk?create_references=true", 200, _imported),
+    ("GET", "/api/events?type=product.archived&limit=10", 200, _archived_events),
+    ("POST", "/api/webhooks", 201, _webhook),
     ("POST", "/api/products/1/media", 201, _fetched_media),
     ("POST", "/api/products/1/media", 201, _uploaded_media),
     ("POST", "/api/products/image-search", 200, _found_by_photo),
@@ -222,13 +237,14 @@ def test_every_curl_example_answers_what_the_readme_says(tmp_path: pathlib.Path,
     assert feed, "the README shows the bulk example's feed"
     (work / "feed.ndjson").write_text(feed.group(1))
     (work / "photo.jpg").write_bytes(product_photo("T-Shirt", "Black", 0))  # product 1's photo
-    seen: dict[str, Any] = {"file_url": f"{files_server}/lamp.jpg"}
+    seen: dict[str, Any] = {"file_url": f"{files_server}/lamp.jpg", "hook_url": f"{files_server}/hooks/pim"}
     env = {**os.environ, "KEY": key}
 
     commands = curl_commands(README)
     assert len(commands) == len(EXPECTED)
     for command, (method, path, status, check) in zip(commands, EXPECTED):
         runnable = (command.replace(README_BASE, base).replace(README_FILE_URL, seen["file_url"])
+                    .replace(README_HOOK_URL, seen["hook_url"])
                     .replace("curl ", "curl -sS -w '\\n%{http_code}' ", 1))
         done = subprocess.run(["bash", "-c", runnable], cwd=work, env=env, capture_output=True, text=True,
                               timeout=60)

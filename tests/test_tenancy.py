@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from store import attributes, imports, orgs, translations
+from store import attributes, imports, orgs, translations, webhooks
 from store.db import Database
 from store.models import Category
 from store.products import stock
@@ -38,12 +38,13 @@ class Theirs:
     category: int
     attribute: int
     job: int
+    webhook: int
 
     def id_of(self, family: str) -> int:
         return {"products": self.product, "brands": self.brand, "suppliers": self.supplier,
                 "vat-rates": self.vat_rate, "warehouses": self.warehouse,
                 "categories": self.category, "product-attributes": self.attribute,
-                "imports": self.job}[family]
+                "imports": self.job, "webhooks": self.webhook}[family]
 
 
 @pytest.fixture
@@ -67,8 +68,9 @@ def theirs(db: Database, other_org_id: int) -> Theirs:
                                                               "brand_id": brand})
         products.archive_product(db, other_org_id, archived["id"])
         job = imports.create_job(db, other_org_id, "products", "csv", False, False, 0)["id"]
+        webhook = webhooks.create_webhook(db, other_org_id, {"url": "https://1.1.1.1/theirs", "events": ["*"]})["id"]
     return Theirs(product["id"], archived["id"], brand, supplier, vat, warehouse,
-                  default_warehouse_id(db, other_org_id), category, attribute, job)
+                  default_warehouse_id(db, other_org_id), category, attribute, job, webhook)
 
 
 @dataclass
@@ -100,7 +102,7 @@ def mine(db: Database, org_id: int, theirs: Theirs) -> Mine:
 def missing_id(db: Database, mine: Mine) -> int:
     """An id no row of any table has."""
     highest = 0
-    for table in ("product", "brand", "supplier", "vat_rate", "warehouse", "category"):
+    for table in ("product", "brand", "supplier", "vat_rate", "warehouse", "category", "webhook"):
         highest = max(highest, db.execute_sql(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
     return highest + 1000
 
@@ -118,6 +120,8 @@ async def snapshot(db: Database, client: Any) -> dict[str, Any]:
     for family in ("brands", "suppliers", "vat-rates", "warehouses", "product-attributes"):
         state[family] = (await client.get(f"/api/{family}?limit=100")).data
     state["channels"] = (await client.get("/api/channels")).data
+    state["webhooks"] = (await client.get("/api/webhooks")).data
+    state["events"] = (await client.get("/api/events?limit=1000")).data
     state["categories"] = list(
         db.execute_sql("SELECT id, org_id, parent_id, name, slug, description, position,"
                        " product_count, updated_at FROM category ORDER BY id"))
@@ -180,6 +184,13 @@ PATH_CALLS = [
     ("GET", "/api/products/{id}/similar", None),
     ("GET", "/api/imports/{id}", None),
     ("DELETE", "/api/imports/{id}", None),
+    ("GET", "/api/webhooks/{id}", None),
+    ("PATCH", "/api/webhooks/{id}", {"url": "https://1.1.1.1/mine", "enabled": False}),
+    ("DELETE", "/api/webhooks/{id}", None),
+    ("POST", "/api/webhooks/{id}/rotate-secret", None),
+    ("POST", "/api/webhooks/{id}/test", None),
+    ("GET", "/api/webhooks/{id}/deliveries", None),
+    ("POST", "/api/webhooks/{id}/redeliver", {"after": 0}),
 ]
 
 

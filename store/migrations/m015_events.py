@@ -8,7 +8,7 @@
   cursor below it has missed events (410).
 - `webhook`: a subscription; `delivered_id` is the id of the last event the receiver
   acknowledged (the next delivery starts after it, also after a restart).
-- `webhook_delivery`: the recent attempts of each webhook.
+- `webhook_delivery`: the recent attempts of each webhook (`event_id` null: a test ping).
 
 Shipped: frozen. Never edit this file; add the next migration instead.
 """
@@ -51,7 +51,7 @@ CREATE INDEX webhook_org ON webhook(org_id, id);
 CREATE TABLE webhook_delivery (
     id INTEGER PRIMARY KEY,
     webhook_id INTEGER NOT NULL REFERENCES webhook(id) ON DELETE CASCADE,
-    event_id INTEGER NOT NULL,
+    event_id INTEGER,
     attempt INTEGER NOT NULL,
     attempted_at TEXT NOT NULL,
     http_status INTEGER,
