@@ -190,6 +190,7 @@ class BaseHandler(tornado.web.RequestHandler):
     # -- the request ---------------------------------------------------------------
 
     def prepare(self) -> None:
+        self.app.webhooks.request_started()  # deliveries give way to requests
         self._rate_limit()
         if self.requires_key:
             self._authenticate()

@@ -39,12 +39,16 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from tornado.httpclient import HTTPClientError, HTTPRequest
+import ssl
+
+from tornado import httputil
+from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
 from tornado.httputil import HTTPInputError
 from tornado.ioloop import IOLoop
-from tornado.simple_httpclient import HTTPTimeoutError, SimpleAsyncHTTPClient
+from tornado.iostream import IOStream, StreamClosedError
+from tornado.tcpclient import TCPClient
 
 from search.fetch import BlockedAddress, CheckedResolver, IPAddress, UnknownHost, check_url, is_public_address
 from store import events, webhooks
@@ -63,6 +67,11 @@ BATCH = 100
 IN_FLIGHT = 32
 #: The longest a worker sleeps without a wake-up before it looks for events again.
 IDLE_S = 30.0
+#: Deliveries give way to API requests: while one started less than `QUIET_S` ago, a
+#: delivery waits, for at most `GIVE_WAY_MAX_S` (so a busy server still delivers, at
+#: least one event per webhook in that time, and catches up when the load drops).
+QUIET_S = 0.005
+GIVE_WAY_MAX_S = 0.05
 USER_AGENT = "MicroPIM webhooks"
 
 
@@ -103,6 +112,33 @@ class _Hook:
     delivered_id: int
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Future[None] | None = None
+    connection: _Kept | None = None  # the receiver's connection, kept alive between events
+
+
+@dataclass
+class _Kept:
+    """An open connection to a receiver, for the next request to the same origin."""
+
+    origin: tuple[str, str, int]
+    stream: IOStream
+
+
+class _Answer(httputil.HTTPMessageDelegate):
+    """A receiver's answer: its status and whether the connection may carry another
+    request; the body is read (to reach the next answer) and dropped."""
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self.keep_alive = False
+
+    def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+                         headers: httputil.HTTPHeaders) -> None:
+        assert isinstance(start_line, httputil.ResponseStartLine)
+        self.code = start_line.code
+        self.keep_alive = start_line.version == "HTTP/1.1" and headers.get("Connection", "").lower() != "close"
+
+    def data_received(self, chunk: bytes) -> None:
+        pass
 
 
 class WebhookSender:
@@ -118,10 +154,12 @@ class WebhookSender:
         self._attempts: list[tuple[int, int | None, int, str, int | None, float, str | None]] = []
         self._acks: dict[int, int] = {}
         self._loop: IOLoop | None = None
-        self._client: SimpleAsyncHTTPClient | None = None
+        self._tcp = TCPClient(resolver=CheckedResolver(allowed=self.allowed))
+        self._tls = ssl.create_default_context()
         self._flush_lock = asyncio.Lock()
         self._flusher: asyncio.Future[None] | None = None
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._last_request = 0.0
         #: Called with (webhook id, event id, attempt) after each attempt (benchmarks).
         self.on_attempt: Callable[[int, int | None, Attempt], None] | None = None
 
@@ -136,8 +174,6 @@ class WebhookSender:
         if self.running:
             return
         self._loop = IOLoop.current()
-        self._client = SimpleAsyncHTTPClient(force_instance=True, max_clients=IN_FLIGHT,
-                                             resolver=CheckedResolver(allowed=self.allowed))
         self.db.event_listeners.append(self._heard)
         for row in await self.db.read(webhooks.deliverable):
             self._start_worker(row)
@@ -155,9 +191,19 @@ class WebhookSender:
             await asyncio.gather(self._flusher, return_exceptions=True)
         async with self._flush_lock:
             await self._flush_now()
-        assert self._client is not None
-        self._client.close()
         self._loop = None
+
+    def request_started(self) -> None:
+        """An API request began (called by every handler, on the loop)."""
+        self._last_request = time.monotonic()
+
+    async def _give_way(self) -> None:
+        """Wait for a moment without requests, or `GIVE_WAY_MAX_S`: on a machine whose
+        cores the requests keep busy, a delivery's CPU would slow them (a write storm
+        then delivers behind, and catches up after)."""
+        deadline = time.monotonic() + GIVE_WAY_MAX_S
+        while time.monotonic() - self._last_request < QUIET_S and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
 
     def _heard(self, org_ids: set[int]) -> None:
         """After a commit, on the thread that committed: wake the organizations' workers."""
@@ -202,6 +248,9 @@ class WebhookSender:
         if hook is not None and hook.task is not None:
             hook.task.cancel()
             await asyncio.gather(hook.task, return_exceptions=True)
+        if hook is not None and hook.connection is not None:
+            hook.connection.stream.close()
+            hook.connection = None
 
     async def check_url(self, url: str, field: str = "url") -> str:
         """A webhook URL as it will be requested, or a 400 naming `field`: the media
@@ -241,6 +290,10 @@ class WebhookSender:
         except Exception:  # a bug or a database that went away: log it, stop this worker
             log.exception("webhook %d: delivery stopped", hook.id)
             self._hooks.pop(hook.id, None)
+        finally:
+            if hook.connection is not None:
+                hook.connection.stream.close()
+                hook.connection = None
 
     async def _deliver(self, hook: _Hook, event_id: int, body: bytes) -> bool:
         """Deliver one event, retrying until it goes through (True) or the webhook is
@@ -248,7 +301,8 @@ class WebhookSender:
         tries = 0
         while True:
             tries += 1
-            attempt = await self.post(hook.url, hook.secret, str(event_id), body)
+            await self._give_way()
+            attempt = await self.post(hook.url, hook.secret, str(event_id), body, hook)
             self._note(hook.id, event_id, tries, attempt)
             if attempt.ok:
                 if hook.status == "failing":
@@ -269,37 +323,74 @@ class WebhookSender:
                     return False
             await asyncio.sleep(retry_wait(self.retry_base, tries))
 
-    async def post(self, url: str, secret: str, message_id: str, body: bytes) -> Attempt:
-        """One signed POST; never raises for what the receiver or the network does."""
-        assert self._client is not None, "the sender is not started"
+    async def post(self, url: str, secret: str, message_id: str, body: bytes, hook: _Hook | None = None) -> Attempt:
+        """One signed POST; never raises for what the receiver or the network does.
+        With `hook`, its connection to the receiver is used and kept for the next."""
         timestamp = str(int(time.time()))
-        request = HTTPRequest(
-            url, method="POST", body=body, follow_redirects=False, request_timeout=TIMEOUT_S,
-            connect_timeout=TIMEOUT_S, decompress_response=False, streaming_callback=lambda chunk: None,
-            user_agent=USER_AGENT,
-            headers={"Content-Type": "application/json", "webhook-id": message_id,
-                     "webhook-timestamp": timestamp, "webhook-signature": sign(secret, message_id, timestamp, body)},
-        )
+        headers = {"Content-Type": "application/json", "webhook-id": message_id, "webhook-timestamp": timestamp,
+                   "webhook-signature": sign(secret, message_id, timestamp, body)}
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
         async with self._in_flight:
             try:
-                response = await self._client.fetch(request, raise_error=False)
-                status = response.code
-                if response.code == 599:  # tornado's code for no answer
-                    status, error = None, str(response.error or "no answer")
-                elif not 200 <= response.code < 300:
-                    error = f"HTTP {response.code}"
-            except HTTPTimeoutError:
+                status = await asyncio.wait_for(self._request(url, headers, body, hook), TIMEOUT_S)
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+            except asyncio.TimeoutError:
                 error = f"no answer within {TIMEOUT_S:g} seconds"
             except BlockedAddress as exc:
                 error = f"refused: {exc}"
             except UnknownHost as exc:
                 error = str(exc)
-            except (HTTPClientError, HTTPInputError, OSError, ValueError) as exc:
+            except (HTTPInputError, StreamClosedError, OSError, ValueError) as exc:
                 error = f"connection failed: {exc or type(exc).__name__}"
         return Attempt(status, (time.perf_counter() - started) * 1000, error)
+
+    async def _request(self, url: str, headers: dict[str, str], body: bytes, hook: _Hook | None) -> int:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        origin = (scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        kept = hook.connection if hook is not None else None
+        if kept is not None and (kept.origin != origin or kept.stream.closed()):
+            kept.stream.close()
+            kept = None
+        if hook is not None:
+            hook.connection = None
+        for reused in ((True, False) if kept is not None else (False,)):
+            stream = kept.stream if reused and kept is not None else await self._tcp.connect(
+                origin[1], origin[2], ssl_options=self._tls if scheme == "https" else None)
+            try:
+                answer = await self._exchange(stream, parts, headers, body)
+            except StreamClosedError:
+                stream.close()
+                if reused:
+                    continue  # the receiver closed the idle connection: once more on a new one
+                raise
+            except BaseException:  # a timeout's cancellation too: the half-used connection goes
+                stream.close()
+                raise
+            if answer.code is None:
+                stream.close()
+                raise StreamClosedError()
+            if hook is not None and answer.keep_alive and not stream.closed():
+                hook.connection = _Kept(origin, stream)
+            else:
+                stream.close()
+            return answer.code
+        raise StreamClosedError()  # not reached: the last pass returns or raises
+
+    async def _exchange(self, stream: IOStream, parts: SplitResult, headers: dict[str, str], body: bytes) -> _Answer:
+        connection = HTTP1Connection(stream, True, HTTP1ConnectionParameters(
+            no_keep_alive=False, max_header_size=64 * 1024, max_body_size=1024 * 1024, decompress=False))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        sent = httputil.HTTPHeaders({**headers, "Host": parts.netloc, "User-Agent": USER_AGENT,
+                                     "Content-Length": str(len(body))})
+        connection.write_headers(httputil.RequestStartLine("POST", target, "HTTP/1.1"), sent, body)
+        connection.finish()
+        answer = _Answer()
+        await connection.read_response(answer)
+        return answer
 
     async def ping(self, webhook_id: int, org_id: int) -> dict[str, Any]:
         """Send a `ping` to the webhook now (not an event: no id in the feed); answers
@@ -307,16 +398,7 @@ class WebhookSender:
         row = await self.db.read(webhooks.signing_row, org_id, webhook_id)
         body = json.dumps({"type": events.PING, "webhook_id": webhook_id, "occurred_at": utcnow()},
                           separators=(",", ":")).encode()
-        started_client = not self.running
-        if started_client:  # a server that does not deliver (tests, tools) still pings
-            self._client = SimpleAsyncHTTPClient(force_instance=True, resolver=CheckedResolver(allowed=self.allowed))
-        try:
-            attempt = await self.post(row["url"], row["secret"], "ping_" + secrets.token_hex(8), body)
-        finally:
-            if started_client:
-                assert self._client is not None
-                self._client.close()
-                self._client = None
+        attempt = await self.post(row["url"], row["secret"], "ping_" + secrets.token_hex(8), body)
         when = utcnow()
         await self.db.write(webhooks.record_attempts, [(webhook_id, None, 1, when, attempt.http_status,
                                                         attempt.duration_ms, attempt.error)], {})
