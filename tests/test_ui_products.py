@@ -409,6 +409,7 @@ def test_at_1440_the_list_uses_the_width_and_keeps_each_row_to_one_line(page: An
     product(site, prefix, "Cap", price="9.90", publishing_channels=["web"])
     page.goto(f"/#/products?search={prefix}&sort=name")
     expect(page.locator(NAMES)).to_have_count(2)
+    expect(page.locator(".products-table")).to_be_visible()  # drawn, not between two renders
     table = page.locator(".products-table").bounding_box()
     assert table is not None and table["width"] >= 1300, f"the table is {table and table['width']} px wide"
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
