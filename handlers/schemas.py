@@ -423,8 +423,8 @@ class Event(Out):
 
 
 class EventFeed(Out):
-    events: list[Event] = Field(description="Oldest first")
-    next_after: int = Field(description="The `after` of the next page: the last event's id, or the"
+    events: list[Event] = Field(description="Oldest first (newest first with `order=newest`)")
+    next_after: int = Field(description="The `after` of the next page: the highest id answered, or the"
                                         " `after` sent when there is none yet")
 
 

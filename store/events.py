@@ -187,22 +187,28 @@ def _type_filter(types: list[str] | None) -> tuple[str, list[Any]]:
 
 
 def feed_json(db: Database, org_id: int, after: int | None, limit: int,
-              types: list[str] | None = None) -> str:
+              types: list[str] | None = None, before: int | None = None, newest: bool = False) -> str:
     """The feed page as JSON text: `{"events": [...], "next_after": ID}`, oldest first,
-    the events with ids above `after` (None: from the oldest kept) of the given `types`
-    (None: all). `next_after` is the last event's id, or `after` when there is none:
-    a consumer that stores it sees every event once. Raises `Expired` when retention
-    removed events above `after`."""
+    the events with ids above `after` (None: from the oldest kept) and below `before`
+    (None: up to the newest) of the given `types` (None: all). `next_after` is the
+    highest id answered, or `after` when there is none: a consumer that stores it sees
+    every event once. `newest`: the newest such events first (a screen of recent
+    activity pages back with `before`). Raises `Expired` when retention removed events
+    above `after`."""
     where, params = _type_filter(types)
+    if before is not None:
+        where += " AND id < ?"
+        params.append(before)
     with db.atomic():  # the floor and the page from one snapshot
         if after is not None:
             floor = removed_through(db, org_id)
             if after < floor:
                 raise Expired(floor, oldest_id(db, org_id))
         rows = db.execute_sql(
-            f"SELECT id, {EVENT_JSON} FROM event WHERE org_id = ? AND id > ?{where} ORDER BY id LIMIT ?",
+            f"SELECT id, {EVENT_JSON} FROM event WHERE org_id = ? AND id > ?{where}"
+            f" ORDER BY id{' DESC' if newest else ''} LIMIT ?",
             [org_id, after or 0, *params, limit]).fetchall()
-    next_after = int(rows[-1][0]) if rows else (after or 0)
+    next_after = max((int(row[0]) for row in rows), default=after or 0)
     return f'{{"events":[{",".join(row[1] for row in rows)}],"next_after":{next_after}}}'
 
 

@@ -278,3 +278,17 @@ async def test_a_rolled_back_write_leaves_no_event(db: Database, org_id: int) ->
         write.create_product(db, org_id, {"name": "Kept", "sku": "K-1"})
     row = db.execute_sql("SELECT type, json_extract(data, '$.sku') FROM event ORDER BY id DESC LIMIT 1").fetchone()
     assert tuple(row) == ("product.created", "K-1")
+
+
+async def test_newest_first_pages_back_with_before(api: Any) -> None:
+    mark = await latest(api)
+    ids = [(await post_product(api, f"N{n}", f"N-{n}"))["id"] for n in range(5)]
+    page = await feed(api, mark, order="newest", limit=2)
+    assert [event["object_id"] for event in page["events"]] == [ids[4], ids[3]]
+    assert page["next_after"] == page["events"][0]["id"]  # the highest: where following starts
+    back = await feed(api, mark, order="newest", limit=2, before=page["events"][-1]["id"])
+    assert [event["object_id"] for event in back["events"]] == [ids[2], ids[1]]
+    window = await feed(api, mark, before=page["events"][-1]["id"])
+    assert [event["object_id"] for event in window["events"]] == ids[:3]
+    refused = await api.get("/api/events?order=latest")
+    assert refused.code == 400 and refused.error == "order: must be one of oldest, newest"

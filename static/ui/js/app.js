@@ -7,6 +7,8 @@
 //   #/categories                                 category tree
 //   #/import?job=7                               import a file, follow an import job
 //   #/image-search                               search by photo
+//   #/activity?type=product.*                    the change feed, newest first
+//   #/webhooks                                   webhooks and their deliveries
 //
 // A page module exports `render(view, ctx)`, where ctx = { params, query, signal,
 // navigate, traversed } (traversed: the user came by Back or Forward). It may answer a
@@ -23,6 +25,8 @@ const ROUTES = [
   { pattern: /^\/categories\/?$/, section: 'categories', load: () => import('./pages/categories.js') },
   { pattern: /^\/import\/?$/, section: 'import', load: () => import('./pages/import.js') },
   { pattern: /^\/image-search\/?$/, section: 'image-search', load: () => import('./pages/image-search.js') },
+  { pattern: /^\/activity\/?$/, section: 'activity', load: () => import('./pages/activity.js') },
+  { pattern: /^\/webhooks\/?$/, section: 'webhooks', load: () => import('./pages/webhooks.js') },
 ];
 
 const view = document.getElementById('view');
