@@ -36,6 +36,7 @@ from handlers.categories import (
     CategoryTreeHandler,
 )
 from handlers.channels import ChannelsHandler
+from handlers.events import EventFeedHandler
 from handlers.media import (
     ImageSearchHandler,
     MediaFileHandler,
@@ -44,9 +45,7 @@ from handlers.media import (
     ProductMediaOriginalHandler,
     SimilarProductsHandler,
 )
-from handlers.events import EventFeedHandler
 from handlers.imports import routes as import_routes
-from handlers.webhooks import routes as webhook_routes
 from handlers.openapi import docs_routes
 from handlers.products import (
     ProductBarcodeHandler,
@@ -60,6 +59,7 @@ from handlers.server import LimitedHTTPServer, ServerLimits, default_max_connect
 from handlers.variants import VariantHandler, VariantListHandler
 from handlers.translations import TranslationHandler, TranslationListHandler
 from handlers.ui import UIFileHandler, UIPageHandler, missing_files, static_root
+from handlers.webhooks import routes as webhook_routes
 from search.fetch import Fetcher
 from search.model import ImageModels
 from search.pipeline import Images
@@ -870,7 +870,8 @@ def cmd_events(args: argparse.Namespace) -> int:
             for event in page["events"]:
                 sys.stdout.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
             sys.stdout.flush()
-            after = page["next_after"]
+            if page["events"]:  # else `after` stays: 0 may be older than what is kept
+                after = page["next_after"]
             if len(page["events"]) == events.FEED_LIMIT_MAX:
                 continue
             if not follow:

@@ -160,8 +160,6 @@ class WebhookSender:
         self._flusher: asyncio.Future[None] | None = None
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._last_request = 0.0
-        #: Called with (webhook id, event id, attempt) after each attempt (benchmarks).
-        self.on_attempt: Callable[[int, int | None, Attempt], None] | None = None
 
     # ---- life -------------------------------------------------------------------------
 
@@ -410,8 +408,6 @@ class WebhookSender:
     def _note(self, webhook_id: int, event_id: int | None, tries: int, attempt: Attempt) -> None:
         self._attempts.append((webhook_id, event_id, tries, utcnow(), attempt.http_status,
                                attempt.duration_ms, attempt.error))
-        if self.on_attempt is not None:
-            self.on_attempt(webhook_id, event_id, attempt)
 
     async def _flush_every(self) -> None:
         while True:
