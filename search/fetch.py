@@ -88,7 +88,7 @@ class CheckedResolver(Resolver):
             if not self.allowed(address):
                 # The address itself stays in the log: told to the client, it would map
                 # internal names to addresses for anyone holding a key.
-                log.info("media fetch refused: host %r resolves to %s", host, address)
+                log.info("refused to connect (a media fetch or a webhook): host %r resolves to %s", host, address)
                 raise BlockedAddress(f"host {host!r} is not a public address")
         return answers
 
