@@ -219,20 +219,23 @@ class WebhookSender:
     async def change(self, webhook_id: int | None, fn: Callable[..., Any], *args: Any) -> Any:
         """Run the write `fn(db, *args)` that changes a webhook, with its worker stopped
         and what it acknowledged written first, then start it again from the database
-        (a new URL, secret or cursor holds from the next request on). `webhook_id`
-        None: a new webhook, found in the answer."""
+        (a new URL, secret or cursor holds from the next request on), also when the
+        write is refused. `webhook_id` None: a new webhook, found in the answer."""
         if not self.running:
             return await self.db.write(fn, *args)
-        async with self._flush_lock:
-            if webhook_id is not None:
-                await self._stop_worker(webhook_id)
-            await self._flush_now()
-            result = await self.db.write(fn, *args)
-        changed = webhook_id if webhook_id is not None else int(result["id"])
-        for row in await self.db.read(webhooks.deliverable):
-            if row["id"] == changed:
-                self._start_worker(row)
-        return result
+        changed = webhook_id
+        try:
+            async with self._flush_lock:
+                if webhook_id is not None:
+                    await self._stop_worker(webhook_id)
+                await self._flush_now()
+                result = await self.db.write(fn, *args)
+            changed = int(result["id"])
+            return result
+        finally:  # a refused change (a 400) leaves the webhook delivering as it was
+            for row in await self.db.read(webhooks.deliverable) if changed is not None else ():
+                if row["id"] == changed:
+                    self._start_worker(row)
 
     def _start_worker(self, row: dict[str, Any]) -> None:
         hook = _Hook(id=row["id"], org_id=row["org_id"], url=row["url"], types=events.types_of(row["events"]),

@@ -201,11 +201,17 @@ async def test_ping_rotate_redeliver_and_delete(api: Any, receiver: Receiver, se
     assert receiver.ids()[1] == receiver.ids()[2] and json.loads(receiver.requests[2][1])["object_id"] == product["id"]
     too_far = await api.post(f"/api/webhooks/{made['id']}/redeliver", {"after": 10**12})
     assert too_far.code == 400 and too_far.error.startswith("after: must be at most the newest event id")
+    bad_events = await api.patch(f"/api/webhooks/{made['id']}", {"events": ["product.sold"]})
+    assert bad_events.code == 400 and bad_events.error.startswith("events: unknown event type 'product.sold'")
+    # Refused changes leave it delivering.
+    heard = await post_product(api, "Still heard", "R-3")
+    await receiver.wait_for(4)
+    assert json.loads(receiver.requests[3][1])["object_id"] == heard["id"]
     # A deleted webhook gets nothing more.
     assert (await api.delete(f"/api/webhooks/{made['id']}")).code == 200
     await post_product(api, "Unheard", "R-2")
     await asyncio.sleep(0.3)
-    assert len(receiver.requests) == 3
+    assert len(receiver.requests) == 4
     refused = await api.post(f"/api/webhooks/{made['id']}/test")
     assert refused.code == 404 and refused.error == f"webhook {made['id']} not found"
 
