@@ -39,7 +39,6 @@ TYPES = (
     "translation.updated", "translation.deleted",
     "attribute.created", "attribute.updated", "attribute.deleted",
 )
-KINDS = tuple(dict.fromkeys(name.partition(".")[0] for name in TYPES))
 #: What a webhook's test sends; never stored in the feed.
 PING = "ping"
 FEED_LIMIT_MAX = 1000
@@ -186,6 +185,20 @@ def _type_filter(types: list[str] | None) -> tuple[str, list[Any]]:
     return f" AND type IN ({','.join('?' * len(types))})", list(types)
 
 
+def _page(db: Database, org_id: int, after: int, limit: int, types: list[str] | None,
+          before: int | None = None, newest: bool = False) -> list[tuple[int, str]]:
+    """(id, event JSON) of up to `limit` events above `after` (and below `before`) of
+    the given `types` (None: all), oldest first or `newest` first."""
+    where, params = _type_filter(types)
+    if before is not None:
+        where += " AND id < ?"
+        params.append(before)
+    return [(int(row[0]), str(row[1])) for row in db.execute_sql(
+        f"SELECT id, {EVENT_JSON} FROM event WHERE org_id = ? AND id > ?{where}"
+        f" ORDER BY id{' DESC' if newest else ''} LIMIT ?",
+        [org_id, after, *params, limit])]
+
+
 def feed_json(db: Database, org_id: int, after: int | None, limit: int,
               types: list[str] | None = None, before: int | None = None, newest: bool = False) -> str:
     """The feed page as JSON text: `{"events": [...], "next_after": ID}`, oldest first,
@@ -195,38 +208,20 @@ def feed_json(db: Database, org_id: int, after: int | None, limit: int,
     every event once. `newest`: the newest such events first (a screen of recent
     activity pages back with `before`). Raises `Expired` when retention removed events
     above `after`."""
-    where, params = _type_filter(types)
-    if before is not None:
-        where += " AND id < ?"
-        params.append(before)
     with db.atomic():  # the floor and the page from one snapshot
         if after is not None:
             floor = removed_through(db, org_id)
             if after < floor:
                 raise Expired(floor, oldest_id(db, org_id))
-        rows = db.execute_sql(
-            f"SELECT id, {EVENT_JSON} FROM event WHERE org_id = ? AND id > ?{where}"
-            f" ORDER BY id{' DESC' if newest else ''} LIMIT ?",
-            [org_id, after or 0, *params, limit]).fetchall()
-    next_after = max((int(row[0]) for row in rows), default=after or 0)
-    return f'{{"events":[{",".join(row[1] for row in rows)}],"next_after":{next_after}}}'
+        rows = _page(db, org_id, after or 0, limit, types, before, newest)
+    next_after = max((event_id for event_id, _ in rows), default=after or 0)
+    return f'{{"events":[{",".join(text for _, text in rows)}],"next_after":{next_after}}}'
 
 
 def events_after(db: Database, org_id: int, after: int, limit: int,
                  types: list[str] | None = None) -> list[tuple[int, str]]:
     """(id, event JSON) of the next `limit` events above `after` (a webhook's queue)."""
-    where, params = _type_filter(types)
-    return [(int(row[0]), str(row[1])) for row in db.execute_sql(
-        f"SELECT id, {EVENT_JSON} FROM event WHERE org_id = ? AND id > ?{where} ORDER BY id LIMIT ?",
-        [org_id, after, *params, limit])]
-
-
-def event_json(db: Database, org_id: int, event_id: int) -> str:
-    row = db.execute_sql(f"SELECT {EVENT_JSON} FROM event WHERE org_id = ? AND id = ?",
-                         (org_id, event_id)).fetchone()
-    if row is None:
-        raise NotFound("event not found")
-    return str(row[0])
+    return _page(db, org_id, after, limit, types)
 
 
 # ---- retention -------------------------------------------------------------------------

@@ -32,7 +32,6 @@ DISABLE_AFTER = dt.timedelta(days=3)
 #: Attempts kept per webhook for `GET /api/webhooks/{id}/deliveries`.
 KEEP_DELIVERIES = 1000
 DELIVERIES_LIMIT_MAX = 100
-STATUSES = ("active", "failing", "disabled")
 
 _SHOWN = ("id", "url", "events", "description", "enabled", "status", "last_error", "failing_since",
           "delivered_id", "created_at", "updated_at")
