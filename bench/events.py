@@ -48,6 +48,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from api import HOST, Server, free_port, start_server, stop_server, wait_ready  # noqa: E402
+from bulk import Client  # noqa: E402
 
 from store import orgs  # noqa: E402
 from store.db import open_database  # noqa: E402
@@ -119,21 +120,6 @@ class Receiver:
 
     def stop(self) -> None:
         stop_server(self.server)
-
-
-class Client:
-    def __init__(self, port: int, key: str) -> None:
-        self.key = key
-        self.conn = http.client.HTTPConnection(HOST, port, timeout=120)
-
-    def json(self, method: str, path: str, body: Any = None) -> Any:
-        self.conn.request(method, path, body=None if body is None else json.dumps(body).encode(),
-                          headers={"X-API-KEY": self.key, "Content-Type": "application/json"})
-        response = self.conn.getresponse()
-        answer = json.loads(response.read())
-        if response.status >= 300:
-            raise RuntimeError(f"{method} {path}: {response.status} {answer.get('error')}")
-        return answer["data"]
 
 
 def prepare(work: Path, products: int, feed_events: int) -> tuple[str, str, list[int]]:
